@@ -1,0 +1,97 @@
+# mxlock: build, test, install. See README.md.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/mxlock
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+CC ?= cc
+PKGS := libmnl libnftnl libnetfilter_queue libcap zlib
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
+        -Wpointer-arith -Wcast-qual -Wsign-compare -Wno-unused-parameter
+ifeq ($(CI),true)
+WERROR ?= 1
+endif
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+ifeq ($(SANITIZE),1)
+BUILD ?= build-san
+SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT := -O1 -g
+else
+BUILD ?= build
+SAN :=
+OPT := -O2 -g
+endif
+
+CPPFLAGS += -D_GNU_SOURCE -DMXLOCK_DATADIR='"$(DATADIR)"' -Isrc -Irules -Infq
+CFLAGS += -std=gnu11 $(OPT) $(WARN) $(SAN) $(PKG_CFLAGS)
+LDFLAGS += $(SAN)
+LDLIBS += $(PKG_LIBS) -lresolv
+
+MAINS := src/mxlockd.c src/mxlock.c
+CORE_SRC := $(filter-out $(MAINS),$(wildcard src/*.c rules/*.c nfq/*.c))
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all clean check unit e2e deps demo install uninstall fuzz bench deb
+
+all: $(BUILD)/mxlockd $(BUILD)/mxlock
+
+$(BUILD)/%.o: %.c $(wildcard src/*.h rules/*.h nfq/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libmxcore.a: $(CORE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/mxlockd: $(BUILD)/src/mxlockd.o $(BUILD)/libmxcore.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/mxlock: $(BUILD)/src/mxlock.o $(BUILD)/libmxcore.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmxcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmxcore.a $(LDFLAGS) $(LDLIBS) -lcmocka
+
+unit-bins: $(UNIT_BIN)
+
+# Everything the tests need, from Debian packages (idempotent).
+deps:
+	./tests/deps.sh
+
+# Unit tests only (no root needed).
+unit: $(UNIT_BIN)
+	./tests/run --unit $(BUILD)
+
+# All tests: unit (plain and sanitized), fuzz smoke, end-to-end.
+check: deps
+	$(MAKE) all unit-bins
+	$(MAKE) SANITIZE=1 all unit-bins
+	./tests/run --all
+
+demo: deps all
+	./tests/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/providers
+	install -m 0755 $(BUILD)/mxlockd $(DESTDIR)$(SBINDIR)/mxlockd
+	install -m 0755 $(BUILD)/mxlock $(DESTDIR)$(BINDIR)/mxlock
+	install -m 0644 rules/providers/*.conf $(DESTDIR)$(DATADIR)/providers/
+	install -d $(DESTDIR)$(SYSCONFDIR)/mxlock/providers.d
+	test -e $(DESTDIR)$(SYSCONFDIR)/mxlock/mxlock.conf || \
+		install -m 0644 mxlock.conf.example $(DESTDIR)$(SYSCONFDIR)/mxlock/mxlock.conf
+
+clean:
+	rm -rf build build-san build-fuzz
+
+-include fuzz.mk

@@ -1,0 +1,257 @@
+/* nfq/queue.c: NFQUEUE I/O with batched verdicts. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+#include <libnetfilter_queue/libnetfilter_queue.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+
+#include "queue.h"
+
+#define COPY_RANGE 256          /* IP + extension headers + TCP header */
+#define RECV_BUF (256 * 1024)
+
+struct pending {
+        bool active;
+        uint16_t qnum;
+        uint32_t id;
+        uint32_t verdict;
+        uint32_t mark;
+};
+
+struct queue {
+        struct mnl_socket *sock;
+        uint32_t portid;
+        uint32_t seq;
+        uint16_t first, count;
+        struct pending pending;
+        char *rbuf;
+        char sbuf[8192];
+        size_t slen;
+        uint64_t enobufs;
+};
+
+static int send_cfg(struct queue *q, uint16_t qnum, uint8_t cmd, bool params, uint32_t maxlen, bool fail_open)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+        char ack[MNL_SOCKET_BUFFER_SIZE];
+        ssize_t n;
+
+        nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, qnum);
+        nlh->nlmsg_flags |= NLM_F_ACK;
+        nlh->nlmsg_seq = ++q->seq;
+        if (cmd != NFQNL_CFG_CMD_NONE)
+                nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, cmd);
+        if (params) {
+                uint32_t flags = fail_open ? NFQA_CFG_F_FAIL_OPEN : 0;
+
+                nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, COPY_RANGE);
+                nfq_nlmsg_cfg_put_qmaxlen(nlh, maxlen);
+                mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
+                mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
+        }
+        if (mnl_socket_sendto(q->sock, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+        for (;;) {
+                n = mnl_socket_recvfrom(q->sock, ack, sizeof(ack));
+                if (n < 0)
+                        return errno == EINTR ? -EAGAIN : -errno;
+                n = mnl_cb_run(ack, (size_t)n, q->seq, q->portid, NULL, NULL);
+                if (n < 0)
+                        return -errno;
+                if (n == MNL_CB_STOP || n == MNL_CB_OK)
+                        return 0;
+        }
+}
+
+int queue_open(uint16_t first, uint16_t count, uint32_t maxlen, bool fail_open, struct queue **ret)
+{
+        struct queue *q;
+        int r, one = 1, rcvbuf = 8 << 20;
+
+        q = calloc(1, sizeof(*q));
+        if (!q)
+                return -ENOMEM;
+        q->rbuf = malloc(RECV_BUF);
+        if (!q->rbuf) {
+                free(q);
+                return -ENOMEM;
+        }
+        q->first = first;
+        q->count = count;
+        q->seq = (uint32_t)time(NULL);
+        q->sock = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+        if (!q->sock) {
+                r = -errno;
+                goto fail;
+        }
+        if (mnl_socket_bind(q->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+                r = -errno;
+                goto fail;
+        }
+        q->portid = mnl_socket_get_portid(q->sock);
+        (void)setsockopt(mnl_socket_get_fd(q->sock), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+        (void)mnl_socket_setsockopt(q->sock, NETLINK_NO_ENOBUFS, &one, sizeof(one));
+        (void)mnl_socket_setsockopt(q->sock, NETLINK_EXT_ACK, &one, sizeof(one));
+
+        for (uint16_t i = 0; i < count; i++) {
+                r = send_cfg(q, (uint16_t)(first + i), NFQNL_CFG_CMD_BIND, false, 0, false);
+                if (r < 0)
+                        goto fail;
+                r = send_cfg(q, (uint16_t)(first + i), NFQNL_CFG_CMD_NONE, true, maxlen, fail_open);
+                if (r < 0)
+                        goto fail;
+        }
+        /* non-blocking from here on: the event loop reads until EAGAIN */
+        {
+                int fd = mnl_socket_get_fd(q->sock);
+                int fl = fcntl(fd, F_GETFL);
+                (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+        }
+        *ret = q;
+        return 0;
+fail:
+        if (q->sock)
+                mnl_socket_close(q->sock);
+        free(q->rbuf);
+        free(q);
+        return r;
+}
+
+void queue_close(struct queue *q)
+{
+        if (!q)
+                return;
+        (void)queue_flush(q);
+        mnl_socket_close(q->sock);      /* closing unbinds every queue */
+        free(q->rbuf);
+        free(q);
+}
+
+int queue_fd(const struct queue *q)
+{
+        return mnl_socket_get_fd(q->sock);
+}
+
+uint64_t queue_enobufs(const struct queue *q)
+{
+        return q->enobufs;
+}
+
+struct recv_ctx {
+        void (*cb)(const struct queue_pkt *p, void *userdata);
+        void *userdata;
+        int seen;
+};
+
+static int packet_cb(const struct nlmsghdr *nlh, void *data)
+{
+        struct recv_ctx *c = data;
+        struct nlattr *attr[NFQA_MAX + 1] = { 0 };
+        struct nfqnl_msg_packet_hdr *ph;
+        struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+        struct queue_pkt p = { 0 };
+
+        if (nfq_nlmsg_parse(nlh, attr) < 0 || !attr[NFQA_PACKET_HDR])
+                return MNL_CB_OK;
+        ph = mnl_attr_get_payload(attr[NFQA_PACKET_HDR]);
+        p.qnum = ntohs(g->res_id);
+        p.id = ntohl(ph->packet_id);
+        if (attr[NFQA_MARK])
+                p.mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
+        if (attr[NFQA_IFINDEX_INDEV])
+                p.ifindex = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
+        if (attr[NFQA_PAYLOAD]) {
+                p.data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
+                p.len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);
+        }
+        c->seen++;
+        c->cb(&p, c->userdata);
+        return MNL_CB_OK;
+}
+
+int queue_receive(struct queue *q, size_t max, void (*cb)(const struct queue_pkt *p, void *userdata),
+                  void *userdata)
+{
+        struct recv_ctx c = { .cb = cb, .userdata = userdata };
+        int fd = mnl_socket_get_fd(q->sock);
+
+        while ((size_t)c.seen < max) {
+                ssize_t n = recv(fd, q->rbuf, RECV_BUF, MSG_DONTWAIT);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN)
+                                break;
+                        if (errno == ENOBUFS) {
+                                q->enobufs++;
+                                continue;
+                        }
+                        return -errno;
+                }
+                /* seq 0 and portid 0: packets are unsolicited */
+                if (mnl_cb_run(q->rbuf, (size_t)n, 0, 0, packet_cb, &c) < 0 && errno != ENOENT)
+                        continue;       /* an error ack (stale verdict): nothing to do */
+        }
+        return c.seen;
+}
+
+static int send_buffered(struct queue *q)
+{
+        ssize_t n;
+
+        if (!q->slen)
+                return 0;
+        n = send(mnl_socket_get_fd(q->sock), q->sbuf, q->slen, 0);
+        q->slen = 0;
+        return n < 0 ? -errno : 0;
+}
+
+static int put_pending(struct queue *q)
+{
+        struct pending *pd = &q->pending;
+        struct nlmsghdr *nlh;
+        int r = 0;
+
+        if (!pd->active)
+                return 0;
+        if (q->slen + 128 > sizeof(q->sbuf))
+                r = send_buffered(q);
+        nlh = nfq_nlmsg_put(q->sbuf + q->slen, NFQNL_MSG_VERDICT_BATCH, pd->qnum);
+        nfq_nlmsg_verdict_put(nlh, (int)pd->id, (int)pd->verdict);
+        if (pd->mark)
+                nfq_nlmsg_verdict_put_mark(nlh, pd->mark);
+        q->slen += NLMSG_ALIGN(nlh->nlmsg_len);
+        pd->active = false;
+        return r;
+}
+
+void queue_verdict(struct queue *q, const struct queue_pkt *p, enum queue_verdict v, uint32_t mark)
+{
+        struct pending *pd = &q->pending;
+
+        if (pd->active && (pd->qnum != p->qnum || pd->verdict != (uint32_t)v || pd->mark != mark))
+                (void)put_pending(q);
+        pd->active = true;
+        pd->qnum = p->qnum;
+        pd->id = p->id;
+        pd->verdict = (uint32_t)v;
+        pd->mark = mark;
+}
+
+int queue_flush(struct queue *q)
+{
+        int r = put_pending(q);
+        int r2 = send_buffered(q);
+
+        return r < 0 ? r : r2;
+}

@@ -1,0 +1,77 @@
+/* rules/prefix.h: IPv4/IPv6 addresses and prefixes: parsing, merging into
+ * non-overlapping ranges, lookup and CIDR decomposition. Pure, no I/O. */
+#ifndef MXLOCK_PREFIX_H
+#define MXLOCK_PREFIX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* An address in host order; IPv4 uses the low 32 bits. */
+typedef unsigned __int128 addr128;
+
+#define ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
+
+struct prefix {
+        int family;     /* AF_INET or AF_INET6 */
+        addr128 addr;   /* network address, host bits cleared */
+        uint8_t len;    /* 0..32 or 0..128 */
+};
+
+/* An inclusive range [lo, hi] of one family. */
+struct range {
+        addr128 lo, hi;
+};
+
+struct range_list {
+        int family;
+        struct range *v;
+        size_t n, cap;
+};
+
+enum prefix_flags {
+        PREFIX_WILDCARD = 1 << 0,       /* written as legacy a.b.c.* */
+        PREFIX_HOST_BITS = 1 << 1,      /* host bits were set and cleared (10.0.0.1/24) */
+};
+
+/* Parse "192.0.2.0/24", "192.0.2.7", "2001:db8::/32", "2001:db8::1" or the
+ * legacy wildcard "10.100.80.*" (also "10.100.*.*"). Returns 0, or -EINVAL
+ * when the text is not an address or prefix. *ret_flags gets PREFIX_* bits. */
+int prefix_parse(const char *text, struct prefix *ret, unsigned *ret_flags);
+
+/* Format an address as text; buf must hold ADDR_STRLEN bytes. Returns buf. */
+char *addr_format(int family, addr128 a, char *buf);
+
+/* Format a prefix as "a/len" (bare address when len is the full length). */
+char *prefix_format(const struct prefix *p, char *buf, size_t len);
+
+/* Parse a bare address (no length). Returns 0 or -EINVAL. */
+int addr_parse(const char *text, int *ret_family, addr128 *ret_addr);
+
+/* Address from/to network-order bytes (4 or 16 of them by family). */
+addr128 addr_from_bytes(int family, const void *bytes);
+void addr_to_bytes(int family, addr128 a, void *bytes);
+
+/* The inclusive range a prefix covers. */
+struct range prefix_range(const struct prefix *p);
+
+/* Does the prefix contain the address (same family)? */
+bool prefix_contains(const struct prefix *p, int family, addr128 a);
+
+void range_list_init(struct range_list *l, int family);
+void range_list_free(struct range_list *l);
+/* Append a range (unsorted); returns 0 or -ENOMEM. */
+int range_list_add(struct range_list *l, struct range r);
+/* Sort and merge overlapping and adjacent ranges in place. Returns the number
+ * of input ranges that were exact duplicates of an earlier one. */
+size_t range_list_merge(struct range_list *l);
+/* Binary search in a merged list. */
+bool range_list_contains(const struct range_list *l, addr128 a);
+/* Number of addresses-independent CIDR blocks needed to express the list. */
+size_t range_list_count_prefixes(const struct range_list *l);
+
+/* Call cb once per CIDR block covering [r.lo, r.hi] exactly, in order. */
+void range_to_prefixes(int family, struct range r,
+                       void (*cb)(const struct prefix *p, void *userdata), void *userdata);
+
+#endif

@@ -1,0 +1,1098 @@
+/* rules/ruleset.c: mxlockd's nf_tables table as one atomic transaction. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <libmnl/libmnl.h>
+#include <libnftnl/batch.h>
+#include <libnftnl/chain.h>
+#include <libnftnl/common.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/object.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "ruleset.h"
+
+#define CHAIN_INPUT "input"
+#define CHAIN_SYN "syn"
+#define CHAIN_PRIORITY (-10)
+#define TCP_FLAGS_MASK 0x17    /* fin|syn|rst|ack */
+#define TCP_FLAG_SYN 0x02
+#define ELEM_MSG_LIMIT 60000   /* bytes of elements per netlink message */
+
+/* nftables data types, as nft defines them */
+#define TYPE_IPADDR 7
+#define TYPE_IP6ADDR 8
+#define TYPE_INET_SERVICE 13
+
+/* struct xt_NFQ_info_v3 of linux/netfilter/xt_NFQUEUE.h */
+struct nfq_xt_info_v3 {
+        uint16_t queuenum;
+        uint16_t queues_total;
+        uint16_t flags;
+        uint16_t pad;           /* XT_ALIGN to 8 bytes */
+};
+#define NFQ_XT_FLAG_BYPASS 0x01
+#define NFQ_XT_FLAG_CPU_FANOUT 0x02
+
+struct ruleset_nl {
+        struct mnl_socket *sock;
+        uint32_t portid;
+        uint32_t seq;
+};
+
+/* A transaction under construction. */
+struct txn {
+        struct nftnl_batch *b;
+        struct ruleset_nl *nl;
+        const char *table;
+        uint32_t first_seq;
+        uint32_t set_id;
+        struct ruleset_stats st;
+};
+
+static void *nn(void *p)
+{
+        if (!p)
+                abort();        /* small allocations: out of memory is fatal, as in chrony */
+        return p;
+}
+
+const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char *buf, size_t len)
+{
+        static const char *const prefix[] = {
+                [OBJ_ALLOW4] = "allow4_", [OBJ_ALLOW6] = "allow6_", [OBJ_DENY4] = "deny4_",
+                [OBJ_DENY6] = "deny6_",   [OBJ_PORTS] = "ports_",   [OBJ_CHAIN] = "policy_",
+                [OBJ_QUEUED] = "queued_", [OBJ_HANDLED] = "handled_",
+        };
+        snprintf(buf, len, "%s%s", prefix[k], policy);
+        return buf;
+}
+
+int ruleset_nl_open(struct ruleset_nl **ret)
+{
+        struct ruleset_nl *nl;
+        int r;
+
+        nl = calloc(1, sizeof(*nl));
+        if (!nl)
+                return -ENOMEM;
+        nl->sock = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+        if (!nl->sock) {
+                r = -errno;
+                free(nl);
+                return r;
+        }
+        if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+                r = -errno;
+                mnl_socket_close(nl->sock);
+                free(nl);
+                return r;
+        }
+        nl->portid = mnl_socket_get_portid(nl->sock);
+        nl->seq = (uint32_t)time(NULL);
+        *ret = nl;
+        return 0;
+}
+
+void ruleset_nl_close(struct ruleset_nl *nl)
+{
+        if (!nl)
+                return;
+        mnl_socket_close(nl->sock);
+        free(nl);
+}
+
+int ruleset_nl_fd(const struct ruleset_nl *nl)
+{
+        return mnl_socket_get_fd(nl->sock);
+}
+
+/* ---- transaction plumbing ---- */
+
+static void txn_begin(struct txn *t, struct ruleset_nl *nl, const char *table)
+{
+        memset(t, 0, sizeof(*t));
+        t->nl = nl;
+        t->table = table;
+        t->b = nn(nftnl_batch_alloc(128 * 1024, 128 * 1024));
+        t->first_seq = nl->seq;
+        nftnl_batch_begin(nftnl_batch_buffer(t->b), nl->seq++);
+        nftnl_batch_update(t->b);
+}
+
+static struct nlmsghdr *txn_msg(struct txn *t, uint16_t type, uint16_t flags)
+{
+        t->st.messages++;
+        return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(t->b), type, NFPROTO_INET, flags | NLM_F_ACK,
+                                     t->nl->seq++);
+}
+
+static void txn_next(struct txn *t)
+{
+        if (nftnl_batch_update(t->b) < 0)
+                abort();
+}
+
+/* Read acks until every message is answered; returns the first error. */
+static int txn_wait(struct ruleset_nl *nl, uint32_t first, uint32_t last, size_t expect)
+{
+        size_t bufsize = 1 << 16;
+        char *buf = nn(malloc(bufsize));
+        int fd = mnl_socket_get_fd(nl->sock);
+        int err = 0;
+        size_t got = 0;
+
+        while (got < expect) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                int timeout = err ? 200 : 30000;
+                ssize_t n;
+
+                n = poll(&p, 1, timeout);
+                if (n == 0) {
+                        if (!err)
+                                err = -ETIMEDOUT;
+                        break;
+                }
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        err = -errno;
+                        break;
+                }
+                n = recv(fd, buf, bufsize, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (!err)
+                                err = -errno;
+                        break;
+                }
+                for (struct nlmsghdr *h = (struct nlmsghdr *)buf; mnl_nlmsg_ok(h, (int)n);
+                     h = mnl_nlmsg_next(h, (int *)&n)) {
+                        if (h->nlmsg_seq < first || h->nlmsg_seq > last)
+                                continue;       /* a stale answer from an earlier call */
+                        if (h->nlmsg_type == NLMSG_ERROR) {
+                                const struct nlmsgerr *e = mnl_nlmsg_get_payload(h);
+
+                                got++;
+                                if (e->error && !err)
+                                        err = e->error;
+                        }
+                }
+        }
+        free(buf);
+        return err;
+}
+
+static int txn_commit(struct txn *t)
+{
+        struct ruleset_nl *nl = t->nl;
+        int fd = mnl_socket_get_fd(nl->sock);
+        struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+        struct msghdr msg = { 0 };
+        struct iovec *iov;
+        size_t total = 0;
+        int niov, r, sndbuf;
+        uint32_t last;
+
+        nftnl_batch_end(nftnl_batch_buffer(t->b), nl->seq++);
+        txn_next(t);
+        last = nl->seq - 1;
+
+        niov = nftnl_batch_iovec_len(t->b);
+        iov = nn(calloc((size_t)niov, sizeof(*iov)));
+        nftnl_batch_iovec(t->b, iov, (uint32_t)niov);
+        for (int i = 0; i < niov; i++)
+                total += iov[i].iov_len;
+        t->st.bytes = total;
+
+        /* The whole transaction must go in one datagram. */
+        sndbuf = (int)(total + 4096);
+        if (sndbuf < (1 << 20))
+                sndbuf = 1 << 20;
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf));
+        {
+                int rcvbuf = 4 << 20;
+                (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf));
+        }
+
+        msg.msg_name = &snl;
+        msg.msg_namelen = sizeof(snl);
+        msg.msg_iov = iov;
+        msg.msg_iovlen = (size_t)niov;
+        if (sendmsg(fd, &msg, 0) < 0)
+                r = -errno;
+        else
+                r = txn_wait(nl, t->first_seq, last, t->st.messages);
+        free(iov);
+        return r;
+}
+
+static void txn_free(struct txn *t)
+{
+        nftnl_batch_free(t->b);
+        t->b = NULL;
+}
+
+/* ---- objects ---- */
+
+static void put_table(struct txn *t, uint16_t type)
+{
+        struct nftnl_table *tb = nn(nftnl_table_alloc());
+        struct nlmsghdr *nlh;
+
+        nftnl_table_set_str(tb, NFTNL_TABLE_NAME, t->table);
+        nftnl_table_set_u32(tb, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+        nlh = txn_msg(t, type, type == NFT_MSG_NEWTABLE ? NLM_F_CREATE : 0);
+        nftnl_table_nlmsg_build_payload(nlh, tb);
+        txn_next(t);
+        nftnl_table_free(tb);
+}
+
+static void put_chain(struct txn *t, uint16_t type, const char *name, bool base)
+{
+        struct nftnl_chain *c = nn(nftnl_chain_alloc());
+        struct nlmsghdr *nlh;
+
+        nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, t->table);
+        nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
+        nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+        if (base && type == NFT_MSG_NEWCHAIN) {
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
+                nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, CHAIN_PRIORITY);
+                nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+        }
+        nlh = txn_msg(t, type, type == NFT_MSG_NEWCHAIN ? NLM_F_CREATE : 0);
+        nftnl_chain_nlmsg_build_payload(nlh, c);
+        txn_next(t);
+        nftnl_chain_free(c);
+}
+
+/* Delete every rule of a chain. */
+static void put_flush_chain(struct txn *t, const char *chain)
+{
+        struct nftnl_rule *r = nn(nftnl_rule_alloc());
+        struct nlmsghdr *nlh;
+
+        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, t->table);
+        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+        nlh = txn_msg(t, NFT_MSG_DELRULE, 0);
+        nftnl_rule_nlmsg_build_payload(nlh, r);
+        txn_next(t);
+        nftnl_rule_free(r);
+}
+
+static void put_set(struct txn *t, uint16_t type, const char *name, uint32_t keytype, uint32_t keylen,
+                    bool interval)
+{
+        struct nftnl_set *s = nn(nftnl_set_alloc());
+        struct nlmsghdr *nlh;
+
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, t->table);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+        if (type == NFT_MSG_NEWSET) {
+                nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, keytype);
+                nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, keylen);
+                nftnl_set_set_u32(s, NFTNL_SET_FLAGS, interval ? NFT_SET_INTERVAL : 0);
+                nftnl_set_set_u32(s, NFTNL_SET_ID, ++t->set_id);
+        }
+        nlh = txn_msg(t, type, type == NFT_MSG_NEWSET ? NLM_F_CREATE : 0);
+        nftnl_set_nlmsg_build_payload(nlh, s);
+        txn_next(t);
+        nftnl_set_free(s);
+}
+
+static void put_counter(struct txn *t, uint16_t type, const char *name)
+{
+        struct nftnl_obj *o = nn(nftnl_obj_alloc());
+        struct nlmsghdr *nlh;
+
+        nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, t->table);
+        nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
+        nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+        nftnl_obj_set_u32(o, NFTNL_OBJ_FAMILY, NFPROTO_INET);
+        nlh = txn_msg(t, type, type == NFT_MSG_NEWOBJ ? NLM_F_CREATE : 0);
+        nftnl_obj_nlmsg_build_payload(nlh, o);
+        txn_next(t);
+        nftnl_obj_free(o);
+}
+
+/* ---- set elements, written directly with libmnl: 1M of them must be fast ---- */
+
+struct elem_writer {
+        struct txn *t;
+        uint16_t type;          /* NFT_MSG_NEWSETELEM or NFT_MSG_DELSETELEM */
+        const char *set;
+        uint32_t keylen;
+        struct nlmsghdr *nlh;
+        struct nlattr *list;
+        size_t *counter;
+};
+
+static void elem_close(struct elem_writer *w)
+{
+        if (!w->nlh)
+                return;
+        mnl_attr_nest_end(w->nlh, w->list);
+        txn_next(w->t);
+        w->nlh = NULL;
+}
+
+static void elem_put(struct elem_writer *w, const uint8_t *key, bool end)
+{
+        struct nlattr *e, *k;
+
+        if (w->nlh && w->nlh->nlmsg_len > ELEM_MSG_LIMIT)
+                elem_close(w);
+        if (!w->nlh) {
+                w->nlh = txn_msg(w->t, w->type, w->type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0);
+                mnl_attr_put_strz(w->nlh, NFTA_SET_ELEM_LIST_TABLE, w->t->table);
+                mnl_attr_put_strz(w->nlh, NFTA_SET_ELEM_LIST_SET, w->set);
+                w->list = mnl_attr_nest_start(w->nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+        }
+        e = mnl_attr_nest_start(w->nlh, NFTA_LIST_ELEM);
+        k = mnl_attr_nest_start(w->nlh, NFTA_SET_ELEM_KEY);
+        mnl_attr_put(w->nlh, NFTA_DATA_VALUE, w->keylen, key);
+        mnl_attr_nest_end(w->nlh, k);
+        if (end)
+                mnl_attr_put_u32(w->nlh, NFTA_SET_ELEM_FLAGS, htonl(NFT_SET_ELEM_INTERVAL_END));
+        mnl_attr_nest_end(w->nlh, e);
+        (*w->counter)++;
+}
+
+static void elem_put_range(struct elem_writer *w, int family, const struct range *r)
+{
+        addr128 max = family == AF_INET ? (addr128)0xffffffffu : ~(addr128)0;
+        uint8_t key[16];
+
+        addr_to_bytes(family, r->lo, key);
+        elem_put(w, key, false);
+        if (r->hi != max) {
+                addr_to_bytes(family, r->hi + 1, key);
+                elem_put(w, key, true);
+        }
+}
+
+static int range_cmp(const struct range *a, const struct range *b)
+{
+        if (a->lo != b->lo)
+                return a->lo < b->lo ? -1 : 1;
+        if (a->hi != b->hi)
+                return a->hi < b->hi ? -1 : 1;
+        return 0;
+}
+
+/* Send the difference between two merged lists: deletions first. */
+static void put_range_diff(struct txn *t, const char *set, const struct range_list *want,
+                           const struct range_list *have)
+{
+        struct elem_writer w = { .t = t, .set = set, .keylen = want->family == AF_INET ? 4 : 16 };
+        size_t i, j;
+
+        w.type = NFT_MSG_DELSETELEM;
+        w.counter = &t->st.elements_deleted;
+        for (i = 0, j = 0; have && j < have->n;) {
+                int c = i < want->n ? range_cmp(&want->v[i], &have->v[j]) : 1;
+
+                if (c == 0) {
+                        i++, j++;
+                } else if (c < 0) {
+                        i++;
+                } else {
+                        elem_put_range(&w, want->family, &have->v[j]);
+                        j++;
+                }
+        }
+        elem_close(&w);
+
+        w.type = NFT_MSG_NEWSETELEM;
+        w.counter = &t->st.elements_added;
+        for (i = 0, j = 0; i < want->n;) {
+                int c = have && j < have->n ? range_cmp(&want->v[i], &have->v[j]) : -1;
+
+                if (c == 0) {
+                        i++, j++;
+                } else if (c > 0) {
+                        j++;
+                } else {
+                        elem_put_range(&w, want->family, &want->v[i]);
+                        i++;
+                }
+        }
+        elem_close(&w);
+}
+
+static void put_ports(struct txn *t, const char *set, const struct policy *p, bool flush)
+{
+        struct elem_writer w = { .t = t, .set = set, .keylen = 2, .counter = &t->st.elements_added };
+        struct nlmsghdr *nlh;
+
+        if (flush) {
+                /* DELSETELEM without an element list flushes the set */
+                nlh = txn_msg(t, NFT_MSG_DELSETELEM, 0);
+                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, t->table);
+                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+                txn_next(t);
+        }
+        w.type = NFT_MSG_NEWSETELEM;
+        for (size_t i = 0; i < p->nports; i++) {
+                uint16_t port = htons(p->ports[i]);
+                elem_put(&w, (const uint8_t *)&port, false);
+        }
+        elem_close(&w);
+}
+
+/* ---- expressions ---- */
+
+static struct nftnl_expr *ex(const char *name)
+{
+        return nn(nftnl_expr_alloc(name));
+}
+
+static void add_meta_cmp(struct nftnl_rule *r, uint32_t key, const void *data, uint32_t len)
+{
+        struct nftnl_expr *e = ex("meta");
+
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+        nftnl_rule_add_expr(r, e);
+        e = ex("cmp");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+        nftnl_rule_add_expr(r, e);
+}
+
+static void add_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len)
+{
+        struct nftnl_expr *e = ex("payload");
+
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, offset);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+        nftnl_rule_add_expr(r, e);
+}
+
+static void add_lookup(struct nftnl_rule *r, const char *set)
+{
+        struct nftnl_expr *e = ex("lookup");
+
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+        nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+        nftnl_rule_add_expr(r, e);
+}
+
+static void add_nfproto(struct nftnl_rule *r, int family)
+{
+        uint8_t proto = family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6;
+
+        add_meta_cmp(r, NFT_META_NFPROTO, &proto, 1);
+}
+
+/* meta nfproto ipvX + ip(6) saddr @set */
+static void add_saddr_lookup(struct nftnl_rule *r, int family, const char *set)
+{
+        add_nfproto(r, family);
+        if (family == AF_INET)
+                add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
+        else
+                add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
+        add_lookup(r, set);
+}
+
+static void add_counter_ref(struct nftnl_rule *r, const char *name)
+{
+        struct nftnl_expr *e = ex("objref");
+
+        nftnl_expr_set_u32(e, NFTNL_EXPR_OBJREF_IMM_TYPE, NFT_OBJECT_COUNTER);
+        nftnl_expr_set_str(e, NFTNL_EXPR_OBJREF_IMM_NAME, name);
+        nftnl_rule_add_expr(r, e);
+}
+
+static void add_verdict(struct nftnl_rule *r, int verdict, const char *chain)
+{
+        struct nftnl_expr *e = ex("immediate");
+
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+        if (chain)
+                nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+        nftnl_rule_add_expr(r, e);
+}
+
+static void add_queue(struct nftnl_rule *r, const struct ruleset_opts *o)
+{
+        struct nftnl_expr *e;
+        uint16_t flags = 0;
+
+        if (o->native_queue) {
+                e = ex("queue");
+                if (o->bypass)
+                        flags |= NFT_QUEUE_FLAG_BYPASS;
+                if (o->queues > 1)
+                        flags |= NFT_QUEUE_FLAG_CPU_FANOUT;
+                nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, o->queue);
+                nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, o->queues);
+                nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, flags);
+        } else {
+                struct nfq_xt_info_v3 *info = nn(calloc(1, sizeof(*info)));
+
+                info->queuenum = o->queue;
+                info->queues_total = o->queues;
+                if (o->bypass)
+                        info->flags |= NFQ_XT_FLAG_BYPASS;
+                if (o->queues > 1)
+                        info->flags |= NFQ_XT_FLAG_CPU_FANOUT;
+                e = ex("target");
+                nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+                nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+                /* the expression takes ownership of info */
+                nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, sizeof(*info));
+        }
+        nftnl_rule_add_expr(r, e);
+}
+
+static struct nftnl_rule *rule_new(struct txn *t, const char *chain)
+{
+        struct nftnl_rule *r = nn(nftnl_rule_alloc());
+
+        nftnl_rule_set_str(r, NFTNL_RULE_TABLE, t->table);
+        nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+        nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+        return r;
+}
+
+static void rule_put(struct txn *t, struct nftnl_rule *r)
+{
+        struct nlmsghdr *nlh = txn_msg(t, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
+
+        nftnl_rule_nlmsg_build_payload(nlh, r);
+        txn_next(t);
+        nftnl_rule_free(r);
+}
+
+/* The rules of all chains, in order. */
+static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct policy_set *s)
+{
+        char name[128], chain[128];
+        struct nftnl_rule *r;
+
+        /* input: our verdicts come back as NF_REPEAT with a mark and are
+         * finished here, ahead of everything else. */
+        for (size_t i = 0; i < s->n; i++) {
+                uint32_t mark = ruleset_mark(i);
+
+                r = rule_new(t, CHAIN_INPUT);
+                add_meta_cmp(r, NFT_META_MARK, &mark, sizeof(mark));
+                add_counter_ref(r, ruleset_obj_name(OBJ_HANDLED, s->v[i].name, name, sizeof(name)));
+                if (o->monitor) {
+                        struct nftnl_expr *e = ex("immediate");
+                        uint32_t zero = 0;
+
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+                        nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &zero, sizeof(zero));
+                        nftnl_rule_add_expr(r, e);
+                        e = ex("meta");
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+                        nftnl_rule_add_expr(r, e);
+                        add_verdict(r, NF_ACCEPT, NULL);
+                } else if (o->drop) {
+                        add_verdict(r, NF_DROP, NULL);
+                } else {
+                        struct nftnl_expr *e = ex("reject");
+
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+                        nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
+                        nftnl_rule_add_expr(r, e);
+                }
+                rule_put(t, r);
+        }
+        {
+                uint8_t tcp = IPPROTO_TCP, syn = TCP_FLAG_SYN;
+                uint8_t mask = TCP_FLAGS_MASK, xor = 0;
+                struct nftnl_expr *e;
+
+                r = rule_new(t, CHAIN_INPUT);
+                add_meta_cmp(r, NFT_META_L4PROTO, &tcp, 1);
+                add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1);
+                e = ex("bitwise");
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 1);
+                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
+                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, 1);
+                nftnl_rule_add_expr(r, e);
+                e = ex("cmp");
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+                nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &syn, 1);
+                nftnl_rule_add_expr(r, e);
+                add_verdict(r, NFT_JUMP, CHAIN_SYN);
+                rule_put(t, r);
+        }
+
+        /* syn: dispatch on the destination port */
+        for (size_t i = 0; i < s->n; i++) {
+                r = rule_new(t, CHAIN_SYN);
+                add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+                add_lookup(r, ruleset_obj_name(OBJ_PORTS, s->v[i].name, name, sizeof(name)));
+                add_verdict(r, NFT_GOTO, ruleset_obj_name(OBJ_CHAIN, s->v[i].name, chain, sizeof(chain)));
+                rule_put(t, r);
+        }
+
+        /* policy_X: deny -> queue, allow -> accept, rest -> queue */
+        for (size_t i = 0; i < s->n; i++) {
+                const struct policy *p = &s->v[i];
+                char queued[128];
+                static const struct {
+                        enum ruleset_obj set;
+                        int family;
+                        bool accept;
+                } steps[] = {
+                        { OBJ_DENY4, AF_INET, false },  { OBJ_DENY6, AF_INET6, false },
+                        { OBJ_ALLOW4, AF_INET, true },  { OBJ_ALLOW6, AF_INET6, true },
+                };
+
+                ruleset_obj_name(OBJ_CHAIN, p->name, chain, sizeof(chain));
+                ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
+                for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+                        r = rule_new(t, chain);
+                        add_saddr_lookup(r, steps[k].family,
+                                         ruleset_obj_name(steps[k].set, p->name, name, sizeof(name)));
+                        if (steps[k].accept) {
+                                add_verdict(r, NF_ACCEPT, NULL);
+                        } else {
+                                add_counter_ref(r, queued);
+                                add_queue(r, o);
+                        }
+                        rule_put(t, r);
+                }
+                r = rule_new(t, chain);
+                add_counter_ref(r, queued);
+                add_queue(r, o);
+                rule_put(t, r);
+        }
+}
+
+/* Sets, counters and chain of one policy; elements from `have` (NULL: none). */
+static void put_policy_objects(struct txn *t, const struct policy *p)
+{
+        char name[128];
+
+        put_set(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)), TYPE_IPADDR, 4, true);
+        put_set(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)), TYPE_IP6ADDR, 16, true);
+        put_set(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)), TYPE_IPADDR, 4, true);
+        put_set(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)), TYPE_IP6ADDR, 16, true);
+        put_set(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_PORTS, p->name, name, sizeof(name)), TYPE_INET_SERVICE, 2,
+                false);
+        put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_QUEUED, p->name, name, sizeof(name)));
+        put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
+        put_chain(t, NFT_MSG_NEWCHAIN, ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)), false);
+}
+
+static void put_policy_elements(struct txn *t, const struct policy *want, const struct policy *have)
+{
+        char name[128];
+
+        put_range_diff(t, ruleset_obj_name(OBJ_ALLOW4, want->name, name, sizeof(name)), &want->allow[FAM_V4],
+                       have ? &have->allow[FAM_V4] : NULL);
+        put_range_diff(t, ruleset_obj_name(OBJ_ALLOW6, want->name, name, sizeof(name)), &want->allow[FAM_V6],
+                       have ? &have->allow[FAM_V6] : NULL);
+        put_range_diff(t, ruleset_obj_name(OBJ_DENY4, want->name, name, sizeof(name)), &want->deny[FAM_V4],
+                       have ? &have->deny[FAM_V4] : NULL);
+        put_range_diff(t, ruleset_obj_name(OBJ_DENY6, want->name, name, sizeof(name)), &want->deny[FAM_V6],
+                       have ? &have->deny[FAM_V6] : NULL);
+        put_ports(t, ruleset_obj_name(OBJ_PORTS, want->name, name, sizeof(name)), want, have != NULL);
+}
+
+static void put_policy_delete(struct txn *t, const struct policy *p)
+{
+        char name[128];
+
+        put_chain(t, NFT_MSG_DELCHAIN, ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)), false);
+        put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)), 0, 0, false);
+        put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)), 0, 0, false);
+        put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)), 0, 0, false);
+        put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)), 0, 0, false);
+        put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_PORTS, p->name, name, sizeof(name)), 0, 0, false);
+        put_counter(t, NFT_MSG_DELOBJ, ruleset_obj_name(OBJ_QUEUED, p->name, name, sizeof(name)));
+        put_counter(t, NFT_MSG_DELOBJ, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
+}
+
+static const struct policy *find_policy(const struct policy_set *s, const char *name)
+{
+        for (size_t i = 0; s && i < s->n; i++)
+                if (strcmp(s->v[i].name, name) == 0)
+                        return &s->v[i];
+        return NULL;
+}
+
+int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, const struct policy_set *want,
+                  const struct policy_set *have, struct ruleset_stats *stats)
+{
+        struct txn t;
+        int r;
+
+        txn_begin(&t, nl, o->table);
+        if (!have) {
+                /* add + delete + add: replaces any old table without failing
+                 * when there is none, in the same transaction */
+                put_table(&t, NFT_MSG_NEWTABLE);
+                put_table(&t, NFT_MSG_DELTABLE);
+                put_table(&t, NFT_MSG_NEWTABLE);
+                put_chain(&t, NFT_MSG_NEWCHAIN, CHAIN_INPUT, true);
+                put_chain(&t, NFT_MSG_NEWCHAIN, CHAIN_SYN, false);
+        } else {
+                char chain[128];
+
+                put_flush_chain(&t, CHAIN_INPUT);
+                put_flush_chain(&t, CHAIN_SYN);
+                for (size_t i = 0; i < have->n; i++)
+                        put_flush_chain(&t, ruleset_obj_name(OBJ_CHAIN, have->v[i].name, chain, sizeof(chain)));
+                for (size_t i = 0; i < have->n; i++)
+                        if (!find_policy(want, have->v[i].name))
+                                put_policy_delete(&t, &have->v[i]);
+        }
+        for (size_t i = 0; i < want->n; i++) {
+                const struct policy *old = find_policy(have, want->v[i].name);
+
+                if (!old)
+                        put_policy_objects(&t, &want->v[i]);
+                put_policy_elements(&t, &want->v[i], old);
+        }
+        put_rules(&t, o, want);
+
+        r = txn_commit(&t);
+        if (stats)
+                *stats = t.st;
+        txn_free(&t);
+        return r;
+}
+
+int ruleset_delete(struct ruleset_nl *nl, const char *table)
+{
+        struct txn t;
+        int r;
+
+        txn_begin(&t, nl, table);
+        put_table(&t, NFT_MSG_NEWTABLE);
+        put_table(&t, NFT_MSG_DELTABLE);
+        r = txn_commit(&t);
+        txn_free(&t);
+        return r;
+}
+
+/* ---- queries ---- */
+
+/* Send one request and run cb over the answers. */
+static int query(struct ruleset_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        uint32_t seq = nlh->nlmsg_seq;
+        int fd = mnl_socket_get_fd(nl->sock);
+        ssize_t n;
+        int r;
+
+        if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+        for (;;) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+
+                r = poll(&p, 1, 5000);
+                if (r == 0)
+                        return -ETIMEDOUT;
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+                if (n < 0)
+                        return -errno;
+                r = mnl_cb_run(buf, (size_t)n, seq, nl->portid, cb, data);
+                if (r < 0)
+                        return -errno;
+                if (r == MNL_CB_STOP)
+                        return 0;
+        }
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+        *(int *)data = 1;
+        return MNL_CB_OK;
+}
+
+int ruleset_table_exists(struct ruleset_nl *nl, const char *table)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nftnl_table *t = nn(nftnl_table_alloc());
+        struct nlmsghdr *nlh;
+        int found = 0, r;
+
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, nl->seq++);
+        nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+        nftnl_table_nlmsg_build_payload(nlh, t);
+        nftnl_table_free(t);
+        r = query(nl, nlh, table_cb, &found);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        return found;
+}
+
+struct counter_q {
+        uint64_t packets;
+        bool found;
+};
+
+static int counter_cb(const struct nlmsghdr *nlh, void *data)
+{
+        struct counter_q *q = data;
+        struct nftnl_obj *o = nn(nftnl_obj_alloc());
+
+        if (nftnl_obj_nlmsg_parse(nlh, o) == 0 && nftnl_obj_is_set(o, NFTNL_OBJ_CTR_PKTS)) {
+                q->packets = nftnl_obj_get_u64(o, NFTNL_OBJ_CTR_PKTS);
+                q->found = true;
+        }
+        nftnl_obj_free(o);
+        return MNL_CB_OK;
+}
+
+int ruleset_counter(struct ruleset_nl *nl, const char *table, const char *name, bool reset, uint64_t *ret_packets)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nftnl_obj *o = nn(nftnl_obj_alloc());
+        struct counter_q q = { 0 };
+        struct nlmsghdr *nlh;
+        int r;
+
+        nlh = nftnl_nlmsg_build_hdr(buf, reset ? NFT_MSG_GETOBJ_RESET : NFT_MSG_GETOBJ, NFPROTO_INET, NLM_F_ACK,
+                                    nl->seq++);
+        nftnl_obj_set_str(o, NFTNL_OBJ_TABLE, table);
+        nftnl_obj_set_str(o, NFTNL_OBJ_NAME, name);
+        nftnl_obj_set_u32(o, NFTNL_OBJ_TYPE, NFT_OBJECT_COUNTER);
+        nftnl_obj_nlmsg_build_payload(nlh, o);
+        nftnl_obj_free(o);
+        r = query(nl, nlh, counter_cb, &q);
+        if (r < 0)
+                return r;
+        if (!q.found)
+                return -ENOENT;
+        *ret_packets = q.packets;
+        return 0;
+}
+
+static int elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+        struct nftnl_set *s = nn(nftnl_set_alloc());
+        struct nftnl_set_elems_iter *it;
+        struct nftnl_set_elem *e;
+
+        if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0) {
+                it = nftnl_set_elems_iter_create(s);
+                while (it && (e = nftnl_set_elems_iter_next(it))) {
+                        uint32_t flags = 0;
+
+                        if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+                                flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
+                        if (!(flags & NFT_SET_ELEM_INTERVAL_END))
+                                *(int *)data = 1;
+                }
+                nftnl_set_elems_iter_destroy(it);
+        }
+        nftnl_set_free(s);
+        return MNL_CB_OK;
+}
+
+int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+        struct nlattr *list, *e, *k;
+        uint8_t key[16];
+        int found = 0, r;
+
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_ACK, nl->seq++);
+        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+        list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+        e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+        k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+        addr_to_bytes(family, a, key);
+        mnl_attr_put(nlh, NFTA_DATA_VALUE, family == AF_INET ? 4 : 16, key);
+        mnl_attr_nest_end(nlh, k);
+        mnl_attr_nest_end(nlh, e);
+        mnl_attr_nest_end(nlh, list);
+        r = query(nl, nlh, elem_cb, &found);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        return found;
+}
+
+/* ---- probing ---- */
+
+static bool file_has_line_ending(const char *path, const char *needle)
+{
+        char line[512];
+        gzFile f = gzopen(path, "r");
+        bool found = false;
+
+        if (!f)
+                return false;
+        while (!found && gzgets(f, line, sizeof(line)))
+                found = strstr(line, needle) != NULL;
+        gzclose(f);
+        return found;
+}
+
+bool ruleset_probe_native_queue(void)
+{
+        struct utsname u;
+        char path[512];
+
+        if (access("/sys/module/nft_queue", F_OK) == 0)
+                return true;
+        if (access("/proc/config.gz", R_OK) == 0)
+                return file_has_line_ending("/proc/config.gz", "CONFIG_NFT_QUEUE=");
+        if (uname(&u) < 0)
+                return true;
+        snprintf(path, sizeof(path), "/lib/modules/%s/modules.builtin", u.release);
+        if (file_has_line_ending(path, "nft_queue.ko"))
+                return true;
+        snprintf(path, sizeof(path), "/lib/modules/%s/modules.dep", u.release);
+        if (access(path, R_OK) == 0)
+                return file_has_line_ending(path, "nft_queue.ko");
+        return true;    /* nothing to tell: assume a standard kernel */
+}
+
+/* ---- nft syntax ---- */
+
+struct print_ctx {
+        FILE *f;
+        size_t n;
+};
+
+static void print_prefix(const struct prefix *p, void *userdata)
+{
+        struct print_ctx *c = userdata;
+        char buf[64];
+
+        fprintf(c->f, "%s%s", c->n++ ? ", " : "", prefix_format(p, buf, sizeof(buf)));
+}
+
+static void print_set(FILE *f, const char *name, const char *type, const struct range_list *l)
+{
+        struct print_ctx c = { .f = f };
+
+        fprintf(f, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", name, type);
+        if (l->n) {
+                fprintf(f, "\t\telements = { ");
+                for (size_t i = 0; i < l->n; i++)
+                        range_to_prefixes(l->family, l->v[i], print_prefix, &c);
+                fprintf(f, " }\n");
+        }
+        fprintf(f, "\t}\n");
+}
+
+static void print_queue(FILE *f, const struct ruleset_opts *o, const char *counter)
+{
+        char q[64];
+
+        if (o->queues > 1)
+                snprintf(q, sizeof(q), "queue num %u-%u fanout%s", o->queue, o->queue + o->queues - 1,
+                         o->bypass ? ",bypass" : "");
+        else
+                snprintf(q, sizeof(q), "queue num %u%s", o->queue, o->bypass ? " bypass" : "");
+        if (o->native_queue)
+                fprintf(f, "counter name \"%s\" %s\n", counter, q);
+        else
+                fprintf(f, "counter name \"%s\" # %s: installed as the xt NFQUEUE target (nft_compat), "
+                           "this kernel has no native queue expression\n", counter, q);
+}
+
+void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_set *want)
+{
+        char name[128];
+
+        fprintf(f, "# mxlockd ruleset: only this table is mxlockd's; it touches no other.\n");
+        fprintf(f, "table inet %s {\n", o->table);
+        for (size_t i = 0; i < want->n; i++) {
+                const struct policy *p = &want->v[i];
+
+                fprintf(f, "\t# policy %s\n", p->name);
+                print_set(f, ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)), "ipv4_addr", &p->allow[FAM_V4]);
+                print_set(f, ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)), "ipv6_addr", &p->allow[FAM_V6]);
+                print_set(f, ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)), "ipv4_addr", &p->deny[FAM_V4]);
+                print_set(f, ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)), "ipv6_addr", &p->deny[FAM_V6]);
+                fprintf(f, "\tset %s {\n\t\ttype inet_service\n\t\telements = { ",
+                        ruleset_obj_name(OBJ_PORTS, p->name, name, sizeof(name)));
+                for (size_t k = 0; k < p->nports; k++)
+                        fprintf(f, "%s%u", k ? ", " : "", p->ports[k]);
+                fprintf(f, " }\n\t}\n");
+                fprintf(f, "\tcounter %s {\n\t}\n", ruleset_obj_name(OBJ_QUEUED, p->name, name, sizeof(name)));
+                fprintf(f, "\tcounter %s {\n\t}\n", ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
+        }
+        fprintf(f, "\tchain %s {\n\t\ttype filter hook input priority %d; policy accept;\n", CHAIN_INPUT,
+                CHAIN_PRIORITY);
+        for (size_t i = 0; i < want->n; i++) {
+                fprintf(f, "\t\tmeta mark 0x%08x counter name \"%s\" ", ruleset_mark(i),
+                        ruleset_obj_name(OBJ_HANDLED, want->v[i].name, name, sizeof(name)));
+                if (o->monitor)
+                        fprintf(f, "meta mark set 0x0 accept\n");
+                else if (o->drop)
+                        fprintf(f, "drop\n");
+                else
+                        fprintf(f, "reject with tcp reset\n");
+        }
+        fprintf(f, "\t\ttcp flags & (fin | syn | rst | ack) == syn jump %s\n\t}\n", CHAIN_SYN);
+        fprintf(f, "\tchain %s {\n", CHAIN_SYN);
+        for (size_t i = 0; i < want->n; i++) {
+                char chain[128];
+
+                fprintf(f, "\t\ttcp dport @%s goto %s\n",
+                        ruleset_obj_name(OBJ_PORTS, want->v[i].name, name, sizeof(name)),
+                        ruleset_obj_name(OBJ_CHAIN, want->v[i].name, chain, sizeof(chain)));
+        }
+        fprintf(f, "\t}\n");
+        for (size_t i = 0; i < want->n; i++) {
+                const struct policy *p = &want->v[i];
+                char queued[128];
+
+                ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
+                fprintf(f, "\tchain %s {\n", ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)));
+                fprintf(f, "\t\tip saddr @%s ", ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)));
+                print_queue(f, o, queued);
+                fprintf(f, "\t\tip6 saddr @%s ", ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)));
+                print_queue(f, o, queued);
+                fprintf(f, "\t\tip saddr @%s accept\n", ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)));
+                fprintf(f, "\t\tip6 saddr @%s accept\n", ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)));
+                fprintf(f, "\t\t");
+                print_queue(f, o, queued);
+                fprintf(f, "\t}\n");
+        }
+        fprintf(f, "}\n");
+}

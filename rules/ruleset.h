@@ -1,0 +1,91 @@
+/* rules/ruleset.h: the kernel side: mxlockd's own `table inet NAME` with
+ * per-policy interval sets, counters and chains, built and replaced as one
+ * atomic nf_tables transaction (libnftnl + libmnl), and printed in nft
+ * syntax. Never touches any other table. Builds and returns errors; the
+ * caller logs. */
+#ifndef MXLOCK_RULESET_H
+#define MXLOCK_RULESET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "policy.h"
+
+#define RULESET_MARK_BASE 0x6d780000u  /* "mx": packet marks on our verdicts */
+#define RULESET_MARK_MASK 0xffff0000u
+
+struct ruleset_opts {
+        const char *table;
+        uint16_t queue;         /* first queue number */
+        uint16_t queues;        /* number of queues (fanout when > 1) */
+        bool bypass;            /* failure = open: accept while nobody reads the queue */
+        bool monitor;           /* mode = monitor: marked packets are accepted */
+        bool drop;              /* action = drop (else reject with tcp reset) */
+        bool native_queue;      /* native nft queue expression, else xt NFQUEUE via nft_compat */
+};
+
+/* What the last transaction sent, for logs and benchmarks. */
+struct ruleset_stats {
+        size_t messages;
+        size_t elements_added;    /* interval elements (a range is 1 or 2) */
+        size_t elements_deleted;
+        size_t bytes;
+};
+
+/* The verdict mark for the policy with this index. */
+static inline uint32_t ruleset_mark(size_t policy_index)
+{
+        return RULESET_MARK_BASE | (uint32_t)(policy_index + 1);
+}
+
+/* The policy index a mark encodes, or -1 when it is not one of ours. */
+static inline long ruleset_mark_policy(uint32_t mark)
+{
+        if ((mark & RULESET_MARK_MASK) != RULESET_MARK_BASE || (mark & 0xffff) == 0)
+                return -1;
+        return (long)(mark & 0xffff) - 1;
+}
+
+struct ruleset_nl;
+
+/* Open a netlink socket for nf_tables. Returns 0 or negative errno. */
+int ruleset_nl_open(struct ruleset_nl **ret);
+void ruleset_nl_close(struct ruleset_nl *nl);
+/* The socket's fd (for nf_tables event subscription by the caller). */
+int ruleset_nl_fd(const struct ruleset_nl *nl);
+
+/* Bring the kernel to the state for `want`, atomically. With `have` NULL,
+ * any existing table of that name is deleted and rebuilt in the same
+ * transaction; with `have` (what the previous apply installed), only the set
+ * elements that differ are sent. Returns 0 or a negative errno; on error the
+ * kernel state is unchanged. */
+int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, const struct policy_set *want,
+                  const struct policy_set *have, struct ruleset_stats *stats);
+
+/* Delete the table (no error when it is not there). */
+int ruleset_delete(struct ruleset_nl *nl, const char *table);
+
+/* Does the table exist? Returns 1, 0, or negative errno. */
+int ruleset_table_exists(struct ruleset_nl *nl, const char *table);
+
+/* Read (and with reset, atomically zero) the packet count of a named counter.
+ * Returns 0, -ENOENT when there is no such counter, or negative errno. */
+int ruleset_counter(struct ruleset_nl *nl, const char *table, const char *name, bool reset, uint64_t *ret_packets);
+
+/* Is the address in the live kernel set? Returns 1, 0 or negative errno. */
+int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a);
+
+/* Best guess, without touching the ruleset, whether the running kernel has
+ * the native queue expression. */
+bool ruleset_probe_native_queue(void);
+
+/* Print the ruleset for `want` in `nft -f` syntax. */
+void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_set *want);
+
+/* Names of the per-policy objects (buf of NAME_MAX+1). */
+enum ruleset_obj { OBJ_ALLOW4, OBJ_ALLOW6, OBJ_DENY4, OBJ_DENY6, OBJ_PORTS, OBJ_CHAIN, OBJ_QUEUED, OBJ_HANDLED };
+const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,386 @@
+/* src/policy.c: config + catalogs -> merged per-policy ranges. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "catalog.h"
+#include "policy.h"
+
+struct build_ctx {
+        char *err;
+        policy_warn_fn warn;
+        void *userdata;
+};
+
+static int fail(struct build_ctx *b, int r, const char *file, int line, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+
+static int fail(struct build_ctx *b, int r, const char *file, int line, const char *fmt, ...)
+{
+        char msg[CONFIG_ERRLEN - 128];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (line > 0)
+                snprintf(b->err, CONFIG_ERRLEN, "%s:%d: %s", file, line, msg);
+        else
+                snprintf(b->err, CONFIG_ERRLEN, "%s: %s", file, msg);
+        return r;
+}
+
+static void warn(struct build_ctx *b, const char *file, int line, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
+static void warn(struct build_ctx *b, const char *file, int line, const char *fmt, ...)
+{
+        char msg[CONFIG_ERRLEN];
+        va_list ap;
+
+        if (!b->warn)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        b->warn(file, line, msg, b->userdata);
+}
+
+static int system_resolve(const char *name, struct prefix **ret, size_t *ret_n, uint32_t *ret_ttl,
+                          char *err, size_t errlen, void *userdata)
+{
+        struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG * 0 };
+        struct addrinfo *res = NULL, *ai;
+        struct prefix *v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = getaddrinfo(name, NULL, &hints, &res);
+        if (r != 0) {
+                snprintf(err, errlen, "%s", r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+                return -EHOSTUNREACH;
+        }
+        for (ai = res; ai; ai = ai->ai_next)
+                n++;
+        v = calloc(n ? n : 1, sizeof(*v));
+        if (!v) {
+                freeaddrinfo(res);
+                return -ENOMEM;
+        }
+        n = 0;
+        for (ai = res; ai; ai = ai->ai_next) {
+                struct prefix p = { .family = ai->ai_family };
+
+                if (ai->ai_family == AF_INET) {
+                        p.addr = addr_from_bytes(AF_INET, &((struct sockaddr_in *)ai->ai_addr)->sin_addr);
+                        p.len = 32;
+                } else if (ai->ai_family == AF_INET6) {
+                        p.addr = addr_from_bytes(AF_INET6, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr);
+                        p.len = 128;
+                } else {
+                        continue;
+                }
+                v[n++] = p;
+        }
+        freeaddrinfo(res);
+        *ret = v;
+        *ret_n = n;
+        *ret_ttl = 0;
+        return 0;
+}
+
+static int add_source(struct policy *p, const struct prefix *px, bool deny, const char *origin)
+{
+        struct policy_source *s;
+        struct range_list *l;
+
+        if (p->nsrc == p->capsrc) {
+                size_t cap = p->capsrc ? p->capsrc * 2 : 16;
+                s = realloc(p->src, cap * sizeof(*s));
+                if (!s)
+                        return -ENOMEM;
+                p->src = s;
+                p->capsrc = cap;
+        }
+        s = &p->src[p->nsrc];
+        s->prefix = *px;
+        s->deny = deny;
+        s->origin = strdup(origin);
+        if (!s->origin)
+                return -ENOMEM;
+        p->nsrc++;
+
+        l = deny ? &p->deny[fam_index(px->family)] : &p->allow[fam_index(px->family)];
+        return range_list_add(l, prefix_range(px));
+}
+
+/* A word that is not an address: a host name when it looks like one. */
+static bool looks_like_hostname(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-')
+                return false;
+        for (const char *c = s; *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                      *c == '-' || *c == '.' || *c == '_'))
+                        return false;
+        /* all digits and dots: a broken IPv4 address, not a name */
+        return strspn(s, "0123456789.") != n;
+}
+
+static int add_item(struct build_ctx *b, struct policy *p, const struct cfg_item *it, bool deny,
+                    const struct policy_resolver *res)
+{
+        const char *what = deny ? "deny" : "allow";
+        char origin[CONFIG_ERRLEN];
+        struct prefix px;
+        unsigned flags = 0;
+        int r;
+
+        r = prefix_parse(it->text, &px, &flags);
+        if (r == 0) {
+                if (flags & PREFIX_WILDCARD) {
+                        char buf[64];
+                        warn(b, it->file, it->line, "legacy wildcard '%s' converted to %s", it->text,
+                             prefix_format(&px, buf, sizeof(buf)));
+                }
+                if (flags & PREFIX_HOST_BITS) {
+                        char buf[64];
+                        warn(b, it->file, it->line, "'%s' has host bits set; using %s", it->text,
+                             prefix_format(&px, buf, sizeof(buf)));
+                }
+                snprintf(origin, sizeof(origin), "%s %s at %s:%d", what, it->text, it->file, it->line);
+                return add_source(p, &px, deny, origin);
+        }
+        if (!looks_like_hostname(it->text))
+                return fail(b, -EINVAL, it->file, it->line, "%s: '%s' is not an address, prefix or host name",
+                            what, it->text);
+        {
+                struct prefix *v = NULL;
+                size_t n = 0;
+                uint32_t ttl = 0;
+                char rerr[256] = "";
+
+                r = res->resolve(it->text, &v, &n, &ttl, rerr, sizeof(rerr), res->userdata);
+                if (r < 0 || n == 0) {
+                        free(v);
+                        return fail(b, r < 0 ? r : -EHOSTUNREACH, it->file, it->line,
+                                    "%s: cannot resolve host name '%s': %s", what, it->text,
+                                    r < 0 ? rerr : "no addresses");
+                }
+                if (ttl && (!p->min_ttl || ttl < p->min_ttl))
+                        p->min_ttl = ttl;
+                snprintf(origin, sizeof(origin), "%s %s at %s:%d", what, it->text, it->file, it->line);
+                for (size_t i = 0; i < n; i++) {
+                        r = add_source(p, &v[i], deny, origin);
+                        if (r < 0)
+                                break;
+                }
+                free(v);
+                return r;
+        }
+}
+
+static int add_provider(struct build_ctx *b, struct policy *p, const struct cfg_item *it, const char *dirs)
+{
+        struct catalog *cat = NULL;
+        char cerr[CONFIG_ERRLEN];
+        int r;
+
+        r = catalog_load(dirs, it->text, &cat, cerr);
+        if (r == -ENOENT)
+                return fail(b, r, it->file, it->line, "unknown provider '%s' (no %s.conf in %s)", it->text,
+                            it->text, dirs);
+        if (r < 0) {
+                snprintf(b->err, CONFIG_ERRLEN, "%s", cerr);
+                return r;
+        }
+        if (cat->n == 0) {
+                r = fail(b, -EINVAL, it->file, it->line,
+                         "provider '%s' has no ranges yet (spf-only catalog %s: run `mxlock sync %s`)",
+                         it->text, cat->path, it->text);
+                goto out;
+        }
+        for (size_t i = 0; i < cat->n; i++) {
+                const struct catalog_entry *e = &cat->v[i];
+                char origin[CONFIG_ERRLEN];
+                struct prefix px;
+                unsigned flags = 0;
+
+                r = prefix_parse(e->text, &px, &flags);
+                if (r < 0) {
+                        r = fail(b, r, cat->path, e->line, "'%s' is not an address or prefix", e->text);
+                        goto out;
+                }
+                if (e->comment)
+                        snprintf(origin, sizeof(origin), "provider %s: %s (%s)", cat->name, e->text, e->comment);
+                else
+                        snprintf(origin, sizeof(origin), "provider %s: %s", cat->name, e->text);
+                r = add_source(p, &px, false, origin);
+                if (r < 0)
+                        goto out;
+        }
+        r = 0;
+out:
+        catalog_free(cat);
+        return r;
+}
+
+static void count_duplicates(struct build_ctx *b, struct policy *p, const struct cfg_policy *cp,
+                             const struct config *c)
+{
+        size_t dups = 0;
+
+        for (int f = 0; f < FAM_N; f++) {
+                dups += range_list_merge(&p->allow[f]);
+                dups += range_list_merge(&p->deny[f]);
+        }
+        if (dups)
+                warn(b, c->file, cp->line, "policy '%s': %zu duplicate prefix%s ignored", p->name, dups,
+                     dups == 1 ? "" : "es");
+}
+
+int policy_build(const struct config *c, const char *provider_dirs, const struct policy_resolver *res,
+                 struct policy_set **ret, char err[CONFIG_ERRLEN], policy_warn_fn warnfn, void *userdata)
+{
+        static const struct policy_resolver system_resolver = { .resolve = system_resolve };
+        struct build_ctx b = { .err = err, .warn = warnfn, .userdata = userdata };
+        struct policy_set *s;
+        int r = 0;
+
+        if (!res)
+                res = &system_resolver;
+        if (!provider_dirs)
+                provider_dirs = c->provider_dirs;
+
+        s = calloc(1, sizeof(*s));
+        if (!s)
+                return -ENOMEM;
+        s->v = calloc(c->npolicies ? c->npolicies : 1, sizeof(*s->v));
+        if (!s->v) {
+                free(s);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < c->npolicies; i++) {
+                const struct cfg_policy *cp = &c->policies[i];
+                struct policy *p = &s->v[i];
+
+                s->n++;
+                snprintf(p->name, sizeof(p->name), "%s", cp->name);
+                range_list_init(&p->allow[FAM_V4], AF_INET);
+                range_list_init(&p->allow[FAM_V6], AF_INET6);
+                range_list_init(&p->deny[FAM_V4], AF_INET);
+                range_list_init(&p->deny[FAM_V6], AF_INET6);
+                p->ports = malloc(cp->nports * sizeof(*p->ports));
+                p->providers = calloc(cp->providers.n + 1, sizeof(char *));
+                if (!p->ports || !p->providers) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                memcpy(p->ports, cp->ports, cp->nports * sizeof(*p->ports));
+                p->nports = cp->nports;
+
+                for (size_t k = 0; k < cp->providers.n; k++) {
+                        p->providers[p->nproviders] = strdup(cp->providers.v[k].text);
+                        if (!p->providers[p->nproviders++]) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        r = add_provider(&b, p, &cp->providers.v[k], provider_dirs);
+                        if (r < 0)
+                                goto fail;
+                }
+                for (size_t k = 0; k < cp->allow.n; k++) {
+                        r = add_item(&b, p, &cp->allow.v[k], false, res);
+                        if (r < 0)
+                                goto fail;
+                }
+                for (size_t k = 0; k < cp->deny.n; k++) {
+                        r = add_item(&b, p, &cp->deny.v[k], true, res);
+                        if (r < 0)
+                                goto fail;
+                }
+                count_duplicates(&b, p, cp, c);
+                if (p->allow[FAM_V4].n == 0 && p->allow[FAM_V6].n == 0) {
+                        r = fail(&b, -EINVAL, c->file, cp->line, "policy '%s' allows no source", p->name);
+                        goto fail;
+                }
+        }
+        *ret = s;
+        return 0;
+fail:
+        if (r == -ENOMEM && !err[0])
+                snprintf(err, CONFIG_ERRLEN, "%s: out of memory", c->file);
+        policy_set_free(s);
+        return r;
+}
+
+void policy_set_free(struct policy_set *s)
+{
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n; i++) {
+                struct policy *p = &s->v[i];
+
+                for (int f = 0; f < FAM_N; f++) {
+                        range_list_free(&p->allow[f]);
+                        range_list_free(&p->deny[f]);
+                }
+                for (size_t k = 0; k < p->nsrc; k++)
+                        free(p->src[k].origin);
+                free(p->src);
+                for (size_t k = 0; k < p->nproviders; k++)
+                        free(p->providers[k]);
+                free(p->providers);
+                free(p->ports);
+        }
+        free(s->v);
+        free(s);
+}
+
+bool policy_has_port(const struct policy *p, uint16_t port)
+{
+        for (size_t i = 0; i < p->nports; i++)
+                if (p->ports[i] == port)
+                        return true;
+        return false;
+}
+
+bool policy_classify(const struct policy *p, int family, addr128 a, const struct policy_source **ret_src)
+{
+        const struct policy_source *allow = NULL;
+        int f = fam_index(family);
+
+        *ret_src = NULL;
+        if (range_list_contains(&p->deny[f], a)) {
+                for (size_t i = 0; i < p->nsrc; i++)
+                        if (p->src[i].deny && prefix_contains(&p->src[i].prefix, family, a)) {
+                                *ret_src = &p->src[i];
+                                break;
+                        }
+                return false;
+        }
+        if (!range_list_contains(&p->allow[f], a))
+                return false;
+        for (size_t i = 0; i < p->nsrc && !allow; i++)
+                if (!p->src[i].deny && prefix_contains(&p->src[i].prefix, family, a))
+                        allow = &p->src[i];
+        *ret_src = allow;
+        return true;
+}
+
+size_t policy_set_ranges(const struct policy_set *s)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < s->n; i++)
+                for (int f = 0; f < FAM_N; f++)
+                        n += s->v[i].allow[f].n + s->v[i].deny[f].n;
+        return n;
+}

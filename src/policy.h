@@ -1,0 +1,76 @@
+/* src/policy.h: turns a parsed config plus provider catalogs into policies:
+ * per policy and family, the merged allow and deny ranges that go to the
+ * kernel, and the unmerged sources for `mxlock explain`. */
+#ifndef MXLOCK_POLICY_H
+#define MXLOCK_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "prefix.h"
+
+enum { FAM_V4 = 0, FAM_V6 = 1, FAM_N = 2 };
+
+/* Where an allowed or denied prefix came from. */
+struct policy_source {
+        struct prefix prefix;
+        bool deny;
+        char *origin;   /* "allow at FILE:LINE", "provider gfi-oneconnect (mx1...)", ... */
+};
+
+struct policy {
+        char name[POLICY_NAME_MAX];
+        uint16_t *ports;
+        size_t nports;
+        struct range_list allow[FAM_N];  /* merged */
+        struct range_list deny[FAM_N];   /* merged */
+        struct policy_source *src;
+        size_t nsrc, capsrc;
+        char **providers;                /* names, for status */
+        size_t nproviders;
+        uint32_t min_ttl;                /* shortest DNS TTL of a resolved name, 0: none */
+};
+
+struct policy_set {
+        struct policy *v;
+        size_t n;
+};
+
+typedef void (*policy_warn_fn)(const char *file, int line, const char *msg, void *userdata);
+
+/* Resolver used for host names in allow/deny; returns 0 and addresses, or a
+ * negative errno / EAI code with a message. Replaceable for tests. */
+struct policy_resolver {
+        int (*resolve)(const char *name, struct prefix **ret, size_t *ret_n, uint32_t *ret_ttl,
+                       char *err, size_t errlen, void *userdata);
+        void *userdata;
+};
+
+/* Build the policies of c, reading catalogs from provider_dirs (NULL: the
+ * config's). Resolves host names with the system resolver unless res is set.
+ * Returns 0, or a negative errno with "FILE:LINE: message" in err. */
+int policy_build(const struct config *c, const char *provider_dirs, const struct policy_resolver *res,
+                 struct policy_set **ret, char err[CONFIG_ERRLEN], policy_warn_fn warn, void *userdata);
+
+void policy_set_free(struct policy_set *s);
+
+/* The index of the family in allow[]/deny[] for AF_INET/AF_INET6. */
+static inline int fam_index(int family)
+{
+        return family == 10 /* AF_INET6 */ ? FAM_V6 : FAM_V4;
+}
+
+/* Does the policy lock this port? */
+bool policy_has_port(const struct policy *p, uint16_t port);
+
+/* Why an address is accepted or refused by policy p: returns true when
+ * allowed. *ret_src gets the deciding source (a deny or the first allow that
+ * contains it), or NULL when no source contains it. */
+bool policy_classify(const struct policy *p, int family, addr128 a, const struct policy_source **ret_src);
+
+/* Total merged ranges over all policies and families. */
+size_t policy_set_ranges(const struct policy_set *s);
+
+#endif
