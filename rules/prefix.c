@@ -1,0 +1,400 @@
+/* rules/prefix.c: IPv4/IPv6 addresses and prefixes: parsing, merging into
+ * non-overlapping ranges, lookup and CIDR decomposition. Pure, no I/O. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "prefix.h"
+
+#define ADDR128_MAX (~(addr128)0)
+#define ADDR32_MAX ((addr128)0xffffffffu)
+
+/* Longest text we look at: an IPv6 address with an embedded IPv4 tail plus
+ * "/128"; anything longer is not a prefix. */
+#define PREFIX_TEXT_MAX 64
+
+static unsigned family_bits(int family)
+{
+        return family == AF_INET ? 32 : 128;
+}
+
+static addr128 family_max(int family)
+{
+        return family == AF_INET ? ADDR32_MAX : ADDR128_MAX;
+}
+
+/* The host part of a prefix of length len in a family of the given bits. */
+static addr128 host_mask(unsigned bits, unsigned len)
+{
+        if (len >= bits)
+                return 0;
+        if (bits - len >= 128)
+                return ADDR128_MAX;
+        return ((addr128)1 << (bits - len)) - 1;
+}
+
+static int count_trailing_zeros(addr128 a)
+{
+        uint64_t low = (uint64_t)a, high = (uint64_t)(a >> 64);
+
+        if (low)
+                return __builtin_ctzll(low);
+        if (high)
+                return 64 + __builtin_ctzll(high);
+        return 128;
+}
+
+/* floor(log2(a)) for a != 0. */
+static int floor_log2(addr128 a)
+{
+        uint64_t low = (uint64_t)a, high = (uint64_t)(a >> 64);
+
+        if (high)
+                return 127 - __builtin_clzll(high);
+        return 63 - __builtin_clzll(low);
+}
+
+addr128 addr_from_bytes(int family, const void *bytes)
+{
+        const uint8_t *b = bytes;
+        size_t n = family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+        addr128 a = 0;
+
+        for (size_t i = 0; i < n; i++)
+                a = (a << 8) | b[i];
+        return a;
+}
+
+void addr_to_bytes(int family, addr128 a, void *bytes)
+{
+        uint8_t *b = bytes;
+        size_t n = family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
+
+        for (size_t i = n; i > 0; i--) {
+                b[i - 1] = (uint8_t)a;
+                a >>= 8;
+        }
+}
+
+char *addr_format(int family, addr128 a, char *buf)
+{
+        uint8_t bytes[16];
+
+        if (family != AF_INET && family != AF_INET6) {
+                buf[0] = '\0';
+                return buf;
+        }
+        addr_to_bytes(family, a, bytes);
+        if (!inet_ntop(family, bytes, buf, ADDR_STRLEN))
+                buf[0] = '\0';
+        return buf;
+}
+
+char *prefix_format(const struct prefix *p, char *buf, size_t len)
+{
+        char a[ADDR_STRLEN];
+
+        if (len == 0)
+                return buf;
+        addr_format(p->family, p->addr, a);
+        if (p->len >= family_bits(p->family))
+                snprintf(buf, len, "%s", a);
+        else
+                snprintf(buf, len, "%s/%u", a, (unsigned)p->len);
+        return buf;
+}
+
+int addr_parse(const char *text, int *ret_family, addr128 *ret_addr)
+{
+        uint8_t bytes[16];
+        int family;
+
+        if (!text || !*text)
+                return -EINVAL;
+        family = strchr(text, ':') ? AF_INET6 : AF_INET;
+        if (inet_pton(family, text, bytes) != 1)
+                return -EINVAL;
+        *ret_family = family;
+        *ret_addr = addr_from_bytes(family, bytes);
+        return 0;
+}
+
+/* "a.b.c.*", "a.b.*.*", "a.*.*.*": only trailing octets may be '*', at least
+ * one octet must be given. The given octets are checked by inet_pton. */
+static int wildcard_parse(const char *text, struct prefix *ret)
+{
+        char buf[PREFIX_TEXT_MAX];
+        unsigned given = 0, stars = 0;
+        const char *s = text;
+        size_t o = 0;
+        uint8_t bytes[4];
+
+        for (unsigned octet = 0; octet < 4; octet++) {
+                const char *end = strchr(s, '.');
+                size_t n = end ? (size_t)(end - s) : strlen(s);
+
+                if ((octet < 3) != (end != NULL))
+                        return -EINVAL;
+                if (n == 1 && s[0] == '*') {
+                        stars++;
+                        if (o + 2 > sizeof(buf))
+                                return -EINVAL;
+                        buf[o++] = '0';
+                } else {
+                        if (stars > 0 || n == 0 || n > 3)
+                                return -EINVAL;
+                        for (size_t i = 0; i < n; i++)
+                                if (s[i] < '0' || s[i] > '9')
+                                        return -EINVAL;
+                        if (o + n + 1 > sizeof(buf))
+                                return -EINVAL;
+                        memcpy(buf + o, s, n);
+                        o += n;
+                        given++;
+                }
+                if (octet < 3)
+                        buf[o++] = '.';
+                s = end ? end + 1 : s + n;
+        }
+        buf[o] = '\0';
+        if (given == 0 || stars == 0)
+                return -EINVAL;
+        if (inet_pton(AF_INET, buf, bytes) != 1)
+                return -EINVAL;
+        ret->family = AF_INET;
+        ret->len = (uint8_t)(8 * given);
+        ret->addr = addr_from_bytes(AF_INET, bytes) & ~host_mask(32, ret->len);
+        return 0;
+}
+
+int prefix_parse(const char *text, struct prefix *ret, unsigned *ret_flags)
+{
+        char buf[PREFIX_TEXT_MAX];
+        const char *slash;
+        struct prefix p = {0};
+        unsigned flags = 0, bits;
+        unsigned long len;
+        size_t alen;
+        addr128 mask;
+        int r;
+
+        if (!text || !*text)
+                return -EINVAL;
+        slash = strchr(text, '/');
+        alen = slash ? (size_t)(slash - text) : strlen(text);
+        if (alen == 0 || alen >= sizeof(buf))
+                return -EINVAL;
+        memcpy(buf, text, alen);
+        buf[alen] = '\0';
+
+        if (strchr(buf, '*')) {
+                if (slash)
+                        return -EINVAL;
+                r = wildcard_parse(buf, &p);
+                if (r < 0)
+                        return r;
+                flags |= PREFIX_WILDCARD;
+                goto done;
+        }
+
+        r = addr_parse(buf, &p.family, &p.addr);
+        if (r < 0)
+                return r;
+        bits = family_bits(p.family);
+        len = bits;
+        if (slash) {
+                const char *d = slash + 1;
+                size_t n = strlen(d);
+
+                /* Plain decimal only: no sign, space, or leading zero. */
+                if (n == 0 || n > 3 || (n > 1 && d[0] == '0'))
+                        return -EINVAL;
+                len = 0;
+                for (size_t i = 0; i < n; i++) {
+                        if (d[i] < '0' || d[i] > '9')
+                                return -EINVAL;
+                        len = len * 10 + (unsigned long)(d[i] - '0');
+                }
+                if (len > bits)
+                        return -EINVAL;
+        }
+        p.len = (uint8_t)len;
+        mask = host_mask(bits, p.len);
+        if (p.addr & mask) {
+                p.addr &= ~mask;
+                flags |= PREFIX_HOST_BITS;
+        }
+done:
+        *ret = p;
+        if (ret_flags)
+                *ret_flags = flags;
+        return 0;
+}
+
+struct range prefix_range(const struct prefix *p)
+{
+        unsigned bits = family_bits(p->family);
+        addr128 mask = host_mask(bits, p->len);
+        struct range r;
+
+        r.lo = p->addr & ~mask & family_max(p->family);
+        r.hi = r.lo | mask;
+        return r;
+}
+
+bool prefix_contains(const struct prefix *p, int family, addr128 a)
+{
+        struct range r;
+
+        if (family != p->family || a > family_max(family))
+                return false;
+        r = prefix_range(p);
+        return a >= r.lo && a <= r.hi;
+}
+
+void range_list_init(struct range_list *l, int family)
+{
+        *l = (struct range_list){ .family = family };
+}
+
+void range_list_free(struct range_list *l)
+{
+        if (!l)
+                return;
+        free(l->v);
+        l->v = NULL;
+        l->n = l->cap = 0;
+}
+
+int range_list_add(struct range_list *l, struct range r)
+{
+        if (r.lo > r.hi || r.hi > family_max(l->family))
+                return -EINVAL;
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 16;
+                struct range *v;
+
+                if (cap < l->cap || cap > SIZE_MAX / sizeof(*v))
+                        return -ENOMEM;
+                v = realloc(l->v, cap * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                l->v = v;
+                l->cap = cap;
+        }
+        l->v[l->n++] = r;
+        return 0;
+}
+
+static int range_compare(const void *a, const void *b)
+{
+        const struct range *x = a, *y = b;
+
+        if (x->lo != y->lo)
+                return x->lo < y->lo ? -1 : 1;
+        if (x->hi != y->hi)
+                return x->hi < y->hi ? -1 : 1;
+        return 0;
+}
+
+size_t range_list_merge(struct range_list *l)
+{
+        size_t dups = 0, w = 0;
+
+        if (l->n == 0)
+                return 0;
+        qsort(l->v, l->n, sizeof(*l->v), range_compare);
+        for (size_t i = 0; i < l->n; i++) {
+                struct range r = l->v[i];
+                struct range *last = w ? &l->v[w - 1] : NULL;
+
+                if (i > 0 && r.lo == l->v[i - 1].lo && r.hi == l->v[i - 1].hi)
+                        dups++;
+                /* Overlapping or adjacent; a last range ending at the top of
+                 * the space swallows everything after it. */
+                if (last && (last->hi == ADDR128_MAX || r.lo <= last->hi + 1)) {
+                        if (r.hi > last->hi)
+                                last->hi = r.hi;
+                        continue;
+                }
+                l->v[w++] = r;
+        }
+        l->n = w;
+        return dups;
+}
+
+bool range_list_contains(const struct range_list *l, addr128 a)
+{
+        size_t lo = 0, hi = l->n;
+
+        /* Find the first range with lo > a; the one before it is the only
+         * candidate. */
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (l->v[mid].lo <= a)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo > 0 && a <= l->v[lo - 1].hi;
+}
+
+/* Walk the minimal CIDR blocks of r, calling cb (when set) for each; returns
+ * their number. */
+static size_t range_walk(int family, struct range r,
+                         void (*cb)(const struct prefix *p, void *userdata), void *userdata)
+{
+        unsigned bits = family_bits(family);
+        addr128 lo = r.lo;
+        size_t count = 0;
+
+        if (family != AF_INET && family != AF_INET6)
+                return 0;
+        if (r.lo > r.hi || r.hi > family_max(family))
+                return 0;
+        for (;;) {
+                addr128 span = r.hi - lo;
+                int k = count_trailing_zeros(lo);
+                int fit = span == ADDR128_MAX ? 128 : floor_log2(span + 1);
+                addr128 size_mask;
+
+                if (k > (int)bits)
+                        k = (int)bits;
+                if (fit < k)
+                        k = fit;
+                size_mask = host_mask(128, (unsigned)(128 - k));
+                if (cb) {
+                        struct prefix p = {
+                                .family = family,
+                                .addr = lo,
+                                .len = (uint8_t)(bits - (unsigned)k),
+                        };
+                        cb(&p, userdata);
+                }
+                count++;
+                if (lo + size_mask == r.hi)
+                        break;
+                lo += size_mask + 1;
+        }
+        return count;
+}
+
+size_t range_list_count_prefixes(const struct range_list *l)
+{
+        size_t total = 0;
+
+        for (size_t i = 0; i < l->n; i++)
+                total += range_walk(l->family, l->v[i], NULL, NULL);
+        return total;
+}
+
+void range_to_prefixes(int family, struct range r,
+                       void (*cb)(const struct prefix *p, void *userdata), void *userdata)
+{
+        range_walk(family, r, cb, userdata);
+}
