@@ -41,7 +41,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean check unit e2e deps demo install uninstall fuzz bench deb
+.PHONY: all clean check unit e2e deps demo fuzz bench unit-bins
 
 all: $(BUILD)/mxlockd $(BUILD)/mxlock
 
@@ -82,16 +82,8 @@ check: deps
 demo: deps all
 	./tests/demo.sh
 
-install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/providers
-	install -m 0755 $(BUILD)/mxlockd $(DESTDIR)$(SBINDIR)/mxlockd
-	install -m 0755 $(BUILD)/mxlock $(DESTDIR)$(BINDIR)/mxlock
-	install -m 0644 rules/providers/*.conf $(DESTDIR)$(DATADIR)/providers/
-	install -d $(DESTDIR)$(SYSCONFDIR)/mxlock/providers.d
-	test -e $(DESTDIR)$(SYSCONFDIR)/mxlock/mxlock.conf || \
-		install -m 0644 mxlock.conf.example $(DESTDIR)$(SYSCONFDIR)/mxlock/mxlock.conf
-
 clean:
 	rm -rf build build-san build-fuzz
 
 -include fuzz.mk
+-include packaging.mk

@@ -953,6 +953,45 @@ int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set
         return found;
 }
 
+static int count_cb(const struct nlmsghdr *nlh, void *data)
+{
+        struct nftnl_set *s = nn(nftnl_set_alloc());
+        struct nftnl_set_elems_iter *it;
+        struct nftnl_set_elem *e;
+
+        if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0) {
+                it = nftnl_set_elems_iter_create(s);
+                while (it && (e = nftnl_set_elems_iter_next(it))) {
+                        uint32_t flags = 0;
+
+                        if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+                                flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
+                        if (!(flags & NFT_SET_ELEM_INTERVAL_END))
+                                (*(size_t *)data)++;
+                }
+                nftnl_set_elems_iter_destroy(it);
+        }
+        nftnl_set_free(s);
+        return MNL_CB_OK;
+}
+
+int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, size_t *ret_n)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+        size_t n = 0;
+        int r;
+
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK, nl->seq++);
+        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+        r = query(nl, nlh, count_cb, &n);
+        if (r < 0)
+                return r;
+        *ret_n = n;
+        return 0;
+}
+
 /* ---- probing ---- */
 
 static bool file_has_line_ending(const char *path, const char *needle)

@@ -77,6 +77,10 @@ int ruleset_counter(struct ruleset_nl *nl, const char *table, const char *name, 
 /* Is the address in the live kernel set? Returns 1, 0 or negative errno. */
 int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a);
 
+/* Count the ranges (interval start elements) of a live kernel set.
+ * Returns 0, -ENOENT when there is no such table or set, or negative errno. */
+int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, size_t *ret_n);
+
 /* Best guess, without touching the ruleset, whether the running kernel has
  * the native queue expression. */
 bool ruleset_probe_native_queue(void);

@@ -1,0 +1,454 @@
+/* src/audit.c: the audit log: JSON lines built in a fixed buffer, appended
+ * to a file through a write buffer that the caller flushes.
+ *
+ * A line is never broken: strings are escaped (and invalid UTF-8 replaced)
+ * so nothing from the network can end a line or a string early, and a field
+ * that does not fit is cut or left out while the object is still closed. A
+ * record that lost something carries "truncated":true. */
+#include "audit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AUDIT_BUF_SIZE (64 * 1024)
+#define AUDIT_MODE 0640
+
+/* Room kept free in a jline for what jline_end appends, plus the NUL. */
+#define JLINE_TAIL ",\"truncated\":true}\n"
+#define JLINE_MAX (sizeof(((struct jline *)0)->buf) - (sizeof(JLINE_TAIL) - 1) - 1)
+
+struct audit {
+        char *path;
+        int fd;                 /* -1 after a failed reopen; flush retries */
+        bool partial;           /* a failed write left part of a line in the file */
+        uint64_t lost;
+        size_t used;
+        char buf[AUDIT_BUF_SIZE];
+};
+
+/* Length of the valid UTF-8 sequence at p (2..4), or 0 when it is not one:
+ * no overlong forms, no surrogates, nothing above U+10FFFF. Stops at a NUL,
+ * which is never a continuation byte. */
+static size_t utf8_valid_len(const unsigned char *p)
+{
+        unsigned char lo = 0x80, hi = 0xbf;
+        size_t n, i;
+
+        if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+                n = 2;
+        } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+                n = 3;
+                if (p[0] == 0xe0)
+                        lo = 0xa0;
+                else if (p[0] == 0xed)
+                        hi = 0x9f;
+        } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+                n = 4;
+                if (p[0] == 0xf0)
+                        lo = 0x90;
+                else if (p[0] == 0xf4)
+                        hi = 0x8f;
+        } else {
+                return 0;
+        }
+        if (p[1] < lo || p[1] > hi)
+                return 0;
+        for (i = 2; i < n; i++)
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+        return n;
+}
+
+bool json_escape(char *buf, size_t cap, size_t *len, const char *s)
+{
+        static const char hex[] = "0123456789abcdef";
+        const unsigned char *p = (const unsigned char *)(s ? s : "");
+        char unit[8];
+        size_t n, adv;
+
+        if (*len >= cap)
+                return *p == '\0';
+        while (*p) {
+                adv = 1;
+                if (*p == '"' || *p == '\\') {
+                        unit[0] = '\\';
+                        unit[1] = (char)*p;
+                        n = 2;
+                } else if (*p < 0x20 || *p == 0x7f) {
+                        unit[0] = '\\';
+                        n = 2;
+                        switch (*p) {
+                        case '\b': unit[1] = 'b'; break;
+                        case '\f': unit[1] = 'f'; break;
+                        case '\n': unit[1] = 'n'; break;
+                        case '\r': unit[1] = 'r'; break;
+                        case '\t': unit[1] = 't'; break;
+                        default:
+                                memcpy(unit + 1, "u00", 3);
+                                unit[4] = hex[*p >> 4];
+                                unit[5] = hex[*p & 0x0f];
+                                n = 6;
+                        }
+                } else if (*p < 0x80) {
+                        unit[0] = (char)*p;
+                        n = 1;
+                } else {
+                        adv = utf8_valid_len(p);
+                        if (adv == 0) {
+                                memcpy(unit, "\\ufffd", 6);
+                                n = 6;
+                                adv = 1;
+                        } else {
+                                memcpy(unit, p, adv);
+                                n = adv;
+                        }
+                }
+                /* n bytes plus the NUL */
+                if (n >= cap - *len)
+                        break;
+                memcpy(buf + *len, unit, n);
+                *len += n;
+                p += adv;
+        }
+        buf[*len] = '\0';
+        return *p == '\0';
+}
+
+/* After jline_end the line ends in a newline, which no field contains. */
+static bool jline_closed(const struct jline *j)
+{
+        return j->len > 0 && j->buf[j->len - 1] == '\n';
+}
+
+/* Append n bytes if the content stays within limit. */
+static bool jline_put(struct jline *j, size_t limit, const char *s, size_t n)
+{
+        if (j->len > limit || n > limit - j->len)
+                return false;
+        memcpy(j->buf + j->len, s, n);
+        j->len += n;
+        j->buf[j->len] = '\0';
+        return true;
+}
+
+/* Append ,"key": leaving at least reserve bytes below JLINE_MAX. */
+static bool jline_key(struct jline *j, const char *key, size_t reserve)
+{
+        size_t limit = JLINE_MAX - reserve;
+
+        if (!jline_put(j, limit, ",\"", 2))
+                return false;
+        if (!json_escape(j->buf, limit + 1, &j->len, key))
+                return false;
+        return jline_put(j, limit, "\":", 2);
+}
+
+/* Undo a field that did not fit and mark the line. */
+static void jline_cut(struct jline *j, size_t start)
+{
+        j->len = start;
+        j->buf[j->len] = '\0';
+        j->truncated = true;
+}
+
+void jline_begin(struct jline *j, const struct timeval *tv, const char *event)
+{
+        struct timeval now;
+        char ts[32];
+
+        if (!tv) {
+                gettimeofday(&now, NULL);
+                tv = &now;
+        }
+        j->len = 0;
+        j->truncated = false;
+        audit_format_time(tv, ts);
+        /* always fits: a timestamp is at most 31 bytes */
+        (void) jline_put(j, JLINE_MAX, "{\"ts\":\"", 7);
+        (void) jline_put(j, JLINE_MAX, ts, strlen(ts));
+        (void) jline_put(j, JLINE_MAX, "\"", 1);
+        jline_str(j, "event", event);
+}
+
+void jline_str(struct jline *j, const char *key, const char *value)
+{
+        size_t start = j->len;
+
+        if (!value) {
+                jline_raw(j, key, "null");
+                return;
+        }
+        if (jline_closed(j))
+                return;
+        /* the opening quote and at least the closing one */
+        if (!jline_key(j, key, 2) || !jline_put(j, JLINE_MAX - 1, "\"", 1)) {
+                jline_cut(j, start);
+                return;
+        }
+        if (!json_escape(j->buf, JLINE_MAX, &j->len, value))
+                j->truncated = true;
+        /* room for it was kept above */
+        (void) jline_put(j, JLINE_MAX, "\"", 1);
+}
+
+void jline_raw(struct jline *j, const char *key, const char *json)
+{
+        size_t start = j->len;
+
+        if (jline_closed(j))
+                return;
+        if (!json)
+                json = "null";
+        if (!jline_key(j, key, 0) || !jline_put(j, JLINE_MAX, json, strlen(json)))
+                jline_cut(j, start);
+}
+
+void jline_int(struct jline *j, const char *key, long long value)
+{
+        char tmp[32];
+
+        snprintf(tmp, sizeof(tmp), "%lld", value);
+        jline_raw(j, key, tmp);
+}
+
+void jline_uint(struct jline *j, const char *key, unsigned long long value)
+{
+        char tmp[32];
+
+        snprintf(tmp, sizeof(tmp), "%llu", value);
+        jline_raw(j, key, tmp);
+}
+
+void jline_bool(struct jline *j, const char *key, bool value)
+{
+        jline_raw(j, key, value ? "true" : "false");
+}
+
+void jline_time(struct jline *j, const char *key, const struct timeval *tv)
+{
+        char ts[32];
+
+        jline_str(j, key, audit_format_time(tv, ts));
+}
+
+void jline_end(struct jline *j)
+{
+        size_t limit = sizeof(j->buf) - 1;
+
+        if (jline_closed(j))
+                return;
+        if (j->truncated)
+                (void) jline_put(j, limit, ",\"truncated\":true", sizeof(",\"truncated\":true") - 1);
+        (void) jline_put(j, limit, "}\n", 2);
+}
+
+char *audit_format_time(const struct timeval *tv, char *buf)
+{
+        time_t t = tv->tv_sec;
+        long usec = (long)tv->tv_usec;
+        struct tm tm;
+        size_t n;
+
+        if (usec < 0 || usec > 999999) {
+                t += usec / 1000000;
+                usec %= 1000000;
+                if (usec < 0) {
+                        usec += 1000000;
+                        t--;
+                }
+        }
+        /* Years that do not have four digits cannot be written in this
+         * format; they come only from a broken clock: show the epoch. */
+        if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
+                t = 0;
+                usec = 0;
+                (void) gmtime_r(&t, &tm);
+        }
+        n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(buf + n, 32 - n, ".%06ldZ", usec);
+        return buf;
+}
+
+/* Open path for appending; a file we create gets exactly AUDIT_MODE. */
+static int audit_open_fd(const char *path)
+{
+        const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY;
+        int fd, tries;
+
+        for (tries = 0; tries < 8; tries++) {
+                fd = open(path, flags);
+                if (fd >= 0)
+                        return fd;
+                if (errno != ENOENT)
+                        return -errno;
+                fd = open(path, flags | O_CREAT | O_EXCL, AUDIT_MODE);
+                if (fd >= 0) {
+                        /* The umask may have removed bits the security team's
+                         * group needs; it can only have made the file more
+                         * private, so a failure here is not worth failing for. */
+                        (void) fchmod(fd, AUDIT_MODE);
+                        return fd;
+                }
+                if (errno != EEXIST)
+                        return -errno;
+                /* someone else created it in between: open theirs */
+        }
+        return -EEXIST;
+}
+
+int audit_open(const char *path, struct audit **ret)
+{
+        struct audit *a;
+        int r;
+
+        a = calloc(1, sizeof(*a));
+        if (!a)
+                return -ENOMEM;
+        a->fd = -1;
+        a->path = strdup(path);
+        if (!a->path) {
+                r = -ENOMEM;
+                goto err_free;
+        }
+        r = audit_open_fd(a->path);
+        if (r < 0)
+                goto err_free;
+        a->fd = r;
+        *ret = a;
+        return 0;
+
+err_free:
+        free(a->path);
+        free(a);
+        return r;
+}
+
+/* Write all of buf, retrying on EINTR and short writes; *done says how much
+ * reached the file even on failure. */
+static int write_all(int fd, const char *buf, size_t n, size_t *done)
+{
+        ssize_t w;
+
+        *done = 0;
+        while (*done < n) {
+                w = write(fd, buf + *done, n - *done);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (w == 0)
+                        return -EIO;
+                *done += (size_t)w;
+        }
+        return 0;
+}
+
+static uint64_t count_lines(const char *buf, size_t n)
+{
+        uint64_t lines = 0;
+        size_t i;
+
+        for (i = 0; i < n; i++)
+                if (buf[i] == '\n')
+                        lines++;
+        return lines;
+}
+
+int audit_flush(struct audit *a)
+{
+        size_t done = 0, dummy;
+        int r;
+
+        if (!a || a->used == 0)
+                return 0;
+        if (a->fd < 0) {
+                r = audit_open_fd(a->path);
+                if (r < 0)
+                        goto err_lose;
+                a->fd = r;
+        }
+        if (a->partial) {
+                /* end the broken line so the next record starts its own */
+                r = write_all(a->fd, "\n", 1, &dummy);
+                if (r < 0)
+                        goto err_lose;
+                a->partial = false;
+        }
+        r = write_all(a->fd, a->buf, a->used, &done);
+        if (r < 0)
+                goto err_lose;
+        a->used = 0;
+        return 0;
+
+err_lose:
+        /* every line not written completely is lost, a half-written one too */
+        a->lost += count_lines(a->buf + done, a->used - done);
+        if (done > 0 && a->buf[done - 1] != '\n')
+                a->partial = true;
+        a->used = 0;
+        return r;
+}
+
+int audit_write(struct audit *a, const struct jline *j)
+{
+        int r;
+
+        if (j->len == 0 || j->len > sizeof(a->buf) || !jline_closed(j)) {
+                /* not a finished line: writing it would merge two records */
+                a->lost++;
+                return -EINVAL;
+        }
+        if (j->len > sizeof(a->buf) - a->used) {
+                r = audit_flush(a);
+                if (r < 0) {
+                        a->lost++;
+                        return r;
+                }
+        }
+        memcpy(a->buf + a->used, j->buf, j->len);
+        a->used += j->len;
+        return 0;
+}
+
+uint64_t audit_lost(const struct audit *a)
+{
+        return a->lost;
+}
+
+int audit_reopen(struct audit *a)
+{
+        struct stat st;
+        int r, fd;
+
+        r = audit_flush(a);
+        if (a->fd >= 0) {
+                (void) close(a->fd);
+                a->fd = -1;
+        }
+        fd = audit_open_fd(a->path);
+        if (fd < 0)
+                return fd;
+        a->fd = fd;
+        /* a fresh file has no broken line to end */
+        if (a->partial && fstat(fd, &st) == 0 && st.st_size == 0)
+                a->partial = false;
+        return r;
+}
+
+void audit_close(struct audit *a)
+{
+        if (!a)
+                return;
+        (void) audit_flush(a);
+        if (a->fd >= 0)
+                (void) close(a->fd);
+        free(a->path);
+        free(a);
+}
