@@ -992,6 +992,75 @@ int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, 
         return 0;
 }
 
+static int rule_count_cb(const struct nlmsghdr *nlh, void *data)
+{
+        (*(size_t *)data)++;
+        return MNL_CB_OK;
+}
+
+int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy_set *want)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nftnl_rule *rl = nn(nftnl_rule_alloc());
+        struct nlmsghdr *nlh;
+        size_t n = 0;
+        int r;
+
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, nl->seq++);
+        nftnl_rule_set_str(rl, NFTNL_RULE_TABLE, table);
+        nftnl_rule_set_str(rl, NFTNL_RULE_CHAIN, CHAIN_INPUT);
+        nftnl_rule_nlmsg_build_payload(nlh, rl);
+        nftnl_rule_free(rl);
+        r = query(nl, nlh, rule_count_cb, &n);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        /* one verdict rule per policy, then the SYN dispatch */
+        return n == want->n + 1;
+}
+
+int ruleset_events_open(struct ruleset_nl **ret)
+{
+        struct ruleset_nl *nl;
+        int r;
+
+        r = ruleset_nl_open(&nl);
+        if (r < 0)
+                return r;
+        if (mnl_socket_setsockopt(nl->sock, NETLINK_ADD_MEMBERSHIP, &(int){ NFNLGRP_NFTABLES }, sizeof(int)) < 0) {
+                r = -errno;
+                ruleset_nl_close(nl);
+                return r;
+        }
+        *ret = nl;
+        return 0;
+}
+
+int ruleset_events_drain(struct ruleset_nl *nl)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        int fd = mnl_socket_get_fd(nl->sock);
+        int events = 0;
+
+        for (;;) {
+                ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == ENOBUFS) {
+                                events++;
+                                continue;
+                        }
+                        if (errno == EAGAIN)
+                                return events;
+                        return -errno;
+                }
+                events++;
+        }
+}
+
 /* ---- probing ---- */
 
 static bool file_has_line_ending(const char *path, const char *needle)

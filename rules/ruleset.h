@@ -81,6 +81,16 @@ int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set
  * Returns 0, -ENOENT when there is no such table or set, or negative errno. */
 int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, size_t *ret_n);
 
+/* Is the table there and whole: its input chain holds the rules `want`
+ * puts there? Returns 1, 0 (missing or tampered with) or negative errno. */
+int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy_set *want);
+
+/* A second socket that listens to nf_tables change events. */
+int ruleset_events_open(struct ruleset_nl **ret);
+/* Drain waiting events; returns how many there were (an overrun counts as
+ * one), or negative errno. */
+int ruleset_events_drain(struct ruleset_nl *nl);
+
 /* Best guess, without touching the ruleset, whether the running kernel has
  * the native queue expression. */
 bool ruleset_probe_native_queue(void);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <net/if.h>
 #include <signal.h>
@@ -21,17 +22,31 @@
 
 #include "audit.h"
 #include "config.h"
+#include "control.h"
 #include "decode.h"
+#include "journal.h"
 #include "log.h"
 #include "notify.h"
 #include "policy.h"
+#include "privs.h"
 #include "queue.h"
 #include "ruleset.h"
+#include "tally.h"
 
 #define MXLOCK_VERSION "0.1.0"
 #define EXIT_CONFIG 2
 #define QUEUE_MAXLEN 16384
 #define RECV_BATCH 256
+#define TALLY_SLOTS 16384       /* sources tracked for folding (about 1 MiB) */
+#define TALLY_LIMIT 3           /* individual records per source and window */
+#define TALLY_WINDOW 10         /* seconds */
+
+/* Per-policy figures, kept by name across reloads. */
+struct pstat {
+        char name[POLICY_NAME_MAX];
+        uint64_t refused, observed, folded, missed;
+        uint64_t gap_accounted;         /* queued - handled already written as missed */
+};
 
 struct daemon {
         const char *config_path;
@@ -43,11 +58,23 @@ struct daemon {
         struct ruleset_nl *nl;
         struct queue *queue;
         struct audit *audit;
+        struct journal *journal;
+        struct control *control;
+        struct ruleset_nl *events;
+        struct tally tally;
+        struct pstat *pstats;           /* parallel to pol->v */
         int epfd, sigfd, timerfd;
         bool running;
         bool audit_failing;
+        bool enabled;                   /* false after `mxlock disable` */
+        bool check_table;               /* an nf_tables event came in */
         char ifnames[64][IF_NAMESIZE];
-        uint64_t refused, observed, undecodable;
+        uint64_t refused, observed, undecodable, restored;
+        uint64_t pkts_tick;             /* packets since the last timer tick */
+        uint64_t reloads_ok, reloads_failed;
+        struct timeval last_reload;
+        char last_reload_error[CONFIG_ERRLEN];
+        unsigned ticks;
         struct timeval started;
 };
 
@@ -99,6 +126,26 @@ static void index_ports(struct daemon *d)
                         d->port_policy[d->pol->v[i].ports[k]] = (uint16_t)(i + 1);
 }
 
+/* ---- per-policy figures ---- */
+
+/* Carry the figures of policies that stay over to the new policy set. */
+static int remap_pstats(struct daemon *d, const struct policy_set *p)
+{
+        struct pstat *n = calloc(p->n ? p->n : 1, sizeof(*n));
+
+        if (!n)
+                return -ENOMEM;
+        for (size_t i = 0; i < p->n; i++) {
+                snprintf(n[i].name, sizeof(n[i].name), "%s", p->v[i].name);
+                for (size_t k = 0; d->pol && d->pstats && k < d->pol->n; k++)
+                        if (strcmp(d->pstats[k].name, p->v[i].name) == 0)
+                                n[i] = d->pstats[k];
+        }
+        free(d->pstats);
+        d->pstats = n;
+        return 0;
+}
+
 /* ---- audit records ---- */
 
 static void audit_emit(struct daemon *d, struct jline *j)
@@ -115,7 +162,25 @@ static void audit_emit(struct daemon *d, struct jline *j)
                                 d->cfg->audit_log);
         } else if (r == 0 && d->audit_failing) {
                 d->audit_failing = false;
-                log_notice("Audit log %s writable again; %llu records lost", d->cfg->audit_log,
+                log_notice("Audit log %s writable again; %llu records lost so far", d->cfg->audit_log,
+                           (unsigned long long)audit_lost(d->audit));
+        }
+}
+
+static void audit_sync(struct daemon *d)
+{
+        int r;
+
+        if (!d->audit)
+                return;
+        r = audit_flush(d->audit);
+        if (r < 0 && !d->audit_failing) {
+                d->audit_failing = true;
+                log_error_errno(r, "Cannot write the audit log %s, counting lost records: %m",
+                                d->cfg->audit_log);
+        } else if (r == 0 && d->audit_failing) {
+                d->audit_failing = false;
+                log_notice("Audit log %s writable again; %llu records lost so far", d->cfg->audit_log,
                            (unsigned long long)audit_lost(d->audit));
         }
 }
@@ -150,8 +215,7 @@ static void audit_event(struct daemon *d, const char *event, const char *result,
                 jline_uint(&j, "observed", d->observed);
         }
         audit_emit(d, &j);
-        if (d->audit)
-                (void)audit_flush(d->audit);
+        audit_sync(d);
 }
 
 static const char *ifname(struct daemon *d, uint32_t ifindex, char *buf)
@@ -166,6 +230,68 @@ static const char *ifname(struct daemon *d, uint32_t ifindex, char *buf)
         return if_indextoname(ifindex, buf);
 }
 
+static const char *attempt_event(const struct daemon *d)
+{
+        return d->opts.monitor ? "observed" : "refused";
+}
+
+/* A structured journal entry for an attempt or a summary. */
+static void journal_attempt(struct daemon *d, const char *event, const char *policy, const char *family,
+                            const char *src, unsigned sport, const char *dst, unsigned dport, uint64_t count)
+{
+        char f[12][160];
+        const char *fields[12];
+        size_t n = 0;
+
+        if (!d->journal)
+                return;
+        snprintf(f[n++], sizeof(f[0]), "MESSAGE=%s %s connection from %s to port %u (policy %s, %llu attempt%s)",
+                 event, family, src, dport, policy, (unsigned long long)count, count == 1 ? "" : "s");
+        snprintf(f[n++], sizeof(f[0]), "MESSAGE_ID=%s", JOURNAL_MESSAGE_ID_ATTEMPT);
+        snprintf(f[n++], sizeof(f[0]), "PRIORITY=5");
+        snprintf(f[n++], sizeof(f[0]), "SYSLOG_IDENTIFIER=mxlockd");
+        snprintf(f[n++], sizeof(f[0]), "MXLOCK_EVENT=%s", event);
+        snprintf(f[n++], sizeof(f[0]), "MXLOCK_POLICY=%s", policy);
+        snprintf(f[n++], sizeof(f[0]), "MXLOCK_FAMILY=%s", family);
+        snprintf(f[n++], sizeof(f[0]), "MXLOCK_SRC=%s", src);
+        if (sport)
+                snprintf(f[n++], sizeof(f[0]), "MXLOCK_SPORT=%u", sport);
+        if (dst)
+                snprintf(f[n++], sizeof(f[0]), "MXLOCK_DST=%s", dst);
+        snprintf(f[n++], sizeof(f[0]), "MXLOCK_DPORT=%u", dport);
+        snprintf(f[n++], sizeof(f[0]), "MXLOCK_COUNT=%llu", (unsigned long long)count);
+        for (size_t i = 0; i < n; i++)
+                fields[i] = f[i];
+        (void)journal_send(d->journal, fields, n);
+}
+
+/* A source's folded attempts, written as one summary record. */
+static void write_summary(const struct tally_entry *e, void *userdata)
+{
+        struct daemon *d = userdata;
+        const char *policy = e->policy < d->pol->n ? d->pol->v[e->policy].name : "?";
+        const char *family = e->family == AF_INET ? "ipv4" : "ipv6";
+        char src[ADDR_STRLEN];
+        struct timeval now;
+        struct jline j;
+
+        gettimeofday(&now, NULL);
+        addr_format(e->family, e->addr, src);
+        jline_begin(&j, &now, "summary");
+        jline_str(&j, "policy", policy);
+        jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
+        jline_str(&j, "action", cfg_action_name(d->cfg->action));
+        jline_str(&j, "family", family);
+        jline_str(&j, "src", src);
+        jline_uint(&j, "dport", e->dport);
+        jline_uint(&j, "count", e->pending);
+        jline_time(&j, "first", &e->first);
+        jline_time(&j, "last", &e->last);
+        jline_str(&j, "folded_as", attempt_event(d));
+        audit_emit(d, &j);
+        journal_attempt(d, "summary", policy, family, src, 0, NULL, e->dport, e->pending);
+}
+
 /* ---- the queue ---- */
 
 static void on_packet(const struct queue_pkt *p, void *userdata)
@@ -173,36 +299,55 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
         struct daemon *d = userdata;
         const struct policy_source *src = NULL;
         const struct policy *pol;
+        struct pstat *ps;
         struct syn_info s;
         char sbuf[ADDR_STRLEN], dbuf[ADDR_STRLEN], ibuf[IF_NAMESIZE];
+        const char *family;
         struct timeval tv;
         struct jline j;
         unsigned idx;
         addr128 a;
         int r;
 
+        d->pkts_tick++;
         r = syn_decode(p->data, p->len, &s);
         if (r < 0 || !(idx = d->port_policy[s.dport])) {
-                /* not ours to judge (a reload changed the ports): let the kernel decide */
+                /* not ours to judge (a reload changed the ports, or not a
+                 * TCP header we can read): the kernel's decision stands */
                 d->undecodable++;
                 queue_verdict(d->queue, p, d->opts.monitor || r == 0 ? QUEUE_ACCEPT : QUEUE_DROP, 0);
                 return;
         }
         pol = &d->pol->v[idx - 1];
+        ps = &d->pstats[idx - 1];
         queue_verdict(d->queue, p, QUEUE_REPEAT, ruleset_mark(idx - 1));
+        if (d->opts.monitor) {
+                d->observed++;
+                ps->observed++;
+        } else {
+                d->refused++;
+                ps->refused++;
+        }
 
         a = addr_from_bytes(s.family, s.src);
-        (void)policy_classify(pol, s.family, a, &src);
-
         gettimeofday(&tv, NULL);
-        jline_begin(&j, &tv, d->opts.monitor ? "observed" : "refused");
+        if (!tally_hit(&d->tally, s.family, a, (uint16_t)(idx - 1), s.dport, &tv, write_summary, d)) {
+                ps->folded++;
+                return;
+        }
+        (void)policy_classify(pol, s.family, a, &src);
+        family = s.family == AF_INET ? "ipv4" : "ipv6";
+        addr_format(s.family, a, sbuf);
+        addr_format(s.family, addr_from_bytes(s.family, s.dst), dbuf);
+
+        jline_begin(&j, &tv, attempt_event(d));
         jline_str(&j, "policy", pol->name);
         jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
         jline_str(&j, "action", cfg_action_name(d->cfg->action));
-        jline_str(&j, "family", s.family == AF_INET ? "ipv4" : "ipv6");
-        jline_str(&j, "src", addr_format(s.family, a, sbuf));
+        jline_str(&j, "family", family);
+        jline_str(&j, "src", sbuf);
         jline_uint(&j, "sport", s.sport);
-        jline_str(&j, "dst", addr_format(s.family, addr_from_bytes(s.family, s.dst), dbuf));
+        jline_str(&j, "dst", dbuf);
         jline_uint(&j, "dport", s.dport);
         jline_uint(&j, "ttl", s.ttl);
         jline_str(&j, "iface", ifname(d, p->ifindex, ibuf));
@@ -211,10 +356,7 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
         if (src && src->deny)
                 jline_str(&j, "rule", src->origin);
         audit_emit(d, &j);
-        if (d->opts.monitor)
-                d->observed++;
-        else
-                d->refused++;
+        journal_attempt(d, attempt_event(d), pol->name, family, sbuf, s.sport, dbuf, s.dport, 1);
 }
 
 static void on_queue(struct daemon *d)
@@ -229,22 +371,59 @@ static void on_queue(struct daemon *d)
         } while (n == RECV_BATCH);
         if (n < 0)
                 log_warning_errno(n, "Reading the queue failed: %m");
-        if (d->audit)
-                (void)audit_flush(d->audit);
+        audit_sync(d);
 }
 
 /* ---- kernel side ---- */
 
+/* The kernel's per-queue figures from /proc/net/netfilter/nfnetlink_queue:
+ * packets waiting for a verdict, and packets dropped because the queue was
+ * full or could not be sent to us. */
+static int queue_proc(const struct daemon *d, uint64_t *ret_waiting, uint64_t *ret_dropped)
+{
+        FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "re");
+        unsigned long long qnum, portid, total, mode, range, qdrop, udrop;
+        char line[256];
+
+        *ret_waiting = *ret_dropped = 0;
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f)) {
+                if (sscanf(line, "%llu %llu %llu %llu %llu %llu %llu", &qnum, &portid, &total, &mode, &range, &qdrop,
+                           &udrop) != 7)
+                        continue;
+                if (qnum < d->opts.queue || qnum >= (unsigned long long)d->opts.queue + d->opts.queues)
+                        continue;
+                *ret_waiting += total;
+                *ret_dropped += qdrop + udrop;
+        }
+        fclose(f);
+        return 0;
+}
+
+static void write_missed(struct daemon *d, const char *policy, uint64_t count, const char *reason)
+{
+        struct timeval tv;
+        struct jline j;
+
+        gettimeofday(&tv, NULL);
+        jline_begin(&j, &tv, "missed");
+        jline_str(&j, "policy", policy);
+        jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
+        jline_str(&j, "action", d->cfg->failure == FAILURE_OPEN ? "accept" : "drop");
+        jline_uint(&j, "count", count);
+        jline_str(&j, "reason", reason);
+        audit_emit(d, &j);
+}
+
 /* Attempts the kernel refused while nobody was reading (from the counters
  * a previous mxlockd left behind), written as `missed` records. */
-static void account_missed(struct daemon *d)
+static void account_missed_at_start(struct daemon *d)
 {
         char qname[128], hname[128];
 
         for (size_t i = 0; i < d->pol->n; i++) {
                 uint64_t queued = 0, handled = 0;
-                struct timeval tv;
-                struct jline j;
 
                 ruleset_obj_name(OBJ_QUEUED, d->pol->v[i].name, qname, sizeof(qname));
                 ruleset_obj_name(OBJ_HANDLED, d->pol->v[i].name, hname, sizeof(hname));
@@ -253,16 +432,41 @@ static void account_missed(struct daemon *d)
                         continue;
                 if (queued <= handled)
                         continue;
-                gettimeofday(&tv, NULL);
-                jline_begin(&j, &tv, "missed");
-                jline_str(&j, "policy", d->pol->v[i].name);
-                jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
-                jline_str(&j, "action", d->cfg->failure == FAILURE_OPEN ? "accept" : "drop");
-                jline_uint(&j, "count", queued - handled);
-                jline_str(&j, "reason", "mxlockd was not reading the queue");
-                audit_emit(d, &j);
+                write_missed(d, d->pol->v[i].name, queued - handled, "mxlockd was not reading the queue");
+                d->pstats[i].missed += queued - handled;
                 log_notice("policy %s: %llu attempts while mxlockd was not running", d->pol->v[i].name,
                            (unsigned long long)(queued - handled));
+        }
+}
+
+/* While running: attempts the kernel queued but never handed to us (a full
+ * queue during a flood) show as queued - handled once the queue is empty.
+ * Only then is the difference exact, so this waits for a quiet moment. */
+static void reconcile(struct daemon *d, bool final)
+{
+        char qname[128], hname[128];
+        uint64_t waiting, dropped;
+
+        if (!d->enabled || (!final && d->pkts_tick))
+                return;
+        if (queue_proc(d, &waiting, &dropped) < 0 || waiting)
+                return;
+        for (size_t i = 0; i < d->pol->n; i++) {
+                struct pstat *ps = &d->pstats[i];
+                uint64_t queued = 0, handled = 0, gap;
+
+                ruleset_obj_name(OBJ_QUEUED, d->pol->v[i].name, qname, sizeof(qname));
+                ruleset_obj_name(OBJ_HANDLED, d->pol->v[i].name, hname, sizeof(hname));
+                if (ruleset_counter(d->nl, d->cfg->table, qname, false, &queued) < 0 ||
+                    ruleset_counter(d->nl, d->cfg->table, hname, false, &handled) < 0)
+                        continue;
+                gap = queued > handled ? queued - handled : 0;
+                if (gap > ps->gap_accounted) {
+                        write_missed(d, ps->name, gap - ps->gap_accounted,
+                                     "the kernel queue overflowed; these attempts were refused without being read");
+                        ps->missed += gap - ps->gap_accounted;
+                        ps->gap_accounted = gap;
+                }
         }
 }
 
@@ -282,8 +486,11 @@ static int install(struct daemon *d, const struct ruleset_opts *o, struct policy
                         log_info("Kernel lacks the native queue expression; using the xt NFQUEUE target");
         }
         if (r < 0 && have) {
-                /* the table may have been removed behind our back: rebuild */
+                /* the table may have been altered behind our back: rebuild it whole */
                 r = ruleset_apply(d->nl, &tryo, want, NULL, &st);
+                if (r == 0)
+                        for (size_t i = 0; d->pstats && i < want->n; i++)
+                                d->pstats[i].gap_accounted = 0;
         }
         if (r < 0)
                 return r;
@@ -292,6 +499,41 @@ static int install(struct daemon *d, const struct ruleset_opts *o, struct policy
                  "%zu messages, %zu bytes)", tryo.table, want->n, policy_set_ranges(want), st.elements_added,
                  st.elements_deleted, st.messages, st.bytes);
         return 0;
+}
+
+/* Someone deleted or emptied our table (nft flush ruleset, a firewall
+ * reload): put it back at once and say so. */
+static void check_table(struct daemon *d)
+{
+        struct timeval tv;
+        struct jline j;
+        int r;
+
+        d->check_table = false;
+        if (!d->enabled)
+                return;
+        r = ruleset_intact(d->nl, d->cfg->table, d->pol);
+        if (r != 0)
+                return;         /* intact, or we cannot tell */
+        r = install(d, &d->opts, d->pol, NULL);
+        for (size_t i = 0; i < d->pol->n; i++)
+                d->pstats[i].gap_accounted = 0;
+        gettimeofday(&tv, NULL);
+        jline_begin(&j, &tv, "restored");
+        jline_str(&j, "table", d->cfg->table);
+        jline_str(&j, "result", r < 0 ? "error" : "ok");
+        if (r < 0)
+                jline_str(&j, "error", strerror(-r));
+        jline_str(&j, "reason", "the table was removed or altered by someone else");
+        jline_uint(&j, "refused_before", d->refused);
+        audit_emit(d, &j);
+        audit_sync(d);
+        if (r < 0) {
+                log_error_errno(r, "Table inet %s was removed and could not be restored: %m", d->cfg->table);
+        } else {
+                d->restored++;
+                log_warning("Table inet %s was removed or altered by someone else; restored", d->cfg->table);
+        }
 }
 
 static int open_audit(struct daemon *d)
@@ -315,69 +557,408 @@ static int open_audit(struct daemon *d)
 
 /* ---- reload ---- */
 
-static void reload(struct daemon *d)
+static void reload_failed(struct daemon *d, const char *err)
+{
+        log_error("Reload failed, the rules in force stay: %s", err);
+        audit_event(d, "reload", "error", err);
+        d->reloads_failed++;
+        gettimeofday(&d->last_reload, NULL);
+        snprintf(d->last_reload_error, sizeof(d->last_reload_error), "%s", err);
+}
+
+/* Returns 0 when the new configuration is in force. */
+static int reload(struct daemon *d, char err[CONFIG_ERRLEN])
 {
         struct config *c = NULL;
         struct policy_set *p = NULL;
         struct ruleset_opts o;
-        char err[CONFIG_ERRLEN];
         int r;
 
+        err[0] = '\0';
         log_info("Reloading %s", d->config_path);
         notify_send("RELOADING=1\nSTATUS=Reloading");
         r = load(d, &c, &p, err);
         if (r < 0) {
-                log_error("Reload failed, the rules in force stay: %s", err);
-                audit_event(d, "reload", "error", err);
+                reload_failed(d, err);
                 goto out;
         }
         if (strcmp(c->table, d->cfg->table) != 0 || c->queue != d->cfg->queue || c->queues != d->cfg->queues ||
             strcmp(c->audit_log, d->cfg->audit_log) != 0) {
-                snprintf(err, sizeof(err), "%s: table, queue and audit_log cannot change on reload; restart mxlockd",
-                         d->config_path);
-                log_error("Reload failed, the rules in force stay: %s", err);
-                audit_event(d, "reload", "error", err);
-                config_free(c);
-                policy_set_free(p);
+                snprintf(err, CONFIG_ERRLEN, "%s: table, queue, queues and audit_log cannot change on reload; "
+                         "restart mxlockd", d->config_path);
+                r = -EINVAL;
+                reload_failed(d, err);
                 goto out;
         }
         opts_from_config(&o, c, d->opts.native_queue);
-        r = install(d, &o, p, d->pol);
+        if (d->enabled) {
+                r = install(d, &o, p, d->pol);
+                if (r < 0) {
+                        snprintf(err, CONFIG_ERRLEN, "installing the ruleset failed: %s", strerror(-r));
+                        reload_failed(d, err);
+                        goto out;
+                }
+        } else {
+                d->opts = o;
+        }
+        r = remap_pstats(d, p);
         if (r < 0) {
-                snprintf(err, sizeof(err), "installing the ruleset failed: %s", strerror(-r));
-                log_error("Reload failed, the rules in force stay: %s", err);
-                audit_event(d, "reload", "error", err);
-                config_free(c);
-                policy_set_free(p);
+                snprintf(err, CONFIG_ERRLEN, "out of memory");
+                reload_failed(d, err);
                 goto out;
         }
+        /* folded attempts name policies by index: write them out first */
+        tally_flush_all(&d->tally, write_summary, d);
         config_free(d->cfg);
         policy_set_free(d->pol);
         d->cfg = c;
         d->pol = p;
+        c = NULL;
+        p = NULL;
         index_ports(d);
+        d->reloads_ok++;
+        gettimeofday(&d->last_reload, NULL);
+        d->last_reload_error[0] = '\0';
         audit_event(d, "reload", "ok", NULL);
         log_info("Reload done");
 out:
-        notify_send("READY=1\nSTATUS=Enforcing");
+        config_free(c);
+        policy_set_free(p);
+        notify_send(d->enabled ? "READY=1\nSTATUS=Enforcing" : "READY=1\nSTATUS=Disabled by mxlock disable");
+        return r;
+}
+
+/* ---- control socket ---- */
+
+static void json_str(FILE *f, const char *s)
+{
+        char buf[1024];
+        size_t len = 0;
+
+        if (!s) {
+                fputs("null", f);
+                return;
+        }
+        json_escape(buf, sizeof(buf), &len, s);
+        fprintf(f, "\"%.*s\"", (int)len, buf);
+}
+
+static char *status_json(struct daemon *d)
+{
+        uint64_t waiting = 0, dropped = 0;
+        struct timeval now;
+        char *out = NULL;
+        size_t len = 0;
+        char ts[40];
+        FILE *f;
+
+        f = open_memstream(&out, &len);
+        if (!f)
+                return NULL;
+        gettimeofday(&now, NULL);
+        (void)queue_proc(d, &waiting, &dropped);
+        fprintf(f, "{\"ok\":true,\"version\":\"%s\",\"pid\":%d,\"config\":", MXLOCK_VERSION, (int)getpid());
+        json_str(f, d->config_path);
+        fprintf(f, ",\"enabled\":%s,\"mode\":\"%s\",\"action\":\"%s\",\"failure\":\"%s\",\"table\":",
+                d->enabled ? "true" : "false", cfg_mode_name(d->cfg->mode), cfg_action_name(d->cfg->action),
+                cfg_failure_name(d->cfg->failure));
+        json_str(f, d->cfg->table);
+        fprintf(f, ",\"queue\":%u,\"queues\":%u,\"queue_backend\":\"%s\",\"started\":\"%s\",\"uptime_s\":%ld",
+                d->opts.queue, d->opts.queues, d->opts.native_queue ? "nft-queue" : "xt-NFQUEUE",
+                audit_format_time(&d->started, ts), (long)(now.tv_sec - d->started.tv_sec));
+        fprintf(f, ",\"refused\":%llu,\"observed\":%llu,\"undecodable\":%llu,\"queue_waiting\":%llu,"
+                   "\"queue_dropped\":%llu,\"restored\":%llu,\"audit_log\":",
+                (unsigned long long)d->refused, (unsigned long long)d->observed,
+                (unsigned long long)d->undecodable, (unsigned long long)waiting, (unsigned long long)dropped,
+                (unsigned long long)d->restored);
+        json_str(f, d->cfg->audit_log);
+        fprintf(f, ",\"audit_lost\":%llu,\"reloads_ok\":%llu,\"reloads_failed\":%llu,\"last_reload\":",
+                (unsigned long long)(d->audit ? audit_lost(d->audit) : 0), (unsigned long long)d->reloads_ok,
+                (unsigned long long)d->reloads_failed);
+        if (d->last_reload.tv_sec) {
+                fprintf(f, "{\"ts\":\"%s\",\"result\":\"%s\",\"error\":", audit_format_time(&d->last_reload, ts),
+                        d->last_reload_error[0] ? "error" : "ok");
+                json_str(f, d->last_reload_error[0] ? d->last_reload_error : NULL);
+                fputc('}', f);
+        } else {
+                fputs("null", f);
+        }
+        fputs(",\"policies\":[", f);
+        for (size_t i = 0; i < d->pol->n; i++) {
+                const struct policy *p = &d->pol->v[i];
+                const struct pstat *ps = &d->pstats[i];
+
+                fprintf(f, "%s{\"name\":", i ? "," : "");
+                json_str(f, p->name);
+                fputs(",\"ports\":[", f);
+                for (size_t k = 0; k < p->nports; k++)
+                        fprintf(f, "%s%u", k ? "," : "", p->ports[k]);
+                fputs("],\"providers\":[", f);
+                for (size_t k = 0; k < p->nproviders; k++) {
+                        fputs(k ? "," : "", f);
+                        json_str(f, p->providers[k]);
+                }
+                fprintf(f, "],\"allow_v4\":%zu,\"allow_v6\":%zu,\"deny_v4\":%zu,\"deny_v6\":%zu",
+                        p->allow[FAM_V4].n, p->allow[FAM_V6].n, p->deny[FAM_V4].n, p->deny[FAM_V6].n);
+                {
+                        char set[128];
+                        size_t k4 = 0, k6 = 0;
+
+                        if (ruleset_set_size(d->nl, d->cfg->table,
+                                             ruleset_obj_name(OBJ_ALLOW4, p->name, set, sizeof(set)), &k4) == 0 &&
+                            ruleset_set_size(d->nl, d->cfg->table,
+                                             ruleset_obj_name(OBJ_ALLOW6, p->name, set, sizeof(set)), &k6) == 0)
+                                fprintf(f, ",\"kernel_allow_v4\":%zu,\"kernel_allow_v6\":%zu", k4, k6);
+                }
+                fprintf(f, ",\"refused\":%llu,\"observed\":%llu,\"folded\":%llu,\"missed\":%llu}",
+                        (unsigned long long)ps->refused, (unsigned long long)ps->observed,
+                        (unsigned long long)ps->folded, (unsigned long long)ps->missed);
+        }
+        fputs("]}\n", f);
+        fclose(f);
+        return out;
+}
+
+/* The same figures for a human at a terminal. */
+static char *status_text(struct daemon *d)
+{
+        uint64_t waiting = 0, dropped = 0;
+        struct timeval now;
+        char *out = NULL;
+        size_t len = 0;
+        char ts[40];
+        long up;
+        FILE *f;
+
+        f = open_memstream(&out, &len);
+        if (!f)
+                return NULL;
+        gettimeofday(&now, NULL);
+        up = (long)(now.tv_sec - d->started.tv_sec);
+        (void)queue_proc(d, &waiting, &dropped);
+        fprintf(f, "mxlockd %s, pid %d, up %ldd %02ld:%02ld:%02ld (since %s)\n", MXLOCK_VERSION, (int)getpid(),
+                up / 86400, up / 3600 % 24, up / 60 % 60, up % 60, audit_format_time(&d->started, ts));
+        fprintf(f, "state:    %s\n", !d->enabled ? "DISABLED (mxlock disable): nothing is enforced"
+                                   : d->opts.monitor ? "monitor: attempts are observed and accepted"
+                                                     : "enforcing");
+        fprintf(f, "mode:     %s, action %s, failure %s\n", cfg_mode_name(d->cfg->mode),
+                cfg_action_name(d->cfg->action), cfg_failure_name(d->cfg->failure));
+        fprintf(f, "kernel:   table inet %s, queue %u%s (%s)\n", d->cfg->table, d->opts.queue,
+                d->opts.queues > 1 ? "+" : "", d->opts.native_queue ? "nft queue" : "xt NFQUEUE via nft_compat");
+        fprintf(f, "attempts: %llu refused, %llu observed; queue: %llu waiting, %llu dropped by the kernel\n",
+                (unsigned long long)d->refused, (unsigned long long)d->observed, (unsigned long long)waiting,
+                (unsigned long long)dropped);
+        fprintf(f, "audit:    %s (%llu records lost)\n", d->cfg->audit_log,
+                (unsigned long long)(d->audit ? audit_lost(d->audit) : 0));
+        if (d->last_reload.tv_sec)
+                fprintf(f, "reload:   last at %s: %s%s (%llu ok, %llu failed)\n",
+                        audit_format_time(&d->last_reload, ts), d->last_reload_error[0] ? "FAILED: " : "ok",
+                        d->last_reload_error, (unsigned long long)d->reloads_ok,
+                        (unsigned long long)d->reloads_failed);
+        else
+                fprintf(f, "reload:   none since start\n");
+        if (d->restored)
+                fprintf(f, "restored: the table was removed by someone else and put back %llu times\n",
+                        (unsigned long long)d->restored);
+        for (size_t i = 0; i < d->pol->n; i++) {
+                const struct policy *p = &d->pol->v[i];
+                const struct pstat *ps = &d->pstats[i];
+                char set[128];
+                size_t k4 = 0, k6 = 0;
+
+                fprintf(f, "policy %s: ports", p->name);
+                for (size_t k = 0; k < p->nports; k++)
+                        fprintf(f, "%s%u", k ? "," : " ", p->ports[k]);
+                if (p->nproviders) {
+                        fprintf(f, "; providers");
+                        for (size_t k = 0; k < p->nproviders; k++)
+                                fprintf(f, "%s%s", k ? "," : " ", p->providers[k]);
+                }
+                fprintf(f, "\n  allowed ranges: %zu IPv4, %zu IPv6; denied: %zu IPv4, %zu IPv6", p->allow[FAM_V4].n,
+                        p->allow[FAM_V6].n, p->deny[FAM_V4].n, p->deny[FAM_V6].n);
+                if (ruleset_set_size(d->nl, d->cfg->table, ruleset_obj_name(OBJ_ALLOW4, p->name, set, sizeof(set)),
+                                     &k4) == 0 &&
+                    ruleset_set_size(d->nl, d->cfg->table, ruleset_obj_name(OBJ_ALLOW6, p->name, set, sizeof(set)),
+                                     &k6) == 0)
+                        fprintf(f, " (kernel: %zu + %zu)", k4, k6);
+                fprintf(f, "\n  attempts: %llu refused, %llu observed, %llu missed (%llu folded into summaries)\n",
+                        (unsigned long long)ps->refused, (unsigned long long)ps->observed,
+                        (unsigned long long)ps->missed, (unsigned long long)ps->folded);
+        }
+        fclose(f);
+        return out;
+}
+
+static char *simple_reply(bool ok, const char *error)
+{
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&out, &len);
+
+        if (!f)
+                return NULL;
+        fprintf(f, "{\"ok\":%s", ok ? "true" : "false");
+        if (error) {
+                fputs(",\"error\":", f);
+                json_str(f, error);
+        }
+        fputs("}\n", f);
+        fclose(f);
+        return out;
+}
+
+static void set_enabled(struct daemon *d, bool on, char err[CONFIG_ERRLEN])
+{
+        int r;
+
+        err[0] = '\0';
+        if (on == d->enabled)
+                return;
+        if (on) {
+                r = install(d, &d->opts, d->pol, NULL);
+                if (r < 0) {
+                        snprintf(err, CONFIG_ERRLEN, "installing the ruleset failed: %s", strerror(-r));
+                        return;
+                }
+                for (size_t i = 0; i < d->pol->n; i++)
+                        d->pstats[i].gap_accounted = 0;
+                d->enabled = true;
+                audit_event(d, "enabled", "ok", NULL);
+                notify_send("STATUS=Enforcing");
+                log_notice("Enabled by mxlock enable: table inet %s in force", d->cfg->table);
+        } else {
+                reconcile(d, true);
+                r = ruleset_delete(d->nl, d->cfg->table);
+                if (r < 0) {
+                        snprintf(err, CONFIG_ERRLEN, "deleting the table failed: %s", strerror(-r));
+                        return;
+                }
+                d->enabled = false;
+                audit_event(d, "disabled", "ok", NULL);
+                notify_send("STATUS=Disabled by mxlock disable: port 25 is open to everyone");
+                log_warning("Disabled by mxlock disable: table inet %s removed, nothing is enforced",
+                            d->cfg->table);
+        }
+}
+
+static void on_request(const char *req, char **ret_reply, void *userdata)
+{
+        struct daemon *d = userdata;
+        char err[CONFIG_ERRLEN] = "";
+
+        if (strcmp(req, "status") == 0) {
+                *ret_reply = status_json(d);
+        } else if (strcmp(req, "status-text") == 0) {
+                *ret_reply = status_text(d);
+        } else if (strcmp(req, "reload") == 0) {
+                *ret_reply = simple_reply(reload(d, err) == 0, err[0] ? err : NULL);
+        } else if (strcmp(req, "enable") == 0 || strcmp(req, "disable") == 0) {
+                set_enabled(d, req[0] == 'e', err);
+                *ret_reply = simple_reply(!err[0], err[0] ? err : NULL);
+        } else {
+                *ret_reply = simple_reply(false, "unknown request");
+        }
+}
+
+/* ---- metrics (node_exporter textfile collector) ---- */
+
+static void write_metrics(struct daemon *d)
+{
+        char tmp[PATH_MAX];
+        uint64_t waiting = 0, dropped = 0;
+        FILE *f;
+        int fd;
+
+        if (!d->cfg->metrics_file)
+                return;
+        snprintf(tmp, sizeof(tmp), "%s.tmp.%d", d->cfg->metrics_file, (int)getpid());
+        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd < 0 || !(f = fdopen(fd, "w"))) {
+                if (fd >= 0)
+                        close(fd);
+                log_warning_errno(errno, "Cannot write metrics to %s: %m", tmp);
+                return;
+        }
+        (void)queue_proc(d, &waiting, &dropped);
+        fprintf(f, "# HELP mxlock_up Whether mxlockd is running and enforcing (0 when disabled).\n"
+                   "# TYPE mxlock_up gauge\nmxlock_up %d\n", d->enabled ? 1 : 0);
+        fprintf(f, "# HELP mxlock_start_time_seconds When mxlockd started, in seconds since the epoch.\n"
+                   "# TYPE mxlock_start_time_seconds gauge\nmxlock_start_time_seconds %ld\n",
+                (long)d->started.tv_sec);
+        fprintf(f, "# HELP mxlock_attempts_total Connection attempts that bypassed the gateway, by outcome.\n"
+                   "# TYPE mxlock_attempts_total counter\n");
+        for (size_t i = 0; i < d->pol->n; i++) {
+                const struct pstat *ps = &d->pstats[i];
+
+                fprintf(f, "mxlock_attempts_total{policy=\"%s\",outcome=\"refused\"} %llu\n", ps->name,
+                        (unsigned long long)ps->refused);
+                fprintf(f, "mxlock_attempts_total{policy=\"%s\",outcome=\"observed\"} %llu\n", ps->name,
+                        (unsigned long long)ps->observed);
+                fprintf(f, "mxlock_attempts_total{policy=\"%s\",outcome=\"missed\"} %llu\n", ps->name,
+                        (unsigned long long)ps->missed);
+        }
+        fprintf(f, "# HELP mxlock_queue_dropped_total Packets the kernel dropped because the queue was full.\n"
+                   "# TYPE mxlock_queue_dropped_total counter\nmxlock_queue_dropped_total %llu\n",
+                (unsigned long long)dropped);
+        fprintf(f, "# HELP mxlock_set_ranges Ranges in the kernel sets, by policy, list and family.\n"
+                   "# TYPE mxlock_set_ranges gauge\n");
+        for (size_t i = 0; i < d->pol->n; i++) {
+                const struct policy *p = &d->pol->v[i];
+
+                fprintf(f, "mxlock_set_ranges{policy=\"%s\",list=\"allow\",family=\"ipv4\"} %zu\n", p->name,
+                        p->allow[FAM_V4].n);
+                fprintf(f, "mxlock_set_ranges{policy=\"%s\",list=\"allow\",family=\"ipv6\"} %zu\n", p->name,
+                        p->allow[FAM_V6].n);
+                fprintf(f, "mxlock_set_ranges{policy=\"%s\",list=\"deny\",family=\"ipv4\"} %zu\n", p->name,
+                        p->deny[FAM_V4].n);
+                fprintf(f, "mxlock_set_ranges{policy=\"%s\",list=\"deny\",family=\"ipv6\"} %zu\n", p->name,
+                        p->deny[FAM_V6].n);
+        }
+        fprintf(f, "# HELP mxlock_reloads_total Reloads, by result.\n# TYPE mxlock_reloads_total counter\n"
+                   "mxlock_reloads_total{result=\"ok\"} %llu\nmxlock_reloads_total{result=\"error\"} %llu\n",
+                (unsigned long long)d->reloads_ok, (unsigned long long)d->reloads_failed);
+        fprintf(f, "# HELP mxlock_table_restored_total Times the table was removed by someone else and put back.\n"
+                   "# TYPE mxlock_table_restored_total counter\nmxlock_table_restored_total %llu\n",
+                (unsigned long long)d->restored);
+        fprintf(f, "# HELP mxlock_audit_lost_total Audit records that could not be written.\n"
+                   "# TYPE mxlock_audit_lost_total counter\nmxlock_audit_lost_total %llu\n",
+                (unsigned long long)(d->audit ? audit_lost(d->audit) : 0));
+        if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+                log_warning_errno(errno, "Cannot write metrics to %s: %m", tmp);
+                fclose(f);
+                (void)unlink(tmp);
+                return;
+        }
+        fclose(f);
+        if (rename(tmp, d->cfg->metrics_file) < 0) {
+                log_warning_errno(errno, "Cannot rename %s to %s: %m", tmp, d->cfg->metrics_file);
+                (void)unlink(tmp);
+        }
 }
 
 /* ---- signals and the loop ---- */
 
+static int watch_fd(struct daemon *d, int fd)
+{
+        struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+        return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
 static int setup_loop(struct daemon *d)
 {
-        struct epoll_event ev = { .events = EPOLLIN };
         struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
         sigset_t mask;
+        int r;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGUSR1);
-        sigaddset(&mask, SIGPIPE);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return -errno;
+        signal(SIGPIPE, SIG_IGN);
         d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         d->epfd = epoll_create1(EPOLL_CLOEXEC);
         d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -385,26 +966,25 @@ static int setup_loop(struct daemon *d)
                 return -errno;
         if (timerfd_settime(d->timerfd, 0, &its, NULL) < 0)
                 return -errno;
-        ev.data.fd = d->sigfd;
-        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->sigfd, &ev) < 0)
-                return -errno;
-        ev.data.fd = queue_fd(d->queue);
-        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
-                return -errno;
-        ev.data.fd = d->timerfd;
-        if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->timerfd, &ev) < 0)
-                return -errno;
+        if ((r = watch_fd(d, d->sigfd)) < 0 || (r = watch_fd(d, queue_fd(d->queue))) < 0 ||
+            (r = watch_fd(d, d->timerfd)) < 0)
+                return r;
+        if (d->control && (r = watch_fd(d, control_fd(d->control))) < 0)
+                return r;
+        if (d->events && (r = watch_fd(d, ruleset_nl_fd(d->events))) < 0)
+                return r;
         return 0;
 }
 
 static void on_signal(struct daemon *d)
 {
         struct signalfd_siginfo si;
+        char err[CONFIG_ERRLEN];
 
         while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
                 switch (si.ssi_signo) {
                 case SIGHUP:
-                        reload(d);
+                        (void)reload(d, err);
                         break;
                 case SIGTERM:
                 case SIGINT:
@@ -427,13 +1007,19 @@ static void on_signal(struct daemon *d)
 
 static void on_timer(struct daemon *d)
 {
+        struct timeval now;
         uint64_t ticks;
-        uint64_t wd = notify_watchdog_usec();
 
         (void)!read(d->timerfd, &ticks, sizeof(ticks));
-        if (d->audit)
-                (void)audit_flush(d->audit);
-        if (wd)
+        gettimeofday(&now, NULL);
+        tally_sweep(&d->tally, &now, false, write_summary, d);
+        reconcile(d, false);
+        d->pkts_tick = 0;
+        audit_sync(d);
+        d->ticks++;
+        if (d->cfg->metrics_file && d->ticks % (d->cfg->metrics_interval ? d->cfg->metrics_interval : 15) == 0)
+                write_metrics(d);
+        if (notify_watchdog_usec())
                 notify_send("WATCHDOG=1");
 }
 
@@ -459,8 +1045,83 @@ static int run(struct daemon *d)
                                 on_timer(d);
                         else if (d->queue && fd == queue_fd(d->queue))
                                 on_queue(d);
+                        else if (d->control && fd == control_fd(d->control))
+                                control_serve(d->control, on_request, d);
+                        else if (d->events && fd == ruleset_nl_fd(d->events))
+                                d->check_table = ruleset_events_drain(d->events) != 0 || d->check_table;
                 }
+                if (d->check_table)
+                        check_table(d);
         }
+        return 0;
+}
+
+/* The control socket, and its directory when it is ours to make. */
+static int open_control(struct daemon *d, gid_t gid)
+{
+        char dir[PATH_MAX];
+        char *slash;
+        int r;
+
+        snprintf(dir, sizeof(dir), "%s", d->cfg->control_socket);
+        slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Cannot create %s: %m", dir);
+        }
+        r = control_listen(d->cfg->control_socket, gid, &d->control);
+        if (r < 0)
+                return log_error_errno(r, "Cannot listen on %s: %m", d->cfg->control_socket);
+        return 0;
+}
+
+static int lookup_group(const char *name, gid_t *ret)
+{
+        struct group gr, *res = NULL;
+        char buf[4096];
+
+        if (getgrnam_r(name, &gr, buf, sizeof(buf), &res) != 0 || !res)
+                return -ENOENT;
+        *ret = gr.gr_gid;
+        return 0;
+}
+
+/* Started as root with `user =`: hand what we opened to that user, then
+ * become it with CAP_NET_ADMIN only. */
+static int drop_privileges(struct daemon *d)
+{
+        uid_t uid;
+        gid_t gid;
+        char dir[PATH_MAX];
+        char *slash;
+        int r;
+
+        if (!d->cfg->user)
+                return 0;
+        if (geteuid() != 0) {
+                log_warning("user = %s ignored: not started as root", d->cfg->user);
+                return 0;
+        }
+        r = privs_lookup(d->cfg->user, &uid, &gid);
+        if (r < 0)
+                return log_error_errno(r, "%s: user '%s' not found: %m", d->config_path, d->cfg->user);
+        /* the audit log and its directory, so that SIGUSR1 can reopen it */
+        snprintf(dir, sizeof(dir), "%s", d->cfg->audit_log);
+        slash = strrchr(dir, '/');
+        if (slash && slash != dir) {
+                *slash = '\0';
+                if (chown(dir, uid, gid) < 0)
+                        log_warning_errno(errno, "Cannot hand %s to %s: %m", dir, d->cfg->user);
+        }
+        if (chown(d->cfg->audit_log, uid, gid) < 0)
+                log_warning_errno(errno, "Cannot hand %s to %s: %m", d->cfg->audit_log, d->cfg->user);
+        if (d->control && chown(d->cfg->control_socket, uid, (gid_t)-1) < 0)
+                log_warning_errno(errno, "Cannot hand %s to %s: %m", d->cfg->control_socket, d->cfg->user);
+        r = privs_drop(uid, gid);
+        if (r < 0)
+                return log_error_errno(r, "Dropping privileges to %s failed: %m", d->cfg->user);
+        log_info("Running as %s with CAP_NET_ADMIN only", d->cfg->user);
         return 0;
 }
 
@@ -493,6 +1154,7 @@ int main(int argc, char **argv)
         struct daemon *d = &dd;
         bool check = false, print = false;
         char err[CONFIG_ERRLEN];
+        gid_t control_gid = (gid_t)-1;
         int c, r;
 
         log_setup("mxlockd");
@@ -520,6 +1182,21 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s\n", err);
                 return EXIT_CONFIG;
         }
+        if (d->cfg->control_group && lookup_group(d->cfg->control_group, &control_gid) < 0) {
+                fprintf(stderr, "%s: control_group '%s' does not exist\n", d->config_path, d->cfg->control_group);
+                r = EXIT_CONFIG;
+                goto out;
+        }
+        if (d->cfg->user && !check && !print) {
+                uid_t uid;
+                gid_t gid;
+
+                if (privs_lookup(d->cfg->user, &uid, &gid) < 0) {
+                        fprintf(stderr, "%s: user '%s' does not exist\n", d->config_path, d->cfg->user);
+                        r = EXIT_CONFIG;
+                        goto out;
+                }
+        }
         opts_from_config(&d->opts, d->cfg, ruleset_probe_native_queue());
         if (check) {
                 fprintf(stderr, "%s: configuration valid: %zu policies, %zu ranges\n", d->config_path, d->pol->n,
@@ -534,34 +1211,52 @@ int main(int argc, char **argv)
         }
 
         index_ports(d);
+        d->enabled = true;
         gettimeofday(&d->started, NULL);
-        if (open_audit(d) < 0) {
-                r = 1;
-                goto out;
+        if (remap_pstats(d, d->pol) < 0 || tally_init(&d->tally, TALLY_SLOTS, TALLY_LIMIT, TALLY_WINDOW) < 0) {
+                log_error("Out of memory");
+                goto out_fail;
+        }
+        if (open_audit(d) < 0)
+                goto out_fail;
+        if (d->cfg->journal) {
+                r = journal_open(NULL, &d->journal);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot reach journald, attempts go to the audit log only: %m");
         }
         r = ruleset_nl_open(&d->nl);
         if (r < 0) {
                 log_error_errno(r, "Cannot open the nf_tables netlink socket: %m");
                 goto out_fail;
         }
+        r = ruleset_events_open(&d->events);
+        if (r < 0)
+                log_warning_errno(r, "Cannot watch nf_tables events; a removed table will not be restored: %m");
         r = queue_open(d->cfg->queue, d->opts.queues, QUEUE_MAXLEN, d->cfg->failure == FAILURE_OPEN, &d->queue);
         if (r < 0) {
                 log_error_errno(r, "Cannot bind NFQUEUE %u: %m", d->cfg->queue);
                 goto out_fail;
         }
         if (ruleset_table_exists(d->nl, d->cfg->table) > 0)
-                account_missed(d);
+                account_missed_at_start(d);
         r = install(d, &d->opts, d->pol, NULL);
         if (r < 0) {
                 log_error_errno(r, "Installing table inet %s failed: %m", d->cfg->table);
                 goto out_fail;
         }
+        if (open_control(d, control_gid) < 0)
+                goto out_fail;
+        if (drop_privileges(d) < 0)
+                goto out_fail;
         r = setup_loop(d);
         if (r < 0) {
                 log_error_errno(r, "Setting up the event loop failed: %m");
                 goto out_fail;
         }
+        if (d->events)
+                (void)ruleset_events_drain(d->events);  /* our own install */
         audit_event(d, "start", NULL, NULL);
+        write_metrics(d);
         log_info("mxlockd %s enforcing: mode %s, action %s, failure %s", MXLOCK_VERSION,
                  cfg_mode_name(d->cfg->mode), cfg_action_name(d->cfg->action), cfg_failure_name(d->cfg->failure));
         notify_send("READY=1\nSTATUS=Enforcing");
@@ -569,16 +1264,26 @@ int main(int argc, char **argv)
         r = run(d);
 
         notify_send("STOPPING=1");
+        on_queue(d);
+        tally_sweep(&d->tally, &d->started, true, write_summary, d);
+        reconcile(d, true);
         audit_event(d, "stop", NULL, NULL);
-        log_info("Stopping; table inet %s stays in place (failure = %s)", d->cfg->table,
-                 cfg_failure_name(d->cfg->failure));
+        write_metrics(d);
+        if (d->enabled)
+                log_info("Stopping; table inet %s stays in place (failure = %s: %s)", d->cfg->table,
+                         cfg_failure_name(d->cfg->failure),
+                         d->cfg->failure == FAILURE_OPEN ? "bypass attempts are accepted until mxlockd is back"
+                                                         : "bypass attempts stay refused");
         r = r < 0 ? 1 : 0;
         goto out;
 out_fail:
         r = 1;
 out:
         queue_close(d->queue);
+        ruleset_nl_close(d->events);
         ruleset_nl_close(d->nl);
+        control_close(d->control);
+        journal_close(d->journal);
         audit_close(d->audit);
         if (d->epfd >= 0)
                 close(d->epfd);
@@ -586,6 +1291,8 @@ out:
                 close(d->sigfd);
         if (d->timerfd >= 0)
                 close(d->timerfd);
+        tally_free(&d->tally);
+        free(d->pstats);
         policy_set_free(d->pol);
         config_free(d->cfg);
         return r;
