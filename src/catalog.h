@@ -28,7 +28,8 @@ struct catalog {
 };
 
 /* Find NAME.conf in the colon-separated dirs (the last dir that has it wins:
- * /etc/mxlock/providers.d overrides /usr/share/mxlock/providers) and parse it.
+ * /etc/mxlock/providers.d overrides /var/lib/mxlock/providers, which
+ * overrides /usr/share/mxlock/providers) and parse it.
  * Returns 0, -ENOENT when no dir has it, or another negative errno with
  * "FILE:LINE: message" in err. Entries are only syntax-checked here. */
 int catalog_load(const char *dirs, const char *name, struct catalog **ret, char err[CONFIG_ERRLEN]);

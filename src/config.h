@@ -9,6 +9,16 @@
 #include <stdint.h>
 
 #define CONFIG_ERRLEN 512
+
+#ifndef MXLOCK_DATADIR
+#define MXLOCK_DATADIR "/usr/share/mxlock"
+#endif
+#define MXLOCK_STATEDIR "/var/lib/mxlock"
+/* Shipped catalogs, then those `mxlock sync` refreshed, then the admin's
+ * own: a later directory overrides an earlier one. */
+#define CONFIG_DEFAULT_PROVIDER_DIRS \
+        MXLOCK_DATADIR "/providers:" MXLOCK_STATEDIR "/providers:/etc/mxlock/providers.d"
+#define CONFIG_DEFAULT_AUDIT_LOG "/var/log/mxlock/audit.jsonl"
 #define POLICY_NAME_MAX 32      /* [a-z0-9_-], 1..31 characters */
 #define TABLE_NAME_MAX 32
 

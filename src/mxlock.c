@@ -14,13 +14,10 @@
 #include "config.h"
 #include "report.h"
 
-#ifndef MXLOCK_DATADIR
-#define MXLOCK_DATADIR "/usr/share/mxlock"
-#endif
 
 #define DEFAULT_CONFIG "/etc/mxlock/mxlock.conf"
 #define DEFAULT_AUDIT_LOG "/var/log/mxlock/audit.jsonl"
-#define DEFAULT_PROVIDER_DIRS MXLOCK_DATADIR "/providers:/etc/mxlock/providers.d"
+#define DEFAULT_PROVIDER_DIRS CONFIG_DEFAULT_PROVIDER_DIRS
 
 #define EXIT_USAGE 2
 

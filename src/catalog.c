@@ -1,0 +1,517 @@
+/* src/catalog.c: provider catalogs (see catalog.h and DESIGN.md).
+ *
+ * Key lines "key = value" (description, source, spf, checked) and entry lines
+ * holding one address or prefix with an optional "# comment". Entries are
+ * only checked loosely here; the policy module parses them. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "catalog.h"
+
+#define CATALOG_LINE_MAX 4096
+#define CATALOG_SUFFIX ".conf"
+
+static int catalog_fail(char *err, const char *path, int line, int r, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+
+/* "FILE:LINE: message" (or "FILE: message" when line is 0); returns r. */
+static int catalog_fail(char *err, const char *path, int line, int r, const char *fmt, ...)
+{
+        va_list ap;
+        int n;
+
+        if (line > 0)
+                n = snprintf(err, CONFIG_ERRLEN, "%s:%d: ", path, line);
+        else
+                n = snprintf(err, CONFIG_ERRLEN, "%s: ", path);
+        if (n >= 0 && n < CONFIG_ERRLEN) {
+                va_start(ap, fmt);
+                vsnprintf(err + n, (size_t)(CONFIG_ERRLEN - n), fmt, ap);
+                va_end(ap);
+        }
+        return r;
+}
+
+static char *catalog_trim(char *s)
+{
+        char *e;
+
+        while (*s == ' ' || *s == '\t')
+                s++;
+        e = s + strlen(s);
+        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+                e--;
+        *e = '\0';
+        return s;
+}
+
+static bool catalog_name_valid(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > CATALOG_NAME_MAX - 1)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char ch = s[i];
+
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+                        return false;
+        }
+        return true;
+}
+
+static bool is_leap(int y)
+{
+        return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* YYYY-MM-DD, a real calendar date. */
+static bool date_valid(const char *s)
+{
+        static const int mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+        int y, m, d;
+
+        if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+                return false;
+        for (int i = 0; i < 10; i++)
+                if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+                        return false;
+        y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+        m = (s[5] - '0') * 10 + (s[6] - '0');
+        d = (s[8] - '0') * 10 + (s[9] - '0');
+        if (y < 1970 || m < 1 || m > 12 || d < 1)
+                return false;
+        return d <= mdays[m - 1] + (m == 2 && is_leap(y));
+}
+
+/* A DNS name: letters, digits, '-', '_', '.', at most 253 characters. */
+static bool domain_valid(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char ch = s[i];
+
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                      ch == '-' || ch == '_' || ch == '.'))
+                        return false;
+                if (ch == '.' && s[i + 1] == '.')
+                        return false;
+        }
+        return true;
+}
+
+/* Loose entry check: an address, prefix or legacy wildcard. */
+static bool entry_valid(const char *s)
+{
+        if (!*s)
+                return false;
+        for (; *s; s++) {
+                char ch = *s;
+
+                if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
+                      ch == ':' || ch == '.' || ch == '/' || ch == '*'))
+                        return false;
+        }
+        return true;
+}
+
+static int catalog_key(struct catalog *c, const char *path, int line, const char *key,
+                       const char *value, int key_line[4], char *err)
+{
+        static const char *const keys[4] = { "description", "source", "spf", "checked" };
+        char **dst[4] = { &c->description, &c->source, &c->spf, &c->checked };
+        int k;
+
+        for (k = 0; k < 4; k++)
+                if (!strcmp(key, keys[k]))
+                        break;
+        if (k == 4)
+                return catalog_fail(err, path, line, -EINVAL,
+                                    "unknown key '%.64s' (allowed: description, source, spf, checked)", key);
+        if (key_line[k])
+                return catalog_fail(err, path, line, -EINVAL, "%s set twice (first at line %d)",
+                                    key, key_line[k]);
+        if (!*value)
+                return catalog_fail(err, path, line, -EINVAL, "empty value for '%s'", key);
+        if (k == 2 && !domain_valid(value))
+                return catalog_fail(err, path, line, -EINVAL, "spf: '%.64s' is not a domain name", value);
+        if (k == 3 && !date_valid(value))
+                return catalog_fail(err, path, line, -EINVAL, "checked: '%.64s' is not a date (YYYY-MM-DD)",
+                                    value);
+        *dst[k] = strdup(value);
+        if (!*dst[k])
+                return catalog_fail(err, path, 0, -ENOMEM, "out of memory");
+        key_line[k] = line;
+        return 0;
+}
+
+static int catalog_entry(struct catalog *c, const char *path, int line, const char *text,
+                         const char *comment, char *err)
+{
+        struct catalog_entry *e;
+
+        if (strpbrk(text, " \t"))
+                return catalog_fail(err, path, line, -EINVAL,
+                                    "'%.64s': one address or prefix per line (comments start with '#')", text);
+        if (!entry_valid(text))
+                return catalog_fail(err, path, line, -EINVAL, "'%.64s' is not an address or prefix", text);
+        if (c->n == c->cap) {
+                size_t cap = c->cap ? c->cap * 2 : 16;
+                struct catalog_entry *v = realloc(c->v, cap * sizeof(*v));
+
+                if (!v)
+                        return catalog_fail(err, path, 0, -ENOMEM, "out of memory");
+                c->v = v;
+                c->cap = cap;
+        }
+        e = &c->v[c->n];
+        e->line = line;
+        e->text = strdup(text);
+        e->comment = comment && *comment ? strdup(comment) : NULL;
+        if (!e->text || (comment && *comment && !e->comment)) {
+                free(e->text);
+                free(e->comment);
+                return catalog_fail(err, path, 0, -ENOMEM, "out of memory");
+        }
+        c->n++;
+        return 0;
+}
+
+static int catalog_line(struct catalog *c, const char *path, int line, char *s,
+                        int key_line[4], char *err)
+{
+        char *hash, *comment = NULL, *eq;
+
+        hash = strchr(s, '#');
+        if (hash) {
+                *hash = '\0';
+                comment = catalog_trim(hash + 1);
+        }
+        s = catalog_trim(s);
+        if (!*s)
+                return 0;
+        eq = strchr(s, '=');
+        if (!eq)
+                return catalog_entry(c, path, line, s, comment, err);
+        *eq = '\0';
+        return catalog_key(c, path, line, catalog_trim(s), catalog_trim(eq + 1), key_line, err);
+}
+
+/* The catalog name of a path: its base name without ".conf". */
+static int name_from_path(const char *path, char name[CATALOG_NAME_MAX])
+{
+        const char *base = strrchr(path, '/');
+        size_t n, sl = strlen(CATALOG_SUFFIX);
+
+        base = base ? base + 1 : path;
+        n = strlen(base);
+        if (n > sl && !strcmp(base + n - sl, CATALOG_SUFFIX))
+                n -= sl;
+        if (n == 0 || n >= CATALOG_NAME_MAX)
+                return -EINVAL;
+        memcpy(name, base, n);
+        name[n] = '\0';
+        return 0;
+}
+
+int catalog_parse_file(const char *path, const char *name, struct catalog **ret, char err[CONFIG_ERRLEN])
+{
+        struct catalog *c = NULL;
+        int key_line[4] = { 0 };
+        char *buf = NULL;
+        size_t bufsz = 0;
+        ssize_t n;
+        int line = 0, r;
+        FILE *f = NULL;
+
+        err[0] = '\0';
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return catalog_fail(err, path, 0, -ENOMEM, "out of memory");
+        if (name) {
+                if (!catalog_name_valid(name)) {
+                        r = catalog_fail(err, path, 0, -EINVAL, "bad provider name '%.64s'", name);
+                        goto out;
+                }
+                snprintf(c->name, sizeof(c->name), "%s", name);
+        } else if (name_from_path(path, c->name) < 0 || !catalog_name_valid(c->name)) {
+                r = catalog_fail(err, path, 0, -EINVAL,
+                                 "bad provider name (file names are NAME.conf, NAME of a-z 0-9 _ -)");
+                goto out;
+        }
+        c->path = strdup(path);
+        if (!c->path) {
+                r = catalog_fail(err, path, 0, -ENOMEM, "out of memory");
+                goto out;
+        }
+
+        f = fopen(path, "re");
+        if (!f) {
+                r = -errno;
+                catalog_fail(err, path, 0, r, "%s", strerror(-r));
+                goto out;
+        }
+        errno = 0;
+        while ((n = getline(&buf, &bufsz, f)) >= 0) {
+                size_t len = (size_t)n;
+
+                line++;
+                if (len > 0 && buf[len - 1] == '\n')
+                        buf[--len] = '\0';
+                if (len > 0 && buf[len - 1] == '\r')
+                        buf[--len] = '\0';
+                if (strlen(buf) != len) {
+                        r = catalog_fail(err, path, line, -EINVAL, "NUL byte in line");
+                        goto out;
+                }
+                if (len > CATALOG_LINE_MAX) {
+                        r = catalog_fail(err, path, line, -EINVAL, "line longer than %d bytes", CATALOG_LINE_MAX);
+                        goto out;
+                }
+                r = catalog_line(c, path, line, buf, key_line, err);
+                if (r < 0)
+                        goto out;
+        }
+        if (ferror(f)) {
+                r = errno ? -errno : -EIO;
+                catalog_fail(err, path, 0, r, "%s", strerror(-r));
+                goto out;
+        }
+        if (c->n == 0 && !c->spf) {
+                r = catalog_fail(err, path, 0, -EINVAL, "no addresses and no spf record");
+                goto out;
+        }
+        *ret = c;
+        c = NULL;
+        r = 0;
+out:
+        if (f)
+                fclose(f);
+        free(buf);
+        catalog_free(c);
+        return r;
+}
+
+/* Is DIR/NAME.conf a regular file? 1 yes, 0 no, negative errno when it
+ * cannot be told (so that an unreadable override is not silently skipped). */
+static int catalog_exists(const char *path)
+{
+        struct stat st;
+
+        if (stat(path, &st) < 0) {
+                if (errno == ENOENT || errno == ENOTDIR)
+                        return 0;
+                return -errno;
+        }
+        return S_ISREG(st.st_mode) ? 1 : 0;
+}
+
+static char *join_path(const char *dir, size_t dirlen, const char *name)
+{
+        char *p = NULL;
+
+        if (asprintf(&p, "%.*s/%s%s", (int)dirlen, dir, name, CATALOG_SUFFIX) < 0)
+                return NULL;
+        return p;
+}
+
+int catalog_load(const char *dirs, const char *name, struct catalog **ret, char err[CONFIG_ERRLEN])
+{
+        char *found = NULL;
+        const char *s = dirs;
+        int r;
+
+        err[0] = '\0';
+        if (!name || !catalog_name_valid(name)) {
+                snprintf(err, CONFIG_ERRLEN, "bad provider name '%.64s' (1-%d characters of a-z 0-9 _ -)",
+                         name ? name : "", CATALOG_NAME_MAX - 1);
+                return -EINVAL;
+        }
+        if (!dirs) {
+                snprintf(err, CONFIG_ERRLEN, "no provider directories");
+                return -EINVAL;
+        }
+        while (*s) {
+                const char *e = strchr(s, ':');
+                size_t n = e ? (size_t)(e - s) : strlen(s);
+
+                if (n > 0) {
+                        char *path = join_path(s, n, name);
+
+                        if (!path) {
+                                free(found);
+                                snprintf(err, CONFIG_ERRLEN, "out of memory");
+                                return -ENOMEM;
+                        }
+                        r = catalog_exists(path);
+                        if (r < 0) {
+                                snprintf(err, CONFIG_ERRLEN, "%s: %s", path, strerror(-r));
+                                free(path);
+                                free(found);
+                                return r;
+                        }
+                        if (r > 0) {
+                                free(found);
+                                found = path;
+                        } else {
+                                free(path);
+                        }
+                }
+                if (!e)
+                        break;
+                s = e + 1;
+        }
+        if (!found) {
+                snprintf(err, CONFIG_ERRLEN, "provider '%s' not found (no %s%s in %.400s)",
+                         name, name, CATALOG_SUFFIX, dirs);
+                return -ENOENT;
+        }
+        r = catalog_parse_file(found, name, ret, err);
+        free(found);
+        return r;
+}
+
+struct listed {
+        char *name;
+        char *path;
+};
+
+static int cmp_listed(const void *a, const void *b)
+{
+        return strcmp(((const struct listed *)a)->name, ((const struct listed *)b)->name);
+}
+
+/* Add or (later dirs win) replace name's path. */
+static int listed_put(struct listed **v, size_t *n, size_t *cap, const char *name, char *path)
+{
+        for (size_t i = 0; i < *n; i++) {
+                if (!strcmp((*v)[i].name, name)) {
+                        free((*v)[i].path);
+                        (*v)[i].path = path;
+                        return 0;
+                }
+        }
+        if (*n == *cap) {
+                size_t c = *cap ? *cap * 2 : 16;
+                struct listed *nv = realloc(*v, c * sizeof(*nv));
+
+                if (!nv)
+                        return -ENOMEM;
+                *v = nv;
+                *cap = c;
+        }
+        (*v)[*n].name = strdup(name);
+        if (!(*v)[*n].name)
+                return -ENOMEM;
+        (*v)[*n].path = path;
+        (*n)++;
+        return 0;
+}
+
+static int list_dir(const char *dir, size_t dirlen, struct listed **v, size_t *n, size_t *cap)
+{
+        char *d = strndup(dir, dirlen);
+        struct dirent *de;
+        DIR *dh;
+        int r = 0;
+
+        if (!d)
+                return -ENOMEM;
+        dh = opendir(d);        /* glibc opens it O_CLOEXEC */
+        if (!dh) {
+                r = (errno == ENOENT || errno == ENOTDIR) ? 0 : -errno;
+                free(d);
+                return r;
+        }
+        while ((de = readdir(dh))) {
+                size_t len = strlen(de->d_name), sl = strlen(CATALOG_SUFFIX);
+                char name[CATALOG_NAME_MAX];
+                char *path;
+
+                if (len <= sl || len - sl >= CATALOG_NAME_MAX || strcmp(de->d_name + len - sl, CATALOG_SUFFIX))
+                        continue;
+                memcpy(name, de->d_name, len - sl);
+                name[len - sl] = '\0';
+                if (!catalog_name_valid(name))
+                        continue;
+                path = join_path(d, dirlen, name);
+                if (!path) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (catalog_exists(path) <= 0) {
+                        free(path);
+                        continue;
+                }
+                r = listed_put(v, n, cap, name, path);
+                if (r < 0) {
+                        free(path);
+                        break;
+                }
+        }
+        closedir(dh);
+        free(d);
+        return r;
+}
+
+int catalog_list(const char *dirs, void (*cb)(const char *name, const char *path, void *userdata), void *userdata)
+{
+        struct listed *v = NULL;
+        size_t n = 0, cap = 0;
+        const char *s = dirs;
+        int r = 0;
+
+        if (!dirs)
+                return -EINVAL;
+        while (*s) {
+                const char *e = strchr(s, ':');
+                size_t len = e ? (size_t)(e - s) : strlen(s);
+
+                if (len > 0) {
+                        r = list_dir(s, len, &v, &n, &cap);
+                        if (r < 0)
+                                goto out;
+                }
+                if (!e)
+                        break;
+                s = e + 1;
+        }
+        if (n > 0)
+                qsort(v, n, sizeof(*v), cmp_listed);
+        for (size_t i = 0; i < n; i++)
+                cb(v[i].name, v[i].path, userdata);
+        r = 0;
+out:
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].name);
+                free(v[i].path);
+        }
+        free(v);
+        return r;
+}
+
+void catalog_free(struct catalog *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n; i++) {
+                free(c->v[i].text);
+                free(c->v[i].comment);
+        }
+        free(c->v);
+        free(c->path);
+        free(c->description);
+        free(c->source);
+        free(c->spf);
+        free(c->checked);
+        free(c);
+}
