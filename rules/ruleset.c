@@ -60,6 +60,7 @@ struct txn {
         struct nftnl_batch *b;
         struct ruleset_nl *nl;
         const char *table;
+        uint32_t seq;
         uint32_t first_seq;
         uint32_t set_id;
         struct ruleset_stats st;
@@ -130,16 +131,16 @@ static void txn_begin(struct txn *t, struct ruleset_nl *nl, const char *table)
         t->nl = nl;
         t->table = table;
         t->b = nn(nftnl_batch_alloc(128 * 1024, 128 * 1024));
-        t->first_seq = nl->seq;
-        nftnl_batch_begin(nftnl_batch_buffer(t->b), nl->seq++);
+        t->seq = nl ? nl->seq : 1;
+        t->first_seq = t->seq;
+        nftnl_batch_begin(nftnl_batch_buffer(t->b), t->seq++);
         nftnl_batch_update(t->b);
 }
 
 static struct nlmsghdr *txn_msg(struct txn *t, uint16_t type, uint16_t flags)
 {
         t->st.messages++;
-        return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(t->b), type, NFPROTO_INET, flags | NLM_F_ACK,
-                                     t->nl->seq++);
+        return nftnl_nlmsg_build_hdr(nftnl_batch_buffer(t->b), type, NFPROTO_INET, flags | NLM_F_ACK, t->seq++);
 }
 
 static void txn_next(struct txn *t)
@@ -199,6 +200,12 @@ static int txn_wait(struct ruleset_nl *nl, uint32_t first, uint32_t last, size_t
         return err;
 }
 
+static void txn_end(struct txn *t)
+{
+        nftnl_batch_end(nftnl_batch_buffer(t->b), t->seq++);
+        txn_next(t);
+}
+
 static int txn_commit(struct txn *t)
 {
         struct ruleset_nl *nl = t->nl;
@@ -210,9 +217,9 @@ static int txn_commit(struct txn *t)
         int niov, r, sndbuf;
         uint32_t last;
 
-        nftnl_batch_end(nftnl_batch_buffer(t->b), nl->seq++);
-        txn_next(t);
-        last = nl->seq - 1;
+        txn_end(t);
+        last = t->seq - 1;
+        nl->seq = t->seq;
 
         niov = nftnl_batch_iovec_len(t->b);
         iov = nn(calloc((size_t)niov, sizeof(*iov)));
@@ -747,6 +754,9 @@ static const struct policy *find_policy(const struct policy_set *s, const char *
         return NULL;
 }
 
+static void put_all(struct txn *t, const struct ruleset_opts *o, const struct policy_set *want,
+                    const struct policy_set *have);
+
 int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, const struct policy_set *want,
                   const struct policy_set *have, struct ruleset_stats *stats)
 {
@@ -754,39 +764,77 @@ int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, const str
         int r;
 
         txn_begin(&t, nl, o->table);
-        if (!have) {
-                /* add + delete + add: replaces any old table without failing
-                 * when there is none, in the same transaction */
-                put_table(&t, NFT_MSG_NEWTABLE);
-                put_table(&t, NFT_MSG_DELTABLE);
-                put_table(&t, NFT_MSG_NEWTABLE);
-                put_chain(&t, NFT_MSG_NEWCHAIN, CHAIN_INPUT, true);
-                put_chain(&t, NFT_MSG_NEWCHAIN, CHAIN_SYN, false);
-        } else {
-                char chain[128];
-
-                put_flush_chain(&t, CHAIN_INPUT);
-                put_flush_chain(&t, CHAIN_SYN);
-                for (size_t i = 0; i < have->n; i++)
-                        put_flush_chain(&t, ruleset_obj_name(OBJ_CHAIN, have->v[i].name, chain, sizeof(chain)));
-                for (size_t i = 0; i < have->n; i++)
-                        if (!find_policy(want, have->v[i].name))
-                                put_policy_delete(&t, &have->v[i]);
-        }
-        for (size_t i = 0; i < want->n; i++) {
-                const struct policy *old = find_policy(have, want->v[i].name);
-
-                if (!old)
-                        put_policy_objects(&t, &want->v[i]);
-                put_policy_elements(&t, &want->v[i], old);
-        }
-        put_rules(&t, o, want);
-
+        put_all(&t, o, want, have);
         r = txn_commit(&t);
         if (stats)
                 *stats = t.st;
         txn_free(&t);
         return r;
+}
+
+int ruleset_build(const struct ruleset_opts *o, const struct policy_set *want, const struct policy_set *have,
+                  void **ret_buf, size_t *ret_len, struct ruleset_stats *stats)
+{
+        struct iovec *iov;
+        struct txn t;
+        size_t total = 0;
+        char *buf;
+        int niov;
+
+        txn_begin(&t, NULL, o->table);
+        put_all(&t, o, want, have);
+        txn_end(&t);
+        niov = nftnl_batch_iovec_len(t.b);
+        iov = nn(calloc((size_t)niov, sizeof(*iov)));
+        nftnl_batch_iovec(t.b, iov, (uint32_t)niov);
+        for (int i = 0; i < niov; i++)
+                total += iov[i].iov_len;
+        buf = nn(malloc(total ? total : 1));
+        total = 0;
+        for (int i = 0; i < niov; i++) {
+                memcpy(buf + total, iov[i].iov_base, iov[i].iov_len);
+                total += iov[i].iov_len;
+        }
+        free(iov);
+        t.st.bytes = total;
+        if (stats)
+                *stats = t.st;
+        txn_free(&t);
+        *ret_buf = buf;
+        *ret_len = total;
+        return 0;
+}
+
+static void put_all(struct txn *t, const struct ruleset_opts *o, const struct policy_set *want,
+                    const struct policy_set *have)
+{
+        if (!have) {
+                /* add + delete + add: replaces any old table without failing
+                 * when there is none, in the same transaction */
+                put_table(t, NFT_MSG_NEWTABLE);
+                put_table(t, NFT_MSG_DELTABLE);
+                put_table(t, NFT_MSG_NEWTABLE);
+                put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_INPUT, true);
+                put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_SYN, false);
+        } else {
+                char chain[128];
+
+                put_flush_chain(t, CHAIN_INPUT);
+                put_flush_chain(t, CHAIN_SYN);
+                for (size_t i = 0; i < have->n; i++)
+                        put_flush_chain(t, ruleset_obj_name(OBJ_CHAIN, have->v[i].name, chain, sizeof(chain)));
+                for (size_t i = 0; i < have->n; i++)
+                        if (!find_policy(want, have->v[i].name))
+                                put_policy_delete(t, &have->v[i]);
+        }
+        for (size_t i = 0; i < want->n; i++) {
+                const struct policy *old = find_policy(have, want->v[i].name);
+
+                if (!old)
+                        put_policy_objects(t, &want->v[i]);
+                put_policy_elements(t, &want->v[i], old);
+        }
+        put_rules(t, o, want);
 }
 
 int ruleset_delete(struct ruleset_nl *nl, const char *table)

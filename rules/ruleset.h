@@ -64,6 +64,11 @@ int ruleset_nl_fd(const struct ruleset_nl *nl);
 int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, const struct policy_set *want,
                   const struct policy_set *have, struct ruleset_stats *stats);
 
+/* Build the same transaction without sending it (tests, benchmarks): the
+ * batch's bytes, malloc'd, in *ret_buf. */
+int ruleset_build(const struct ruleset_opts *o, const struct policy_set *want, const struct policy_set *have,
+                  void **ret_buf, size_t *ret_len, struct ruleset_stats *stats);
+
 /* Delete the table (no error when it is not there). */
 int ruleset_delete(struct ruleset_nl *nl, const char *table);
 

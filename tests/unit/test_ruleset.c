@@ -1,0 +1,293 @@
+/* tests/unit/test_ruleset.c: the nf_tables transaction, decoded back with
+ * libnftnl: the native queue and xt NFQUEUE encodings, verdict rules, only
+ * our own table named, and reloads that send only the difference. */
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "ruleset.h"
+
+static uint16_t port25 = 25;
+
+static void policy_init(struct policy *p, const char *name, const char *const *prefixes)
+{
+        memset(p, 0, sizeof(*p));
+        snprintf(p->name, sizeof(p->name), "%s", name);
+        p->ports = &port25;
+        p->nports = 1;
+        range_list_init(&p->allow[FAM_V4], AF_INET);
+        range_list_init(&p->allow[FAM_V6], AF_INET6);
+        range_list_init(&p->deny[FAM_V4], AF_INET);
+        range_list_init(&p->deny[FAM_V6], AF_INET6);
+        for (const char *const *t = prefixes; *t; t++) {
+                struct prefix px;
+
+                assert_int_equal(prefix_parse(*t, &px, NULL), 0);
+                assert_int_equal(range_list_add(&p->allow[fam_index(px.family)], prefix_range(&px)), 0);
+        }
+        range_list_merge(&p->allow[FAM_V4]);
+        range_list_merge(&p->allow[FAM_V6]);
+}
+
+static void policy_fini(struct policy *p)
+{
+        for (int f = 0; f < FAM_N; f++) {
+                range_list_free(&p->allow[f]);
+                range_list_free(&p->deny[f]);
+        }
+}
+
+struct seen {
+        size_t rules;
+        size_t queue_exprs, target_exprs, reject_exprs;
+        uint16_t qnum, qtotal, qflags;
+        uint16_t xt_num, xt_total, xt_flags;
+        uint32_t xt_rev;
+        size_t foreign;         /* messages naming a table that is not ours */
+        size_t newelem_msgs, delelem_msgs;
+        size_t deltable, newtable;
+};
+
+static int expr_cb(struct nftnl_expr *e, void *data)
+{
+        struct seen *s = data;
+        const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+        if (strcmp(name, "queue") == 0) {
+                s->queue_exprs++;
+                s->qnum = nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_NUM);
+                s->qtotal = nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_TOTAL);
+                s->qflags = nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_FLAGS);
+        } else if (strcmp(name, "target") == 0) {
+                uint32_t len = 0;
+                const uint16_t *info = nftnl_expr_get(e, NFTNL_EXPR_TG_INFO, &len);
+
+                s->target_exprs++;
+                assert_string_equal(nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME), "NFQUEUE");
+                s->xt_rev = nftnl_expr_get_u32(e, NFTNL_EXPR_TG_REV);
+                assert_true(len >= 6);
+                s->xt_num = info[0];
+                s->xt_total = info[1];
+                s->xt_flags = info[2];
+        } else if (strcmp(name, "reject") == 0) {
+                s->reject_exprs++;
+                assert_int_equal(nftnl_expr_get_u32(e, NFTNL_EXPR_REJECT_TYPE), NFT_REJECT_TCP_RST);
+        }
+        return 0;
+}
+
+static void decode(const void *buf, size_t len, const char *table, struct seen *s)
+{
+        const struct nlmsghdr *nlh = buf;
+        int rem = (int)len;
+
+        memset(s, 0, sizeof(*s));
+        for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+                uint16_t type = nlh->nlmsg_type & 0xff;
+                struct nlattr *tb;
+                const char *t = NULL;
+
+                if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES)
+                        continue;       /* batch begin/end */
+                /* every nf_tables message names the table first */
+                tb = mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));
+                if (mnl_attr_get_type(tb) == 1 /* NFTA_*_TABLE or NFTA_TABLE_NAME */)
+                        t = mnl_attr_get_str(tb);
+                if (!t || strcmp(t, table) != 0)
+                        s->foreign++;
+                if (type == NFT_MSG_NEWRULE) {
+                        struct nftnl_rule *r = nftnl_rule_alloc();
+
+                        assert_int_equal(nftnl_rule_nlmsg_parse(nlh, r), 0);
+                        nftnl_expr_foreach(r, expr_cb, s);
+                        nftnl_rule_free(r);
+                        s->rules++;
+                } else if (type == NFT_MSG_NEWSETELEM) {
+                        s->newelem_msgs++;
+                } else if (type == NFT_MSG_DELSETELEM) {
+                        s->delelem_msgs++;
+                } else if (type == NFT_MSG_DELTABLE) {
+                        s->deltable++;
+                } else if (type == NFT_MSG_NEWTABLE) {
+                        s->newtable++;
+                }
+        }
+        assert_int_equal(rem, 0);
+}
+
+static const char *const gfi[] = { "52.208.1.91", "52.58.249.172", "52.18.79.254", "52.31.67.15",
+                                   "2001:db8:25::/48", NULL };
+
+static void test_native_queue_encoding(void **state)
+{
+        struct policy p;
+        struct policy_set ps = { .v = &p, .n = 1 };
+        struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1, .native_queue = true };
+        struct ruleset_stats st;
+        struct seen s;
+        void *buf;
+        size_t len;
+
+        policy_init(&p, "inbound-smtp", gfi);
+        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
+        decode(buf, len, "mxlock", &s);
+        /* deny4, deny6 and the catch-all queue */
+        assert_int_equal(s.queue_exprs, 3);
+        assert_int_equal(s.target_exprs, 0);
+        assert_int_equal(s.qnum, 25);
+        assert_int_equal(s.qtotal, 1);
+        assert_int_equal(s.qflags, 0);          /* failure = closed: no bypass */
+        assert_int_equal(s.reject_exprs, 1);    /* the verdict rule */
+        assert_int_equal(s.foreign, 0);
+        free(buf);
+
+        o.bypass = true;
+        o.queue = 100;
+        o.queues = 2;
+        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
+        decode(buf, len, "mxlock", &s);
+        assert_int_equal(s.qnum, 100);
+        assert_int_equal(s.qtotal, 2);
+        assert_int_equal(s.qflags, NFT_QUEUE_FLAG_BYPASS | NFT_QUEUE_FLAG_CPU_FANOUT);
+        free(buf);
+        policy_fini(&p);
+}
+
+static void test_xt_nfqueue_encoding(void **state)
+{
+        struct policy p;
+        struct policy_set ps = { .v = &p, .n = 1 };
+        struct ruleset_opts o = { .table = "mxl", .queue = 7, .queues = 1, .bypass = true, .drop = true };
+        struct seen s;
+        void *buf;
+        size_t len;
+
+        policy_init(&p, "p", gfi);
+        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, NULL), 0);
+        decode(buf, len, "mxl", &s);
+        assert_int_equal(s.queue_exprs, 0);
+        assert_int_equal(s.target_exprs, 3);
+        assert_int_equal(s.xt_rev, 3);
+        assert_int_equal(s.xt_num, 7);
+        assert_int_equal(s.xt_total, 1);
+        assert_int_equal(s.xt_flags, 0x01);     /* NFQ_FLAG_BYPASS */
+        assert_int_equal(s.reject_exprs, 0);    /* action = drop */
+        assert_int_equal(s.foreign, 0);
+        /* a fresh install replaces any table of ours: add, delete, add */
+        assert_int_equal(s.newtable, 2);
+        assert_int_equal(s.deltable, 1);
+        free(buf);
+        policy_fini(&p);
+}
+
+static void test_reload_sends_only_the_difference(void **state)
+{
+        static const char *const before[] = { "192.0.2.0/24", "198.51.100.0/24", "203.0.113.7", NULL };
+        static const char *const after[] = { "192.0.2.0/24", "198.51.100.0/25", "203.0.113.7", NULL };
+        struct policy a, b;
+        struct policy_set have = { .v = &a, .n = 1 }, want = { .v = &b, .n = 1 };
+        struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1 };
+        struct ruleset_stats st;
+        struct seen s;
+        void *buf;
+        size_t len;
+
+        policy_init(&a, "inbound-smtp", before);
+        policy_init(&b, "inbound-smtp", after);
+        assert_int_equal(ruleset_build(&o, &want, &have, &buf, &len, &st), 0);
+        decode(buf, len, "mxlock", &s);
+        /* 198.51.100.0/24 out (start + end), 198.51.100.0/25 in (start + end) */
+        assert_int_equal(st.elements_deleted, 2);
+        assert_int_equal(st.elements_added, 2 + 1 /* the port set is rewritten */);
+        assert_int_equal(s.deltable, 0);
+        assert_int_equal(s.newtable, 0);
+        assert_int_equal(s.foreign, 0);
+        free(buf);
+
+        /* nothing changed: no element at all */
+        assert_int_equal(ruleset_build(&o, &have, &have, &buf, &len, &st), 0);
+        assert_int_equal(st.elements_deleted, 0);
+        assert_int_equal(st.elements_added, 1);
+        free(buf);
+        policy_fini(&a);
+        policy_fini(&b);
+}
+
+static void test_interval_end_at_top_of_space(void **state)
+{
+        static const char *const top[] = { "255.255.255.0/24", "0.0.0.0/8", NULL };
+        struct policy p;
+        struct policy_set ps = { .v = &p, .n = 1 };
+        struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1 };
+        struct ruleset_stats st;
+        void *buf;
+        size_t len;
+
+        policy_init(&p, "x", top);
+        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
+        /* 0.0.0.0/8: start + end; 255.255.255.0/24: start only (no end past the top) */
+        assert_int_equal(st.elements_added, 3 + 1);
+        free(buf);
+        policy_fini(&p);
+}
+
+static void test_large_set_splits_messages(void **state)
+{
+        struct policy p;
+        struct policy_set ps = { .v = &p, .n = 1 };
+        struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1 };
+        struct ruleset_stats st;
+        struct seen s;
+        void *buf;
+        size_t len;
+        static const char *const none[] = { NULL };
+
+        policy_init(&p, "big", none);
+        for (uint32_t i = 0; i < 100000; i++) {
+                struct range r = { .lo = (addr128)(0x0a000000u + i * 4), .hi = (addr128)(0x0a000000u + i * 4 + 1) };
+                assert_int_equal(range_list_add(&p.allow[FAM_V4], r), 0);
+        }
+        range_list_merge(&p.allow[FAM_V4]);
+        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
+        decode(buf, len, "mxlock", &s);
+        assert_int_equal(st.elements_added, 200000 + 1);
+        assert_true(s.newelem_msgs > 20);       /* split into messages of bounded size */
+        free(buf);
+        policy_fini(&p);
+}
+
+static void test_marks(void **state)
+{
+        assert_int_equal(ruleset_mark_policy(ruleset_mark(0)), 0);
+        assert_int_equal(ruleset_mark_policy(ruleset_mark(41)), 41);
+        assert_int_equal(ruleset_mark_policy(0), -1);
+        assert_int_equal(ruleset_mark_policy(0x12340001), -1);
+        assert_int_equal(ruleset_mark_policy(RULESET_MARK_BASE), -1);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_native_queue_encoding),
+                cmocka_unit_test(test_xt_nfqueue_encoding),
+                cmocka_unit_test(test_reload_sends_only_the_difference),
+                cmocka_unit_test(test_interval_end_at_top_of_space),
+                cmocka_unit_test(test_large_set_splits_messages),
+                cmocka_unit_test(test_marks),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
