@@ -77,6 +77,7 @@ unit: $(UNIT_BIN)
 check: deps
 	$(MAKE) all unit-bins
 	$(MAKE) SANITIZE=1 all unit-bins
+	$(MAKE) fuzz-build
 	./tests/run --all
 
 demo: deps all
@@ -87,3 +88,4 @@ clean:
 
 -include fuzz.mk
 -include packaging.mk
+-include bench.mk
