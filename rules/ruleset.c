@@ -79,6 +79,7 @@ const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char *buf, 
                 [OBJ_ALLOW4] = "allow4_", [OBJ_ALLOW6] = "allow6_", [OBJ_DENY4] = "deny4_",
                 [OBJ_DENY6] = "deny6_",   [OBJ_PORTS] = "ports_",   [OBJ_CHAIN] = "policy_",
                 [OBJ_QUEUED] = "queued_", [OBJ_HANDLED] = "handled_",
+                [OBJ_OFFENDERS4] = "offenders4_", [OBJ_OFFENDERS6] = "offenders6_", [OBJ_REPEAT] = "repeat_",
         };
         snprintf(buf, len, "%s%s", prefix[k], policy);
         return buf;
@@ -306,8 +307,8 @@ static void put_flush_chain(struct txn *t, const char *chain)
         nftnl_rule_free(r);
 }
 
-static void put_set(struct txn *t, uint16_t type, const char *name, uint32_t keytype, uint32_t keylen,
-                    bool interval)
+static void put_set_full(struct txn *t, uint16_t type, const char *name, uint32_t keytype, uint32_t keylen,
+                         bool interval, bool counters)
 {
         struct nftnl_set *s = nn(nftnl_set_alloc());
         struct nlmsghdr *nlh;
@@ -320,11 +321,29 @@ static void put_set(struct txn *t, uint16_t type, const char *name, uint32_t key
                 nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, keylen);
                 nftnl_set_set_u32(s, NFTNL_SET_FLAGS, interval ? NFT_SET_INTERVAL : 0);
                 nftnl_set_set_u32(s, NFTNL_SET_ID, ++t->set_id);
+                if (counters)
+                        nftnl_set_add_expr(s, nn(nftnl_expr_alloc("counter")));
         }
         nlh = txn_msg(t, type, type == NFT_MSG_NEWSET ? NLM_F_CREATE : 0);
         nftnl_set_nlmsg_build_payload(nlh, s);
         txn_next(t);
         nftnl_set_free(s);
+}
+
+static void put_set(struct txn *t, uint16_t type, const char *name, uint32_t keytype, uint32_t keylen,
+                    bool interval)
+{
+        put_set_full(t, type, name, keytype, keylen, interval, false);
+}
+
+/* DELSETELEM without an element list flushes the set. */
+static void put_set_flush(struct txn *t, const char *set)
+{
+        struct nlmsghdr *nlh = txn_msg(t, NFT_MSG_DELSETELEM, 0);
+
+        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, t->table);
+        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+        txn_next(t);
 }
 
 static void put_counter(struct txn *t, uint16_t type, const char *name)
@@ -450,15 +469,9 @@ static void put_range_diff(struct txn *t, const char *set, const struct range_li
 static void put_ports(struct txn *t, const char *set, const struct policy *p, bool flush)
 {
         struct elem_writer w = { .t = t, .set = set, .keylen = 2, .counter = &t->st.elements_added };
-        struct nlmsghdr *nlh;
 
-        if (flush) {
-                /* DELSETELEM without an element list flushes the set */
-                nlh = txn_msg(t, NFT_MSG_DELSETELEM, 0);
-                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, t->table);
-                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
-                txn_next(t);
-        }
+        if (flush)
+                put_set_flush(t, set);
         w.type = NFT_MSG_NEWSETELEM;
         for (size_t i = 0; i < p->nports; i++) {
                 uint16_t port = htons(p->ports[i]);
@@ -597,6 +610,21 @@ static void rule_put(struct txn *t, struct nftnl_rule *r)
         nftnl_rule_free(r);
 }
 
+/* reject with tcp reset, or drop */
+static void add_refusal(struct nftnl_rule *r, const struct ruleset_opts *o)
+{
+        struct nftnl_expr *e;
+
+        if (o->drop) {
+                add_verdict(r, NF_DROP, NULL);
+                return;
+        }
+        e = ex("reject");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+        nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
+        nftnl_rule_add_expr(r, e);
+}
+
 /* The rules of all chains, in order. */
 static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct policy_set *s)
 {
@@ -623,14 +651,8 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
                         nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
                         nftnl_rule_add_expr(r, e);
                         add_verdict(r, NF_ACCEPT, NULL);
-                } else if (o->drop) {
-                        add_verdict(r, NF_DROP, NULL);
                 } else {
-                        struct nftnl_expr *e = ex("reject");
-
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
-                        nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
-                        nftnl_rule_add_expr(r, e);
+                        add_refusal(r, o);
                 }
                 rule_put(t, r);
         }
@@ -682,6 +704,20 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
 
                 ruleset_obj_name(OBJ_CHAIN, p->name, chain, sizeof(chain));
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
+                if (!o->monitor) {
+                        /* repeat offenders mxlockd put here: refused in the kernel */
+                        for (int fam = 0; fam < 2; fam++) {
+                                char repeat[128];
+
+                                r = rule_new(t, chain);
+                                add_saddr_lookup(r, fam ? AF_INET6 : AF_INET,
+                                                 ruleset_obj_name(fam ? OBJ_OFFENDERS6 : OBJ_OFFENDERS4, p->name,
+                                                                  name, sizeof(name)));
+                                add_counter_ref(r, ruleset_obj_name(OBJ_REPEAT, p->name, repeat, sizeof(repeat)));
+                                add_refusal(r, o);
+                                rule_put(t, r);
+                        }
+                }
                 for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
                         r = rule_new(t, chain);
                         add_saddr_lookup(r, steps[k].family,
@@ -714,6 +750,11 @@ static void put_policy_objects(struct txn *t, const struct policy *p)
                 false);
         put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_QUEUED, p->name, name, sizeof(name)));
         put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
+        put_set_full(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_OFFENDERS4, p->name, name, sizeof(name)), TYPE_IPADDR, 4,
+                     false, true);
+        put_set_full(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_OFFENDERS6, p->name, name, sizeof(name)), TYPE_IP6ADDR,
+                     16, false, true);
+        put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_REPEAT, p->name, name, sizeof(name)));
         put_chain(t, NFT_MSG_NEWCHAIN, ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)), false);
 }
 
@@ -730,6 +771,11 @@ static void put_policy_elements(struct txn *t, const struct policy *want, const 
         put_range_diff(t, ruleset_obj_name(OBJ_DENY6, want->name, name, sizeof(name)), &want->deny[FAM_V6],
                        have ? &have->deny[FAM_V6] : NULL);
         put_ports(t, ruleset_obj_name(OBJ_PORTS, want->name, name, sizeof(name)), want, have != NULL);
+        if (have) {
+                /* a reload may allow a source that flooded before */
+                put_set_flush(t, ruleset_obj_name(OBJ_OFFENDERS4, want->name, name, sizeof(name)));
+                put_set_flush(t, ruleset_obj_name(OBJ_OFFENDERS6, want->name, name, sizeof(name)));
+        }
 }
 
 static void put_policy_delete(struct txn *t, const struct policy *p)
@@ -744,6 +790,9 @@ static void put_policy_delete(struct txn *t, const struct policy *p)
         put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_PORTS, p->name, name, sizeof(name)), 0, 0, false);
         put_counter(t, NFT_MSG_DELOBJ, ruleset_obj_name(OBJ_QUEUED, p->name, name, sizeof(name)));
         put_counter(t, NFT_MSG_DELOBJ, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
+        put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_OFFENDERS4, p->name, name, sizeof(name)), 0, 0, false);
+        put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_OFFENDERS6, p->name, name, sizeof(name)), 0, 0, false);
+        put_counter(t, NFT_MSG_DELOBJ, ruleset_obj_name(OBJ_REPEAT, p->name, name, sizeof(name)));
 }
 
 static const struct policy *find_policy(const struct policy_set *s, const char *name)
@@ -1109,6 +1158,115 @@ int ruleset_events_drain(struct ruleset_nl *nl)
         }
 }
 
+static void put_offender_elems(struct txn *t, uint16_t type, const char *set, int family, const addr128 *a,
+                               size_t n)
+{
+        struct elem_writer w = { .t = t, .type = type, .set = set, .keylen = family == AF_INET ? 4 : 16 };
+        uint8_t key[16];
+
+        w.counter = type == NFT_MSG_NEWSETELEM ? &t->st.elements_added : &t->st.elements_deleted;
+        for (size_t i = 0; i < n; i++) {
+                addr_to_bytes(family, a[i], key);
+                elem_put(&w, key, false);
+        }
+        elem_close(&w);
+}
+
+static int offenders_txn(struct ruleset_nl *nl, const char *table, const char *policy, int family, uint16_t type,
+                         const addr128 *a, size_t n)
+{
+        char set[128];
+        struct txn t;
+        int r;
+
+        txn_begin(&t, nl, table);
+        ruleset_obj_name(family == AF_INET ? OBJ_OFFENDERS4 : OBJ_OFFENDERS6, policy, set, sizeof(set));
+        put_offender_elems(&t, type, set, family, a, n);
+        r = txn_commit(&t);
+        txn_free(&t);
+        return r;
+}
+
+int ruleset_offender_add(struct ruleset_nl *nl, const char *table, const char *policy, int family, addr128 a)
+{
+        return offenders_txn(nl, table, policy, family, NFT_MSG_NEWSETELEM, &a, 1);
+}
+
+int ruleset_offenders_del(struct ruleset_nl *nl, const char *table, const char *policy, int family,
+                          const addr128 *a, size_t n)
+{
+        if (n == 0)
+                return 0;
+        return offenders_txn(nl, table, policy, family, NFT_MSG_DELSETELEM, a, n);
+}
+
+int ruleset_offenders_flush(struct ruleset_nl *nl, const char *table, const char *policy)
+{
+        char set[128];
+        struct txn t;
+        int r;
+
+        txn_begin(&t, nl, table);
+        put_set_flush(&t, ruleset_obj_name(OBJ_OFFENDERS4, policy, set, sizeof(set)));
+        put_set_flush(&t, ruleset_obj_name(OBJ_OFFENDERS6, policy, set, sizeof(set)));
+        r = txn_commit(&t);
+        txn_free(&t);
+        return r;
+}
+
+struct offenders_q {
+        int family;
+        void (*cb)(int family, addr128 a, uint64_t packets, void *userdata);
+        void *userdata;
+};
+
+static int elem_counter_cb(struct nftnl_expr *e, void *data)
+{
+        if (strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "counter") == 0)
+                *(uint64_t *)data = nftnl_expr_get_u64(e, NFTNL_EXPR_CTR_PACKETS);
+        return 0;
+}
+
+static int offenders_cb(const struct nlmsghdr *nlh, void *data)
+{
+        struct offenders_q *q = data;
+        struct nftnl_set *s = nn(nftnl_set_alloc());
+        struct nftnl_set_elems_iter *it;
+        struct nftnl_set_elem *e;
+
+        if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0) {
+                it = nftnl_set_elems_iter_create(s);
+                while (it && (e = nftnl_set_elems_iter_next(it))) {
+                        uint32_t len = 0;
+                        const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+                        uint64_t packets = 0;
+
+                        if (!key || len != (q->family == AF_INET ? 4u : 16u))
+                                continue;
+                        nftnl_set_elem_expr_foreach(e, elem_counter_cb, &packets);
+                        q->cb(q->family, addr_from_bytes(q->family, key), packets, q->userdata);
+                }
+                nftnl_set_elems_iter_destroy(it);
+        }
+        nftnl_set_free(s);
+        return MNL_CB_OK;
+}
+
+int ruleset_offenders_read(struct ruleset_nl *nl, const char *table, const char *policy, int family,
+                           void (*cb)(int family, addr128 a, uint64_t packets, void *userdata), void *userdata)
+{
+        struct offenders_q q = { .family = family, .cb = cb, .userdata = userdata };
+        char buf[MNL_SOCKET_BUFFER_SIZE], set[128];
+        struct nlmsghdr *nlh;
+
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK, nl->seq++);
+        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET,
+                          ruleset_obj_name(family == AF_INET ? OBJ_OFFENDERS4 : OBJ_OFFENDERS6, policy, set,
+                                           sizeof(set)));
+        return query(nl, nlh, offenders_cb, &q);
+}
+
 /* ---- probing ---- */
 
 static bool file_has_line_ending(const char *path, const char *needle)
@@ -1211,6 +1369,11 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
                 fprintf(f, " }\n\t}\n");
                 fprintf(f, "\tcounter %s {\n\t}\n", ruleset_obj_name(OBJ_QUEUED, p->name, name, sizeof(name)));
                 fprintf(f, "\tcounter %s {\n\t}\n", ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
+                fprintf(f, "\tset %s {\n\t\ttype ipv4_addr\n\t\tcounter\n\t}\n",
+                        ruleset_obj_name(OBJ_OFFENDERS4, p->name, name, sizeof(name)));
+                fprintf(f, "\tset %s {\n\t\ttype ipv6_addr\n\t\tcounter\n\t}\n",
+                        ruleset_obj_name(OBJ_OFFENDERS6, p->name, name, sizeof(name)));
+                fprintf(f, "\tcounter %s {\n\t}\n", ruleset_obj_name(OBJ_REPEAT, p->name, name, sizeof(name)));
         }
         fprintf(f, "\tchain %s {\n\t\ttype filter hook input priority %d; policy accept;\n", CHAIN_INPUT,
                 CHAIN_PRIORITY);
@@ -1240,6 +1403,17 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
 
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
                 fprintf(f, "\tchain %s {\n", ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)));
+                if (!o->monitor) {
+                        char repeat[128];
+
+                        ruleset_obj_name(OBJ_REPEAT, p->name, repeat, sizeof(repeat));
+                        fprintf(f, "\t\tip saddr @%s counter name \"%s\" %s\n",
+                                ruleset_obj_name(OBJ_OFFENDERS4, p->name, name, sizeof(name)), repeat,
+                                o->drop ? "drop" : "reject with tcp reset");
+                        fprintf(f, "\t\tip6 saddr @%s counter name \"%s\" %s\n",
+                                ruleset_obj_name(OBJ_OFFENDERS6, p->name, name, sizeof(name)), repeat,
+                                o->drop ? "drop" : "reject with tcp reset");
+                }
                 fprintf(f, "\t\tip saddr @%s ", ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)));
                 print_queue(f, o, queued);
                 fprintf(f, "\t\tip6 saddr @%s ", ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)));

@@ -96,6 +96,19 @@ int ruleset_events_open(struct ruleset_nl **ret);
  * one), or negative errno. */
 int ruleset_events_drain(struct ruleset_nl *nl);
 
+/* Repeat offenders: sources mxlockd has seen flood a policy are refused in
+ * the kernel from a per-policy set whose elements carry their own packet
+ * counter, so every attempt is still counted per source. */
+int ruleset_offender_add(struct ruleset_nl *nl, const char *table, const char *policy, int family, addr128 a);
+/* Remove these sources (n of them, all of one family). */
+int ruleset_offenders_del(struct ruleset_nl *nl, const char *table, const char *policy, int family,
+                          const addr128 *a, size_t n);
+/* Call cb with every offender of the policy and family and its packet count. */
+int ruleset_offenders_read(struct ruleset_nl *nl, const char *table, const char *policy, int family,
+                           void (*cb)(int family, addr128 a, uint64_t packets, void *userdata), void *userdata);
+/* Empty both offender sets of a policy. */
+int ruleset_offenders_flush(struct ruleset_nl *nl, const char *table, const char *policy);
+
 /* Best guess, without touching the ruleset, whether the running kernel has
  * the native queue expression. */
 bool ruleset_probe_native_queue(void);
@@ -104,7 +117,10 @@ bool ruleset_probe_native_queue(void);
 void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_set *want);
 
 /* Names of the per-policy objects (buf of NAME_MAX+1). */
-enum ruleset_obj { OBJ_ALLOW4, OBJ_ALLOW6, OBJ_DENY4, OBJ_DENY6, OBJ_PORTS, OBJ_CHAIN, OBJ_QUEUED, OBJ_HANDLED };
+enum ruleset_obj {
+        OBJ_ALLOW4, OBJ_ALLOW6, OBJ_DENY4, OBJ_DENY6, OBJ_PORTS, OBJ_CHAIN, OBJ_QUEUED, OBJ_HANDLED,
+        OBJ_OFFENDERS4, OBJ_OFFENDERS6, OBJ_REPEAT,
+};
 const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char *buf, size_t len);
 
 #endif

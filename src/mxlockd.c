@@ -41,11 +41,25 @@
 #define TALLY_LIMIT 3           /* individual records per source and window */
 #define TALLY_WINDOW 10         /* seconds */
 
+#define OFFENDERS_MAX 1024       /* sources refused in the kernel at once */
+#define OFFENDER_QUIET_TICKS 30 /* seconds without an attempt before a source leaves */
+
 /* Per-policy figures, kept by name across reloads. */
 struct pstat {
         char name[POLICY_NAME_MAX];
         uint64_t refused, observed, folded, missed;
-        uint64_t gap_accounted;         /* queued - handled already written as missed */
+        uint64_t repeat_accounted;      /* kernel-refused repeat attempts written so far */
+};
+
+/* A source that floods: refused in the kernel, counted from its element. */
+struct offender {
+        addr128 addr;
+        struct timeval since;           /* start of the attempts not yet written */
+        uint64_t packets;               /* the element's counter when last read */
+        uint16_t policy;
+        uint8_t family;
+        uint8_t quiet;                  /* ticks without a new attempt */
+        bool seen;                      /* found in this read */
 };
 
 struct daemon {
@@ -76,6 +90,9 @@ struct daemon {
         char last_reload_error[CONFIG_ERRLEN];
         unsigned ticks;
         struct timeval started;
+        struct offender offenders[OFFENDERS_MAX];
+        size_t noffenders;
+        uint64_t offenders_full;        /* floods we could not hand to the kernel */
 };
 
 static void warn_cb(const char *file, int line, const char *msg, void *userdata)
@@ -292,6 +309,163 @@ static void write_summary(const struct tally_entry *e, void *userdata)
         journal_attempt(d, "summary", policy, family, src, 0, NULL, e->dport, e->pending);
 }
 
+static void write_missed(struct daemon *d, const char *policy, uint64_t count, const char *reason);
+
+/* ---- repeat offenders, refused in the kernel ---- */
+
+static void write_repeat_summary(struct daemon *d, const struct offender *o, uint64_t count,
+                                 const struct timeval *now)
+{
+        const char *policy = d->pol->v[o->policy].name;
+        const char *family = o->family == AF_INET ? "ipv4" : "ipv6";
+        char src[ADDR_STRLEN];
+        struct jline j;
+
+        addr_format(o->family, o->addr, src);
+        jline_begin(&j, now, "summary");
+        jline_str(&j, "policy", policy);
+        jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
+        jline_str(&j, "action", cfg_action_name(d->cfg->action));
+        jline_str(&j, "family", family);
+        jline_str(&j, "src", src);
+        jline_uint(&j, "count", count);
+        jline_time(&j, "first", &o->since);
+        jline_time(&j, "last", now);
+        jline_str(&j, "folded_as", "refused");
+        jline_str(&j, "refused_by", "kernel");
+        audit_emit(d, &j);
+        journal_attempt(d, "summary", policy, family, src, 0, NULL, d->pol->v[o->policy].ports[0], count);
+}
+
+/* A source started flooding: let the kernel refuse it from now on. */
+static void offender_add(struct daemon *d, struct tally_entry *e, const struct timeval *now)
+{
+        struct offender *o;
+        int r;
+
+        e->offender = true;
+        for (size_t i = 0; i < d->noffenders; i++)
+                if (d->offenders[i].addr == e->addr && d->offenders[i].family == e->family &&
+                    d->offenders[i].policy == e->policy)
+                        return;
+        if (d->noffenders == OFFENDERS_MAX) {
+                d->offenders_full++;
+                return;         /* still refused and counted, through the queue */
+        }
+        r = ruleset_offender_add(d->nl, d->cfg->table, d->pol->v[e->policy].name, e->family, e->addr);
+        if (r < 0) {
+                log_debug("Cannot add a repeat offender to the kernel: %s", strerror(-r));
+                return;
+        }
+        o = &d->offenders[d->noffenders++];
+        memset(o, 0, sizeof(*o));
+        o->addr = e->addr;
+        o->family = e->family;
+        o->policy = e->policy;
+        o->since = *now;
+}
+
+struct offender_read {
+        struct daemon *d;
+        uint16_t policy;
+        struct timeval now;
+        bool active;
+};
+
+static void offender_counted(int family, addr128 a, uint64_t packets, void *userdata)
+{
+        struct offender_read *rd = userdata;
+        struct daemon *d = rd->d;
+
+        for (size_t i = 0; i < d->noffenders; i++) {
+                struct offender *o = &d->offenders[i];
+
+                if (o->addr != a || o->family != family || o->policy != rd->policy)
+                        continue;
+                o->seen = true;
+                if (packets > o->packets) {
+                        write_repeat_summary(d, o, packets - o->packets, &rd->now);
+                        d->pstats[o->policy].repeat_accounted += packets - o->packets;
+                        d->pstats[o->policy].refused += packets - o->packets;
+                        d->refused += packets - o->packets;
+                        o->packets = packets;
+                        o->since = rd->now;
+                        o->quiet = 0;
+                        rd->active = true;
+                } else {
+                        o->quiet++;
+                }
+                return;
+        }
+}
+
+/* Read the offenders' counters; write what they refused; let quiet ones go.
+ * With `all`, every offender leaves (reload, stop). Then check the policy's
+ * aggregate counter, so attempts of a source that left between a read and
+ * its removal are counted too. */
+static void offenders_tick(struct daemon *d, bool all)
+{
+        char repeat[128];
+
+        if (!d->noffenders && !all)
+                return;
+        for (size_t p = 0; p < d->pol->n; p++) {
+                struct offender_read rd = { .d = d, .policy = (uint16_t)p };
+                uint64_t before = 0, after = 0;
+                bool have = false;
+
+                for (size_t i = 0; i < d->noffenders; i++)
+                        if (d->offenders[i].policy == p) {
+                                d->offenders[i].seen = false;
+                                have = true;
+                        }
+                if (!have && !all)
+                        continue;
+                ruleset_obj_name(OBJ_REPEAT, d->pol->v[p].name, repeat, sizeof(repeat));
+                (void)ruleset_counter(d->nl, d->cfg->table, repeat, false, &before);
+                gettimeofday(&rd.now, NULL);
+                (void)ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET, offender_counted, &rd);
+                (void)ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET6, offender_counted, &rd);
+
+                /* remove the quiet ones (all of them with `all`) */
+                for (int fam = AF_INET; fam == AF_INET || fam == AF_INET6; fam = fam == AF_INET ? AF_INET6 : 0) {
+                        addr128 gone[OFFENDERS_MAX];
+                        size_t ngone = 0;
+
+                        for (size_t i = 0; i < d->noffenders;) {
+                                struct offender *o = &d->offenders[i];
+
+                                if (o->policy == p && o->family == fam &&
+                                    (all || o->quiet >= OFFENDER_QUIET_TICKS || !o->seen)) {
+                                        gone[ngone++] = o->addr;
+                                        d->offenders[i] = d->offenders[--d->noffenders];
+                                        continue;
+                                }
+                                i++;
+                        }
+                        if (ngone && !all)
+                                (void)ruleset_offenders_del(d->nl, d->cfg->table, d->pol->v[p].name, fam, gone, ngone);
+                }
+                if (all)
+                        (void)ruleset_offenders_flush(d->nl, d->cfg->table, d->pol->v[p].name);
+
+                /* attempts in the kernel's counter that no element accounts for */
+                if (rd.active && !all)
+                        continue;
+                if (ruleset_counter(d->nl, d->cfg->table, repeat, false, &after) == 0 &&
+                    after > d->pstats[p].repeat_accounted) {
+                        uint64_t n = after - d->pstats[p].repeat_accounted;
+
+                        write_missed(d, d->pol->v[p].name, n,
+                                     "refused in the kernel as repeat offenders while their sources were being "
+                                     "removed from the offender set");
+                        d->pstats[p].missed += n;
+                        d->pstats[p].repeat_accounted = after;
+                }
+                (void)before;
+        }
+}
+
 /* ---- the queue ---- */
 
 static void on_packet(const struct queue_pkt *p, void *userdata)
@@ -299,6 +473,7 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
         struct daemon *d = userdata;
         const struct policy_source *src = NULL;
         const struct policy *pol;
+        struct tally_entry *te = NULL;
         struct pstat *ps;
         struct syn_info s;
         char sbuf[ADDR_STRLEN], dbuf[ADDR_STRLEN], ibuf[IF_NAMESIZE];
@@ -331,8 +506,10 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
 
         a = addr_from_bytes(s.family, s.src);
         gettimeofday(&tv, NULL);
-        if (!tally_hit(&d->tally, s.family, a, (uint16_t)(idx - 1), s.dport, &tv, write_summary, d)) {
+        if (!tally_hit(&d->tally, s.family, a, (uint16_t)(idx - 1), s.dport, &tv, write_summary, d, &te)) {
                 ps->folded++;
+                if (!d->opts.monitor && !te->offender && d->enabled)
+                        offender_add(d, te, &tv);
                 return;
         }
         (void)policy_classify(pol, s.family, a, &src);
@@ -416,58 +593,65 @@ static void write_missed(struct daemon *d, const char *policy, uint64_t count, c
         audit_emit(d, &j);
 }
 
-/* Attempts the kernel refused while nobody was reading (from the counters
- * a previous mxlockd left behind), written as `missed` records. */
-static void account_missed_at_start(struct daemon *d)
+/* Attempts the kernel queued that nobody answered show as queued - handled
+ * in the policy's two counters. When there are any, both counters are read
+ * and zeroed (handled first) and the difference written as `missed`, so the
+ * next reading, ours or a later mxlockd's after a crash, starts afresh and
+ * nothing is written twice. Exact only while nothing is in flight. */
+static uint64_t settle_gap(struct daemon *d, size_t i, const char *reason)
 {
         char qname[128], hname[128];
+        uint64_t queued = 0, handled = 0;
 
+        ruleset_obj_name(OBJ_QUEUED, d->pol->v[i].name, qname, sizeof(qname));
+        ruleset_obj_name(OBJ_HANDLED, d->pol->v[i].name, hname, sizeof(hname));
+        if (ruleset_counter(d->nl, d->cfg->table, qname, false, &queued) < 0 ||
+            ruleset_counter(d->nl, d->cfg->table, hname, false, &handled) < 0 || queued <= handled)
+                return 0;
+        if (ruleset_counter(d->nl, d->cfg->table, hname, true, &handled) < 0 ||
+            ruleset_counter(d->nl, d->cfg->table, qname, true, &queued) < 0 || queued <= handled)
+                return 0;
+        write_missed(d, d->pol->v[i].name, queued - handled, reason);
+        d->pstats[i].missed += queued - handled;
+        return queued - handled;
+}
+
+/* Attempts the kernel refused while no mxlockd was reading, from the
+ * counters the previous one left behind. */
+static void account_missed_at_start(struct daemon *d)
+{
         for (size_t i = 0; i < d->pol->n; i++) {
-                uint64_t queued = 0, handled = 0;
+                uint64_t n = settle_gap(d, i, "mxlockd was not reading the queue");
 
-                ruleset_obj_name(OBJ_QUEUED, d->pol->v[i].name, qname, sizeof(qname));
-                ruleset_obj_name(OBJ_HANDLED, d->pol->v[i].name, hname, sizeof(hname));
-                if (ruleset_counter(d->nl, d->cfg->table, qname, false, &queued) < 0 ||
-                    ruleset_counter(d->nl, d->cfg->table, hname, false, &handled) < 0)
-                        continue;
-                if (queued <= handled)
-                        continue;
-                write_missed(d, d->pol->v[i].name, queued - handled, "mxlockd was not reading the queue");
-                d->pstats[i].missed += queued - handled;
-                log_notice("policy %s: %llu attempts while mxlockd was not running", d->pol->v[i].name,
-                           (unsigned long long)(queued - handled));
+                if (n)
+                        log_notice("policy %s: %llu attempts while mxlockd was not running", d->pol->v[i].name,
+                                   (unsigned long long)n);
         }
 }
 
 /* While running: attempts the kernel queued but never handed to us (a full
- * queue during a flood) show as queued - handled once the queue is empty.
- * Only then is the difference exact, so this waits for a quiet moment. */
+ * queue during a flood). Waits for a quiet moment with an empty queue, when
+ * the difference is exact. */
 static void reconcile(struct daemon *d, bool final)
 {
-        char qname[128], hname[128];
         uint64_t waiting, dropped;
 
         if (!d->enabled || (!final && d->pkts_tick))
                 return;
-        if (queue_proc(d, &waiting, &dropped) < 0 || waiting)
+        if (d->queue && (queue_proc(d, &waiting, &dropped) < 0 || waiting))
                 return;
-        for (size_t i = 0; i < d->pol->n; i++) {
-                struct pstat *ps = &d->pstats[i];
-                uint64_t queued = 0, handled = 0, gap;
+        for (size_t i = 0; i < d->pol->n; i++)
+                (void)settle_gap(d, i, final ? "refused by the kernel while mxlockd was stopping"
+                                             : "the kernel queue overflowed; refused without being read");
+}
 
-                ruleset_obj_name(OBJ_QUEUED, d->pol->v[i].name, qname, sizeof(qname));
-                ruleset_obj_name(OBJ_HANDLED, d->pol->v[i].name, hname, sizeof(hname));
-                if (ruleset_counter(d->nl, d->cfg->table, qname, false, &queued) < 0 ||
-                    ruleset_counter(d->nl, d->cfg->table, hname, false, &handled) < 0)
-                        continue;
-                gap = queued > handled ? queued - handled : 0;
-                if (gap > ps->gap_accounted) {
-                        write_missed(d, ps->name, gap - ps->gap_accounted,
-                                     "the kernel queue overflowed; these attempts were refused without being read");
-                        ps->missed += gap - ps->gap_accounted;
-                        ps->gap_accounted = gap;
-                }
+/* A rebuilt table starts with zeroed counters and empty offender sets. */
+static void counters_reset(struct daemon *d, size_t npolicies)
+{
+        for (size_t i = 0; d->pstats && i < npolicies; i++) {
+                d->pstats[i].repeat_accounted = 0;
         }
+        d->noffenders = 0;
 }
 
 static int install(struct daemon *d, const struct ruleset_opts *o, struct policy_set *want,
@@ -489,8 +673,7 @@ static int install(struct daemon *d, const struct ruleset_opts *o, struct policy
                 /* the table may have been altered behind our back: rebuild it whole */
                 r = ruleset_apply(d->nl, &tryo, want, NULL, &st);
                 if (r == 0)
-                        for (size_t i = 0; d->pstats && i < want->n; i++)
-                                d->pstats[i].gap_accounted = 0;
+                        counters_reset(d, d->pol == want ? want->n : 0);
         }
         if (r < 0)
                 return r;
@@ -516,8 +699,8 @@ static void check_table(struct daemon *d)
         if (r != 0)
                 return;         /* intact, or we cannot tell */
         r = install(d, &d->opts, d->pol, NULL);
-        for (size_t i = 0; i < d->pol->n; i++)
-                d->pstats[i].gap_accounted = 0;
+        counters_reset(d, d->pol->n);
+        tally_flush_all(&d->tally, write_summary, d);
         gettimeofday(&tv, NULL);
         jline_begin(&j, &tv, "restored");
         jline_str(&j, "table", d->cfg->table);
@@ -592,6 +775,8 @@ static int reload(struct daemon *d, char err[CONFIG_ERRLEN])
         }
         opts_from_config(&o, c, d->opts.native_queue);
         if (d->enabled) {
+                /* the reload empties the offender sets: count what they refused first */
+                offenders_tick(d, true);
                 r = install(d, &o, p, d->pol);
                 if (r < 0) {
                         snprintf(err, CONFIG_ERRLEN, "installing the ruleset failed: %s", strerror(-r));
@@ -820,13 +1005,14 @@ static void set_enabled(struct daemon *d, bool on, char err[CONFIG_ERRLEN])
                         snprintf(err, CONFIG_ERRLEN, "installing the ruleset failed: %s", strerror(-r));
                         return;
                 }
-                for (size_t i = 0; i < d->pol->n; i++)
-                        d->pstats[i].gap_accounted = 0;
+                counters_reset(d, d->pol->n);
+                tally_flush_all(&d->tally, write_summary, d);
                 d->enabled = true;
                 audit_event(d, "enabled", "ok", NULL);
                 notify_send("STATUS=Enforcing");
                 log_notice("Enabled by mxlock enable: table inet %s in force", d->cfg->table);
         } else {
+                offenders_tick(d, true);
                 reconcile(d, true);
                 r = ruleset_delete(d->nl, d->cfg->table);
                 if (r < 0) {
@@ -1013,6 +1199,8 @@ static void on_timer(struct daemon *d)
         (void)!read(d->timerfd, &ticks, sizeof(ticks));
         gettimeofday(&now, NULL);
         tally_sweep(&d->tally, &now, false, write_summary, d);
+        if (d->enabled)
+                offenders_tick(d, false);
         reconcile(d, false);
         d->pkts_tick = 0;
         audit_sync(d);
@@ -1265,7 +1453,13 @@ int main(int argc, char **argv)
 
         notify_send("STOPPING=1");
         on_queue(d);
+        /* unbind first: from here on the kernel refuses (or with failure =
+         * open accepts) on its own, counts, and the next start writes it */
+        queue_close(d->queue);
+        d->queue = NULL;
         tally_sweep(&d->tally, &d->started, true, write_summary, d);
+        if (d->enabled)
+                offenders_tick(d, true);        /* while stopped, the queue path counts them */
         reconcile(d, true);
         audit_event(d, "stop", NULL, NULL);
         write_metrics(d);

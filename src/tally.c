@@ -48,7 +48,7 @@ static void emit(struct tally_entry *e, tally_flush_fn flush, void *userdata)
 }
 
 bool tally_hit(struct tally *t, int family, addr128 addr, uint16_t policy, uint16_t dport,
-               const struct timeval *now, tally_flush_fn flush, void *userdata)
+               const struct timeval *now, tally_flush_fn flush, void *userdata, struct tally_entry **ret_entry)
 {
         struct tally_entry *e = &t->v[slot_of(t, family, addr, policy)];
         uint32_t sec = (uint32_t)now->tv_sec;
@@ -70,6 +70,8 @@ bool tally_hit(struct tally *t, int family, addr128 addr, uint16_t policy, uint1
                 e->in_window = 0;
         }
         e->dport = dport;
+        if (ret_entry)
+                *ret_entry = e;
         if (e->in_window < t->limit) {
                 e->in_window++;
                 return true;

@@ -23,6 +23,7 @@ struct tally_entry {
         uint16_t dport;
         uint8_t family;
         bool used;
+        bool offender;                  /* handed to the kernel's offender set */
 };
 
 struct tally {
@@ -40,10 +41,10 @@ int tally_init(struct tally *t, size_t cap, unsigned limit, unsigned window);
 void tally_free(struct tally *t);
 
 /* Count one attempt. Returns true when it should be written on its own,
- * false when it was folded. An entry that has to leave its slot for this
+ * false when it was folded (*ret_entry then points at the source's entry). An entry that has to leave its slot for this
  * source is handed to flush first when it holds folded attempts. */
 bool tally_hit(struct tally *t, int family, addr128 addr, uint16_t policy, uint16_t dport,
-               const struct timeval *now, tally_flush_fn flush, void *userdata);
+               const struct timeval *now, tally_flush_fn flush, void *userdata, struct tally_entry **ret_entry);
 
 /* Hand every entry whose window has ended (all of them when `all`) with
  * folded attempts to flush, and reset it. */

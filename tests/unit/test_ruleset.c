@@ -151,7 +151,7 @@ static void test_native_queue_encoding(void **state)
         assert_int_equal(s.qnum, 25);
         assert_int_equal(s.qtotal, 1);
         assert_int_equal(s.qflags, 0);          /* failure = closed: no bypass */
-        assert_int_equal(s.reject_exprs, 1);    /* the verdict rule */
+        assert_int_equal(s.reject_exprs, 3);    /* the verdict rule and the two offender rules */
         assert_int_equal(s.foreign, 0);
         free(buf);
 

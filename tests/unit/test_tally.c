@@ -38,22 +38,22 @@ static void test_first_attempts_individual_then_folded(void **state)
         assert_int_equal(tally_init(&t, 64, 3, 10), 0);
         for (int i = 0; i < 10; i++) {
                 now.tv_usec = i;
-                individual += tally_hit(&t, AF_INET, 0xc0000242, 0, 25, &now, flush_cb, &s);
+                individual += tally_hit(&t, AF_INET, 0xc0000242, 0, 25, &now, flush_cb, &s, NULL);
         }
         assert_int_equal(individual, 3);
         assert_int_equal(s.summaries, 0);
         /* the window is not over: nothing to write yet */
-        tally_sweep(&t, &now, false, flush_cb, &s);
+        tally_sweep(&t, &now, false, flush_cb, &s, NULL);
         assert_int_equal(s.summaries, 0);
         now.tv_sec += 10;
-        tally_sweep(&t, &now, false, flush_cb, &s);
+        tally_sweep(&t, &now, false, flush_cb, &s, NULL);
         assert_int_equal(s.summaries, 1);
         assert_int_equal(s.folded, 7);
         assert_int_equal(s.last.first.tv_usec, 3);
         assert_int_equal(s.last.last.tv_usec, 9);
         assert_int_equal(s.last.dport, 25);
         /* a new window: individual records again */
-        assert_true(tally_hit(&t, AF_INET, 0xc0000242, 0, 25, &now, flush_cb, &s));
+        assert_true(tally_hit(&t, AF_INET, 0xc0000242, 0, 25, &now, flush_cb, &s, NULL));
         tally_free(&t);
 }
 
@@ -65,9 +65,9 @@ static void test_window_rollover_on_hit_flushes(void **state)
 
         assert_int_equal(tally_init(&t, 64, 1, 5), 0);
         for (int i = 0; i < 4; i++)
-                (void)tally_hit(&t, AF_INET6, 42, 1, 25, &now, flush_cb, &s);
+                (void)tally_hit(&t, AF_INET6, 42, 1, 25, &now, flush_cb, &s, NULL);
         now.tv_sec += 5;
-        assert_true(tally_hit(&t, AF_INET6, 42, 1, 25, &now, flush_cb, &s));
+        assert_true(tally_hit(&t, AF_INET6, 42, 1, 25, &now, flush_cb, &s, NULL));
         assert_int_equal(s.summaries, 1);
         assert_int_equal(s.folded, 3);
         tally_free(&t);
@@ -93,15 +93,15 @@ static void test_bounded_and_complete(void **state)
                 if (i % 100000 == 0)
                         now.tv_sec++;
                 attempts++;
-                individual += tally_hit(&t, AF_INET, a, (uint16_t)(i % 2), 25, &now, flush_cb, &s);
+                individual += tally_hit(&t, AF_INET, a, (uint16_t)(i % 2), 25, &now, flush_cb, &s, NULL);
         }
-        tally_sweep(&t, &now, true, flush_cb, &s);
+        tally_sweep(&t, &now, true, flush_cb, &s, NULL);
         assert_int_equal(individual + s.folded, attempts);
         assert_true(s.folded > 0);
         assert_true(t.evictions > 0);
         /* after sweeping everything, nothing is pending */
         s.summaries = 0;
-        tally_sweep(&t, &now, true, flush_cb, &s);
+        tally_sweep(&t, &now, true, flush_cb, &s, NULL);
         assert_int_equal(s.summaries, 0);
         tally_free(&t);
 }
@@ -113,11 +113,11 @@ static void test_policies_kept_apart(void **state)
         struct timeval now = { 4000, 0 };
 
         assert_int_equal(tally_init(&t, 4096, 1, 10), 0);
-        assert_true(tally_hit(&t, AF_INET, 7, 0, 25, &now, flush_cb, &s));
-        assert_true(tally_hit(&t, AF_INET, 7, 1, 9095, &now, flush_cb, &s));
-        assert_true(tally_hit(&t, AF_INET6, 7, 0, 25, &now, flush_cb, &s));
-        assert_false(tally_hit(&t, AF_INET, 7, 0, 25, &now, flush_cb, &s));
-        tally_flush_all(&t, flush_cb, &s);
+        assert_true(tally_hit(&t, AF_INET, 7, 0, 25, &now, flush_cb, &s, NULL));
+        assert_true(tally_hit(&t, AF_INET, 7, 1, 9095, &now, flush_cb, &s, NULL));
+        assert_true(tally_hit(&t, AF_INET6, 7, 0, 25, &now, flush_cb, &s, NULL));
+        assert_false(tally_hit(&t, AF_INET, 7, 0, 25, &now, flush_cb, &s, NULL));
+        tally_flush_all(&t, flush_cb, &s, NULL);
         assert_int_equal(s.folded, 1);
         tally_free(&t);
 }

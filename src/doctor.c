@@ -1,0 +1,777 @@
+/* src/doctor.c: `mxlock doctor` (see doctor.h).
+ *
+ * Checks are collected first and printed at the end, as text or as one JSON
+ * object. Each check has a status (PASS, WARN, FAIL), a name (config, mx,
+ * spf, table, listening, stale), an optional subject (a domain, a policy, a
+ * port, a catalog) and a one-line explanation. */
+#include <errno.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "audit.h"
+#include "catalog.h"
+#include "config.h"
+#include "dns.h"
+#include "doctor.h"
+#include "policy.h"
+#include "prefix.h"
+#include "ruleset.h"
+#include "spf.h"
+
+enum status { ST_PASS, ST_WARN, ST_FAIL };
+
+static const char *const status_text[] = { "PASS", "WARN", "FAIL" };
+static const char *const status_json[] = { "pass", "warn", "fail" };
+
+struct check {
+        enum status st;
+        char name[16];
+        char *subject;
+        char *msg;
+};
+
+struct doctor {
+        struct check *v;
+        size_t n;
+        bool oom;
+        struct dns_resolver res;
+        struct config *cfg;
+        struct policy_set *ps;
+        const char *dirs;
+        unsigned stale_days;
+        struct range_list local[2];     /* this host's addresses, IPv4 and IPv6 */
+};
+
+static void add(struct doctor *d, enum status st, const char *name, const char *subject, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+
+static void add(struct doctor *d, enum status st, const char *name, const char *subject, const char *fmt, ...)
+{
+        struct check *v, *c;
+        va_list ap;
+
+        if (d->oom)
+                return;
+        v = realloc(d->v, (d->n + 1) * sizeof(*v));
+        if (!v) {
+                d->oom = true;
+                return;
+        }
+        d->v = v;
+        c = &v[d->n];
+        memset(c, 0, sizeof(*c));
+        c->st = st;
+        snprintf(c->name, sizeof(c->name), "%s", name);
+        c->subject = subject ? strdup(subject) : NULL;
+        va_start(ap, fmt);
+        if (vasprintf(&c->msg, fmt, ap) < 0)
+                c->msg = NULL;
+        va_end(ap);
+        if (!c->msg || (subject && !c->subject)) {
+                free(c->msg);
+                free(c->subject);
+                d->oom = true;
+                return;
+        }
+        d->n++;
+}
+
+static void usage(FILE *out)
+{
+        fprintf(out,
+                "Usage: mxlock doctor [OPTIONS] DOMAIN...\n"
+                "\n"
+                "The provider onboarding checklist, run on the mail server:\n"
+                "  config     the configuration loads and some policy locks port 25\n"
+                "  mx         every MX of DOMAIN resolves into the allowed ranges (an MX\n"
+                "             elsewhere, such as at this host, is a bypass hole: FAIL)\n"
+                "  spf        DOMAIN's SPF record authorises the provider (WARN if not)\n"
+                "  table      the mxlock table is loaded with non-empty allow sets\n"
+                "  listening  something listens on each locked port\n"
+                "  stale      provider catalogs were checked within --stale-days (WARN)\n"
+                "\n"
+                "  --format text|json    output (default text)\n"
+                "  --nameserver IP[:PORT]  ask this DNS server instead of resolv.conf's\n"
+                "  --timeout SEC         per DNS query try (default 3, 2 tries)\n"
+                "  --provider-dirs DIRS  catalog directories (default: the configuration's)\n"
+                "  --stale-days N        catalog age that earns a warning (default %d)\n"
+                "\n"
+                "Exit: 0 no FAIL (warnings allowed), 1 at least one FAIL, 2 usage error.\n",
+                DOCTOR_DEFAULT_STALE_DAYS);
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers */
+
+static void local_addrs(struct doctor *d)
+{
+        struct ifaddrs *ifa = NULL;
+
+        range_list_init(&d->local[0], AF_INET);
+        range_list_init(&d->local[1], AF_INET6);
+        if (getifaddrs(&ifa) < 0)
+                return;
+        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+                addr128 a;
+                int f;
+
+                if (!i->ifa_addr)
+                        continue;
+                if (i->ifa_addr->sa_family == AF_INET) {
+                        a = addr_from_bytes(AF_INET, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr);
+                        f = 0;
+                } else if (i->ifa_addr->sa_family == AF_INET6) {
+                        a = addr_from_bytes(AF_INET6, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr);
+                        f = 1;
+                } else {
+                        continue;
+                }
+                (void) range_list_add(&d->local[f], (struct range){ a, a });
+        }
+        freeifaddrs(ifa);
+        range_list_merge(&d->local[0]);
+        range_list_merge(&d->local[1]);
+}
+
+/* Is the address allowed on port 25 by some policy? *ret_policy: which. */
+static bool allowed_25(const struct doctor *d, int family, addr128 a, const struct policy **ret_policy,
+                       const struct policy_source **ret_src)
+{
+        for (size_t i = 0; i < d->ps->n; i++) {
+                const struct policy *p = &d->ps->v[i];
+
+                if (!policy_has_port(p, 25))
+                        continue;
+                if (policy_classify(p, family, a, ret_src)) {
+                        *ret_policy = p;
+                        return true;
+                }
+        }
+        return false;
+}
+
+static bool any_policy_25(const struct doctor *d)
+{
+        for (size_t i = 0; i < d->ps->n; i++)
+                if (policy_has_port(&d->ps->v[i], 25))
+                        return true;
+        return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* mx */
+
+static void check_mx_host(struct doctor *d, const char *domain, const struct dns_mx *mx)
+{
+        char err[512], list[512], bad[512];
+        struct prefix *v = NULL;
+        size_t n = 0, ll = 0, bl = 0, nbad = 0;
+        const struct policy *pol = NULL;
+        const struct policy_source *src = NULL;
+        uint32_t ttl;
+        int r;
+
+        if (strcmp(mx->host, ".") == 0) {
+                add(d, ST_WARN, "mx", domain, "null MX (RFC 7505): %s accepts no mail at all", domain);
+                return;
+        }
+        r = dns_resolve_host(&d->res, mx->host, &v, &n, &ttl, err, sizeof(err));
+        if (r < 0) {
+                add(d, dns_error_is_permanent(r) ? ST_WARN : ST_FAIL, "mx", domain,
+                    "MX %u %s does not resolve (%s): %s", mx->preference, mx->host, dns_error_name(r),
+                    dns_error_is_permanent(r) ? "senders skip it, but it should be removed"
+                                              : "cannot tell whether it is a bypass hole");
+                return;
+        }
+        list[0] = bad[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+                char a[ADDR_STRLEN];
+                const struct policy *p = NULL;
+                const struct policy_source *s = NULL;
+                bool local = range_list_contains(&d->local[v[i].family == AF_INET6], v[i].addr);
+
+                addr_format(v[i].family, v[i].addr, a);
+                if (ll < sizeof(list))
+                        ll += (size_t)snprintf(list + ll, sizeof(list) - ll, "%s%s", ll ? ", " : "", a);
+                if (allowed_25(d, v[i].family, v[i].addr, &p, &s)) {
+                        if (!pol) {
+                                pol = p;
+                                src = s;
+                        }
+                        continue;
+                }
+                nbad++;
+                if (bl < sizeof(bad))
+                        bl += (size_t)snprintf(bad + bl, sizeof(bad) - bl, "%s%s%s", bl ? ", " : "", a,
+                                               local ? ", an address of this host" : "");
+        }
+        free(v);
+        if (nbad)
+                add(d, ST_FAIL, "mx", domain,
+                    "bypass hole: MX %s (%s) is not in the allowed ranges; senders will deliver to it directly",
+                    mx->host, bad);
+        else
+                add(d, ST_PASS, "mx", domain, "MX %u %s (%s) is in the allowed ranges (policy %s: %s)",
+                    mx->preference, mx->host, list, pol ? pol->name : "?", src && src->origin ? src->origin : "");
+}
+
+static void check_mx(struct doctor *d, const char *domain)
+{
+        struct dns_mx *mx = NULL;
+        size_t n = 0;
+        uint32_t ttl;
+        char err[512];
+        int r;
+
+        r = dns_mx(&d->res, domain, &mx, &n, &ttl, err, sizeof(err));
+        if (r == -ENOENT) {
+                add(d, ST_FAIL, "mx", domain, "%s does not exist (NXDOMAIN)", domain);
+                return;
+        }
+        if (r == -ENODATA) {
+                add(d, ST_FAIL, "mx", domain,
+                    "%s has no MX records: senders deliver to its A/AAAA address, not through the gateway",
+                    domain);
+                return;
+        }
+        if (r < 0) {
+                add(d, ST_FAIL, "mx", domain, "MX lookup failed: %s", err);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                check_mx_host(d, domain, &mx[i]);
+        dns_mx_free(mx, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* spf */
+
+static bool overlaps(const struct range_list *l, struct range r)
+{
+        for (size_t i = 0; i < l->n; i++)
+                if (l->v[i].lo <= r.hi && r.lo <= l->v[i].hi)
+                        return true;
+        return false;
+}
+
+/* "provider NAME: ..." -> NAME into buf. */
+static bool provider_of(const char *origin, char *buf, size_t len)
+{
+        const char *s, *e;
+
+        if (!origin || strncmp(origin, "provider ", 9) != 0)
+                return false;
+        s = origin + 9;
+        e = strchr(s, ':');
+        if (!e || (size_t)(e - s) >= len)
+                return false;
+        memcpy(buf, s, (size_t)(e - s));
+        buf[e - s] = '\0';
+        return true;
+}
+
+static void check_spf(struct doctor *d, const char *domain)
+{
+        struct spf_opts so = { .keep_going = true };
+        struct spf_lookup lk;
+        struct spf_result res;
+        char err[512], matched[512] = "", all[512] = "";
+        size_t ml = 0, al = 0;
+        bool any_provider = false;
+        int r;
+
+        /* The provider names of the port-25 policies, and which the SPF covers. */
+        dns_spf_lookup_init(&lk, &d->res);
+        r = spf_expand(domain, &lk, &so, &res, err, sizeof(err));
+        if (r < 0) {
+                add(d, ST_WARN, "spf", domain, "cannot check SPF: %s", err);
+                spf_result_free(&res);
+                return;
+        }
+        for (size_t i = 0; i < d->ps->n; i++) {
+                const struct policy *p = &d->ps->v[i];
+
+                if (!policy_has_port(p, 25))
+                        continue;
+                for (size_t k = 0; k < p->nsrc; k++) {
+                        const struct policy_source *s = &p->src[k];
+                        const struct range_list *l = s->prefix.family == AF_INET6 ? &res.v6 : &res.v4;
+                        char name[CATALOG_NAME_MAX + 2];
+
+                        if (s->deny || !provider_of(s->origin, name, sizeof(name) - 1))
+                                continue;
+                        any_provider = true;
+                        strcat(name, ",");
+                        if (!strstr(all, name) && al + strlen(name) + 1 < sizeof(all))
+                                al += (size_t)snprintf(all + al, sizeof(all) - al, "%s", name);
+                        if (overlaps(l, prefix_range(&s->prefix)) && !strstr(matched, name) &&
+                            ml + strlen(name) + 1 < sizeof(matched))
+                                ml += (size_t)snprintf(matched + ml, sizeof(matched) - ml, "%s", name);
+                }
+        }
+        if (ml)
+                matched[ml - 1] = '\0';
+        if (al)
+                all[al - 1] = '\0';
+        if (res.first_error == -ENOENT && res.ndomains == 0) {
+                add(d, ST_WARN, "spf", domain, "%s has no SPF record: receivers cannot tell the gateway's "
+                    "mail for %s from forgeries", domain, domain);
+        } else if (!any_provider) {
+                add(d, ST_WARN, "spf", domain, "no port-25 policy uses a provider catalog; nothing to compare "
+                    "the SPF record of %s with", domain);
+        } else if (ml) {
+                add(d, ST_PASS, "spf", domain, "the SPF record of %s authorises %s%s%s%s", domain, matched,
+                    res.first_error ? " (but: " : "", res.first_error ? err : "", res.first_error ? ")" : "");
+        } else {
+                add(d, ST_WARN, "spf", domain, "the SPF record of %s does not authorise %s%s%s: mail the "
+                    "gateway relays for %s may fail SPF at receivers", domain, all,
+                    res.first_error ? "; also: " : "", res.first_error ? err : "", domain);
+        }
+        spf_result_free(&res);
+}
+
+/* ------------------------------------------------------------------ */
+/* table */
+
+static void check_table(struct doctor *d)
+{
+        struct ruleset_nl *nl = NULL;
+        const char *table = d->cfg->table;
+        int r;
+
+        r = ruleset_nl_open(&nl);
+        if (r < 0) {
+                add(d, ST_WARN, "table", table, "cannot read the nftables ruleset (%s): run doctor as root",
+                    strerror(-r));
+                return;
+        }
+        r = ruleset_table_exists(nl, table);
+        if (r < 0) {
+                add(d, ST_WARN, "table", table, "cannot read the nftables ruleset (%s): run doctor as root",
+                    strerror(-r));
+                goto out;
+        }
+        if (r == 0) {
+                add(d, ST_FAIL, "table", table, "table inet %s is not loaded: mxlockd is not running (or "
+                    "someone removed its table); nothing is locked", table);
+                goto out;
+        }
+        for (size_t i = 0; i < d->ps->n; i++) {
+                const struct policy *p = &d->ps->v[i];
+                char n4[64], n6[64];
+                size_t s4 = 0, s6 = 0;
+                int r4, r6;
+
+                ruleset_obj_name(OBJ_ALLOW4, p->name, n4, sizeof(n4));
+                ruleset_obj_name(OBJ_ALLOW6, p->name, n6, sizeof(n6));
+                r4 = ruleset_set_size(nl, table, n4, &s4);
+                r6 = ruleset_set_size(nl, table, n6, &s6);
+                if (r4 < 0 || r6 < 0) {
+                        add(d, ST_FAIL, "table", p->name, "policy %s: set %s is missing from table inet %s "
+                            "(%s): reload mxlockd", p->name, r4 < 0 ? n4 : n6, table, strerror(-(r4 < 0 ? r4 : r6)));
+                } else if (s4 + s6 == 0 || (p->allow[FAM_V4].n && !s4) || (p->allow[FAM_V6].n && !s6)) {
+                        add(d, ST_FAIL, "table", p->name, "policy %s: the kernel sets are empty (%s %zu, %s %zu "
+                            "ranges; the configuration has %zu and %zu): reload mxlockd", p->name, n4, s4, n6, s6,
+                            p->allow[FAM_V4].n, p->allow[FAM_V6].n);
+                } else {
+                        add(d, ST_PASS, "table", p->name, "table inet %s is loaded: %s has %zu ranges, %s %zu",
+                            table, n4, s4, n6, s6);
+                }
+        }
+out:
+        ruleset_nl_close(nl);
+}
+
+/* ------------------------------------------------------------------ */
+/* listening */
+
+/* Append the LISTEN sockets on port from /proc/net/tcp or tcp6 to buf. */
+static int proc_listeners(const char *path, int family, uint16_t port, char *buf, size_t len, size_t *off)
+{
+        char line[512];
+        int found = 0;
+        FILE *f;
+
+        f = fopen(path, "re");
+        if (!f)
+                return errno == ENOENT ? 0 : -errno;
+        while (fgets(line, sizeof(line), f)) {
+                char local[64], remote[64], st[8];
+                unsigned lport;
+                char *colon;
+
+                if (sscanf(line, " %*s %63s %63s %7s", local, remote, st) != 3)
+                        continue;
+                if (strcmp(st, "0A") != 0)        /* TCP_LISTEN */
+                        continue;
+                colon = strchr(local, ':');
+                if (!colon || sscanf(colon + 1, "%x", &lport) != 1 || lport != port)
+                        continue;
+                found++;
+                *colon = '\0';
+                {
+                        unsigned char b[16];
+                        char a[ADDR_STRLEN];
+                        size_t hl = strlen(local);
+
+                        if ((family == AF_INET && hl != 8) || (family == AF_INET6 && hl != 32))
+                                continue;
+                        /* The kernel prints each 32-bit word in host byte order. */
+                        for (size_t w = 0; w < hl / 8; w++) {
+                                unsigned word;
+                                char h[9];
+
+                                memcpy(h, local + w * 8, 8);
+                                h[8] = '\0';
+                                sscanf(h, "%x", &word);
+                                memcpy(b + w * 4, &word, 4);
+                        }
+                        addr_format(family, addr_from_bytes(family, b), a);
+                        if (*off < len)
+                                *off += (size_t)snprintf(buf + *off, len - *off, "%s%s%s%s:%u", *off ? ", " : "",
+                                                         family == AF_INET6 ? "[" : "", a,
+                                                         family == AF_INET6 ? "]" : "", port);
+                }
+        }
+        fclose(f);
+        return found;
+}
+
+static void check_listening(struct doctor *d)
+{
+        uint16_t done[1024];
+        size_t ndone = 0;
+
+        for (size_t i = 0; i < d->ps->n; i++) {
+                const struct policy *p = &d->ps->v[i];
+
+                for (size_t k = 0; k < p->nports; k++) {
+                        uint16_t port = p->ports[k];
+                        char buf[512], subj[16];
+                        size_t off = 0;
+                        bool seen = false;
+                        int a, b;
+
+                        for (size_t j = 0; j < ndone; j++)
+                                seen |= done[j] == port;
+                        if (seen || ndone == sizeof(done) / sizeof(done[0]))
+                                continue;
+                        done[ndone++] = port;
+                        snprintf(subj, sizeof(subj), "%u", port);
+                        buf[0] = '\0';
+                        a = proc_listeners("/proc/net/tcp", AF_INET, port, buf, sizeof(buf), &off);
+                        b = proc_listeners("/proc/net/tcp6", AF_INET6, port, buf, sizeof(buf), &off);
+                        if (a < 0 && b < 0)
+                                add(d, ST_WARN, "listening", subj, "cannot read /proc/net/tcp: %s", strerror(-a));
+                        else if (a > 0 || b > 0)
+                                add(d, ST_PASS, "listening", subj, "port %u (policy %s) has a listener: %s", port,
+                                    p->name, buf);
+                        else
+                                add(d, ST_FAIL, "listening", subj, "nothing listens on port %u (policy %s): the "
+                                    "gateway cannot deliver; is the MTA running?", port, p->name);
+                }
+        }
+}
+
+/* ------------------------------------------------------------------ */
+/* stale */
+
+static long days_since(const char *date)
+{
+        struct tm tm;
+        time_t t;
+
+        memset(&tm, 0, sizeof(tm));
+        if (!date || !strptime(date, "%Y-%m-%d", &tm))
+                return -1;
+        t = timegm(&tm);
+        return (long)((time(NULL) - t) / 86400);
+}
+
+static void check_stale(struct doctor *d)
+{
+        const char **seen = NULL;
+        size_t nseen = 0;
+
+        for (size_t i = 0; i < d->ps->n; i++) {
+                const struct policy *p = &d->ps->v[i];
+
+                for (size_t k = 0; k < p->nproviders; k++) {
+                        const char *name = p->providers[k];
+                        char err[CONFIG_ERRLEN];
+                        struct catalog *c = NULL;
+                        bool dup = false;
+                        const char **nv;
+                        long age;
+
+                        for (size_t j = 0; j < nseen; j++)
+                                dup |= strcmp(seen[j], name) == 0;
+                        if (dup)
+                                continue;
+                        nv = realloc(seen, (nseen + 1) * sizeof(*nv));
+                        if (!nv)
+                                break;
+                        seen = nv;
+                        seen[nseen++] = name;
+                        if (catalog_load(d->dirs, name, &c, err) < 0) {
+                                add(d, ST_WARN, "stale", name, "%s", err);
+                                continue;
+                        }
+                        age = days_since(c->checked);
+                        if (!c->checked)
+                                add(d, ST_WARN, "stale", name, "catalog %s (%s) has no 'checked =' date: nobody "
+                                    "knows when its ranges were last compared with the provider's", name, c->path);
+                        else if (age > (long)d->stale_days)
+                                add(d, ST_WARN, "stale", name, "catalog %s (%s) was checked %s, %ld days ago (more "
+                                    "than %u)%s", name, c->path, c->checked, age, d->stale_days,
+                                    c->spf ? ": run `mxlock sync`" : ": compare it with the provider's documentation");
+                        else
+                                add(d, ST_PASS, "stale", name, "catalog %s (%s) was checked %s (%ld day%s ago)", name,
+                                    c->path, c->checked, age < 0 ? 0 : age, age == 1 ? "" : "s");
+                        catalog_free(c);
+                }
+        }
+        free(seen);
+}
+
+/* ------------------------------------------------------------------ */
+/* Output */
+
+static void json_string(FILE *f, const char *s)
+{
+        char buf[4096];
+        size_t len = 0;
+
+        if (!s) {
+                fputs("null", f);
+                return;
+        }
+        json_escape(buf, sizeof(buf), &len, s);
+        fprintf(f, "\"%.*s\"", (int)len, buf);
+}
+
+static void print_text(const struct doctor *d, const char *config_path, char **domains, size_t ndomains,
+                       const unsigned counts[3])
+{
+        printf("mxlock doctor: %s; domain%s", config_path, ndomains == 1 ? "" : "s");
+        for (size_t i = 0; i < ndomains; i++)
+                printf(" %s", domains[i]);
+        printf("\n\n");
+        for (size_t i = 0; i < d->n; i++) {
+                const struct check *c = &d->v[i];
+
+                printf("  %s  %-10s %s\n", status_text[c->st], c->name, c->msg);
+        }
+        printf("\nresult: %s (%u pass, %u warn, %u fail)\n",
+               counts[ST_FAIL] ? "FAIL" : counts[ST_WARN] ? "PASS with warnings" : "PASS",
+               counts[ST_PASS], counts[ST_WARN], counts[ST_FAIL]);
+}
+
+static void print_json(const struct doctor *d, const char *config_path, char **domains, size_t ndomains,
+                       const unsigned counts[3])
+{
+        printf("{\"ok\":%s,\"config\":", counts[ST_FAIL] ? "false" : "true");
+        json_string(stdout, config_path);
+        printf(",\"domains\":[");
+        for (size_t i = 0; i < ndomains; i++) {
+                if (i)
+                        putchar(',');
+                json_string(stdout, domains[i]);
+        }
+        printf("],\"checks\":[");
+        for (size_t i = 0; i < d->n; i++) {
+                const struct check *c = &d->v[i];
+
+                printf("%s{\"check\":\"%s\",\"status\":\"%s\",\"subject\":", i ? "," : "", c->name,
+                       status_json[c->st]);
+                json_string(stdout, c->subject);
+                printf(",\"message\":");
+                json_string(stdout, c->msg);
+                putchar('}');
+        }
+        printf("],\"pass\":%u,\"warn\":%u,\"fail\":%u}\n", counts[ST_PASS], counts[ST_WARN], counts[ST_FAIL]);
+}
+
+/* A mail domain: letters, digits, '-', '_' and single dots. */
+static bool domain_valid(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char ch = s[i];
+
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                      ch == '-' || ch == '_' || ch == '.'))
+                        return false;
+                if (ch == '.' && s[i + 1] == '.')
+                        return false;
+        }
+        return true;
+}
+
+static void warn_ignore(const char *file, int line, const char *msg, void *userdata)
+{
+        (void) file;
+        (void) line;
+        (void) msg;
+        (void) userdata;
+}
+
+int doctor_main(int argc, char **argv, const char *config_path)
+{
+        static const struct option opts[] = {
+                { "format", required_argument, NULL, 'f' },
+                { "nameserver", required_argument, NULL, 'n' },
+                { "timeout", required_argument, NULL, 't' },
+                { "provider-dirs", required_argument, NULL, 'd' },
+                { "stale-days", required_argument, NULL, 's' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        struct doctor d = { .stale_days = DOCTOR_DEFAULT_STALE_DAYS };
+        const char *dirs_opt = NULL;
+        char err[CONFIG_ERRLEN];
+        unsigned counts[3] = { 0 };
+        bool json = false;
+        int c, r, ret;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+                char *end;
+                unsigned long v;
+
+                switch (c) {
+                case 'f':
+                        if (strcmp(optarg, "json") == 0) {
+                                json = true;
+                        } else if (strcmp(optarg, "text") != 0) {
+                                fprintf(stderr, "mxlock doctor: --format: '%s' is not text or json\n", optarg);
+                                return 2;
+                        }
+                        break;
+                case 'n':
+                        if (dns_nameserver_check(optarg) < 0) {
+                                fprintf(stderr, "mxlock doctor: --nameserver: '%s' is not IP, IP:PORT or "
+                                        "[IPv6]:PORT\n", optarg);
+                                return 2;
+                        }
+                        d.res.nameserver = optarg;
+                        break;
+                case 't':
+                        errno = 0;
+                        v = strtoul(optarg, &end, 10);
+                        if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || v == 0 || v > 60) {
+                                fprintf(stderr, "mxlock doctor: --timeout: '%s' is not 1-60 seconds\n", optarg);
+                                return 2;
+                        }
+                        d.res.timeout_ms = (int)v * 1000;
+                        break;
+                case 'd':
+                        dirs_opt = optarg;
+                        break;
+                case 's':
+                        errno = 0;
+                        v = strtoul(optarg, &end, 10);
+                        if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || v > 100000) {
+                                fprintf(stderr, "mxlock doctor: --stale-days: '%s' is not a number of days\n",
+                                        optarg);
+                                return 2;
+                        }
+                        d.stale_days = (unsigned)v;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind >= argc) {
+                fprintf(stderr, "mxlock doctor: name at least one mail domain\n");
+                usage(stderr);
+                return 2;
+        }
+        for (int i = optind; i < argc; i++) {
+                if (!domain_valid(argv[i])) {
+                        fprintf(stderr, "mxlock doctor: '%s' is not a domain name\n", argv[i]);
+                        return 2;
+                }
+        }
+        local_addrs(&d);
+
+        /* config: everything else needs the policies. */
+        r = config_load(config_path, &d.cfg, err, warn_ignore, NULL);
+        if (r < 0) {
+                add(&d, ST_FAIL, "config", config_path, "%s", err);
+        } else {
+                d.dirs = dirs_opt ? dirs_opt : d.cfg->provider_dirs;
+                {
+                        struct policy_resolver pr = { .resolve = dns_policy_resolve, .userdata = &d.res };
+
+                        r = policy_build(d.cfg, d.dirs, &pr, &d.ps, err, warn_ignore, NULL);
+                }
+                if (r < 0) {
+                        add(&d, ST_FAIL, "config", config_path, "%s", err);
+                } else if (!any_policy_25(&d)) {
+                        add(&d, ST_FAIL, "config", config_path, "no policy locks port 25: the MX check has no "
+                            "allowed ranges to compare with");
+                } else {
+                        char names[256] = "";
+                        size_t nl = 0;
+
+                        for (size_t i = 0; i < d.ps->n; i++)
+                                if (policy_has_port(&d.ps->v[i], 25) && nl < sizeof(names))
+                                        nl += (size_t)snprintf(names + nl, sizeof(names) - nl, "%s%s",
+                                                               nl ? ", " : "", d.ps->v[i].name);
+                        add(&d, ST_PASS, "config", config_path, "%s loads: %zu polic%s, port 25 locked by %s (mode %s)",
+                            config_path, d.ps->n, d.ps->n == 1 ? "y" : "ies", names, cfg_mode_name(d.cfg->mode));
+                }
+        }
+        if (d.ps && any_policy_25(&d)) {
+                for (int i = optind; i < argc; i++) {
+                        check_mx(&d, argv[i]);
+                        check_spf(&d, argv[i]);
+                }
+        }
+        if (d.ps) {
+                check_table(&d);
+                check_listening(&d);
+                check_stale(&d);
+        }
+
+        if (d.oom) {
+                fprintf(stderr, "mxlock doctor: out of memory\n");
+                ret = 1;
+                goto out;
+        }
+        for (size_t i = 0; i < d.n; i++)
+                counts[d.v[i].st]++;
+        if (json)
+                print_json(&d, config_path, argv + optind, (size_t)(argc - optind), counts);
+        else
+                print_text(&d, config_path, argv + optind, (size_t)(argc - optind), counts);
+        ret = counts[ST_FAIL] ? 1 : 0;
+out:
+        for (size_t i = 0; i < d.n; i++) {
+                free(d.v[i].subject);
+                free(d.v[i].msg);
+        }
+        free(d.v);
+        policy_set_free(d.ps);
+        config_free(d.cfg);
+        range_list_free(&d.local[0]);
+        range_list_free(&d.local[1]);
+        return ret;
+}
