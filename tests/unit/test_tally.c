@@ -43,10 +43,10 @@ static void test_first_attempts_individual_then_folded(void **state)
         assert_int_equal(individual, 3);
         assert_int_equal(s.summaries, 0);
         /* the window is not over: nothing to write yet */
-        tally_sweep(&t, &now, false, flush_cb, &s, NULL);
+        tally_sweep(&t, &now, false, flush_cb, &s);
         assert_int_equal(s.summaries, 0);
         now.tv_sec += 10;
-        tally_sweep(&t, &now, false, flush_cb, &s, NULL);
+        tally_sweep(&t, &now, false, flush_cb, &s);
         assert_int_equal(s.summaries, 1);
         assert_int_equal(s.folded, 7);
         assert_int_equal(s.last.first.tv_usec, 3);
@@ -95,13 +95,13 @@ static void test_bounded_and_complete(void **state)
                 attempts++;
                 individual += tally_hit(&t, AF_INET, a, (uint16_t)(i % 2), 25, &now, flush_cb, &s, NULL);
         }
-        tally_sweep(&t, &now, true, flush_cb, &s, NULL);
+        tally_sweep(&t, &now, true, flush_cb, &s);
         assert_int_equal(individual + s.folded, attempts);
         assert_true(s.folded > 0);
         assert_true(t.evictions > 0);
         /* after sweeping everything, nothing is pending */
         s.summaries = 0;
-        tally_sweep(&t, &now, true, flush_cb, &s, NULL);
+        tally_sweep(&t, &now, true, flush_cb, &s);
         assert_int_equal(s.summaries, 0);
         tally_free(&t);
 }
@@ -117,7 +117,7 @@ static void test_policies_kept_apart(void **state)
         assert_true(tally_hit(&t, AF_INET, 7, 1, 9095, &now, flush_cb, &s, NULL));
         assert_true(tally_hit(&t, AF_INET6, 7, 0, 25, &now, flush_cb, &s, NULL));
         assert_false(tally_hit(&t, AF_INET, 7, 0, 25, &now, flush_cb, &s, NULL));
-        tally_flush_all(&t, flush_cb, &s, NULL);
+        tally_flush_all(&t, flush_cb, &s);
         assert_int_equal(s.folded, 1);
         tally_free(&t);
 }
