@@ -265,13 +265,63 @@ void range_list_free(struct range_list *l)
 {
         if (!l)
                 return;
-        free(l->v);
+        if (!l->borrowed)
+                free(l->v);
         l->v = NULL;
         l->n = l->cap = 0;
+        l->borrowed = false;
+}
+
+void range_list_borrow(struct range_list *dst, const struct range_list *src)
+{
+        range_list_free(dst);
+        dst->family = src->family;
+        dst->v = src->v;
+        dst->n = dst->cap = src->n;
+        dst->borrowed = true;
+}
+
+/* Append r to a merged list, joining it with the last range when they
+ * overlap or touch. */
+static void union_put(struct range_list *l, struct range r)
+{
+        if (l->n) {
+                struct range *last = &l->v[l->n - 1];
+
+                if (r.lo <= last->hi || r.lo - 1 == last->hi) {
+                        if (r.hi > last->hi)
+                                last->hi = r.hi;
+                        return;
+                }
+        }
+        l->v[l->n++] = r;
+}
+
+int range_list_union(struct range_list *dst, const struct range_list *a, const struct range_list *b)
+{
+        size_t i = 0, j = 0, cap = a->n + b->n;
+
+        range_list_free(dst);
+        dst->family = a->family;
+        if (cap == 0)
+                return 0;
+        dst->v = malloc(cap * sizeof(*dst->v));
+        if (!dst->v)
+                return -ENOMEM;
+        dst->cap = cap;
+        while (i < a->n || j < b->n) {
+                if (j >= b->n || (i < a->n && a->v[i].lo <= b->v[j].lo))
+                        union_put(dst, a->v[i++]);
+                else
+                        union_put(dst, b->v[j++]);
+        }
+        return 0;
 }
 
 int range_list_add(struct range_list *l, struct range r)
 {
+        if (l->borrowed)
+                return -EPERM;
         if (r.lo > r.hi || r.hi > family_max(l->family))
                 return -EINVAL;
         if (l->n == l->cap) {
@@ -305,8 +355,8 @@ size_t range_list_merge(struct range_list *l)
 {
         size_t dups = 0, w = 0;
 
-        if (l->n == 0)
-                return 0;
+        if (l->n == 0 || l->borrowed)
+                return 0;       /* a borrowed list was merged by its owner */
         qsort(l->v, l->n, sizeof(*l->v), range_compare);
         for (size_t i = 0; i < l->n; i++) {
                 struct range r = l->v[i];

@@ -27,6 +27,7 @@ struct range_list {
         int family;
         struct range *v;
         size_t n, cap;
+        bool borrowed;  /* v belongs to another list: never freed or grown here */
 };
 
 enum prefix_flags {
@@ -65,6 +66,12 @@ int range_list_add(struct range_list *l, struct range r);
 /* Sort and merge overlapping and adjacent ranges in place. Returns the number
  * of input ranges that were exact duplicates of an earlier one. */
 size_t range_list_merge(struct range_list *l);
+/* dst (initialised, empty) becomes the merged union of two merged lists of
+ * its family, in one linear pass. Returns 0 or -ENOMEM. */
+int range_list_union(struct range_list *dst, const struct range_list *a, const struct range_list *b);
+/* dst shares src's ranges (read-only) until freed; src must outlive it. */
+void range_list_borrow(struct range_list *dst, const struct range_list *src);
+
 /* Binary search in a merged list. */
 bool range_list_contains(const struct range_list *l, addr128 a);
 /* Number of addresses-independent CIDR blocks needed to express the list. */

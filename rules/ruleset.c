@@ -417,6 +417,20 @@ static void elem_put_range(struct elem_writer *w, int family, const struct range
         }
 }
 
+/* The same two elements, end first. */
+static void elem_put_range_desc(struct elem_writer *w, int family, const struct range *r)
+{
+        addr128 max = family == AF_INET ? (addr128)0xffffffffu : ~(addr128)0;
+        uint8_t key[16];
+
+        if (r->hi != max) {
+                addr_to_bytes(family, r->hi + 1, key);
+                elem_put(w, key, true);
+        }
+        addr_to_bytes(family, r->lo, key);
+        elem_put(w, key, false);
+}
+
 static int range_cmp(const struct range *a, const struct range *b)
 {
         if (a->lo != b->lo)
@@ -451,8 +465,18 @@ static void put_range_diff(struct txn *t, const char *set, const struct range_li
 
         w.type = NFT_MSG_NEWSETELEM;
         w.counter = &t->st.elements_added;
+        if (!have) {
+                /* a fresh set: from the highest address down, which the
+                 * kernel's rbtree inserts about twice as fast */
+                for (i = want->n; i > 0; i--)
+                        elem_put_range_desc(&w, want->family, &want->v[i - 1]);
+                elem_close(&w);
+                return;
+        }
+        /* changes: ascending, the order in which the kernel accepts a start
+         * element deleted and added again in the same transaction */
         for (i = 0, j = 0; i < want->n;) {
-                int c = have && j < have->n ? range_cmp(&want->v[i], &have->v[j]) : -1;
+                int c = j < have->n ? range_cmp(&want->v[i], &have->v[j]) : -1;
 
                 if (c == 0) {
                         i++, j++;
@@ -1125,12 +1149,22 @@ int ruleset_events_open(struct ruleset_nl **ret)
         r = ruleset_nl_open(&nl);
         if (r < 0)
                 return r;
-        if (mnl_socket_setsockopt(nl->sock, NETLINK_ADD_MEMBERSHIP, &(int){ NFNLGRP_NFTABLES }, sizeof(int)) < 0) {
-                r = -errno;
+        r = ruleset_events_listen(nl, true);
+        if (r < 0) {
                 ruleset_nl_close(nl);
                 return r;
         }
         *ret = nl;
+        return 0;
+}
+
+int ruleset_events_listen(struct ruleset_nl *nl, bool on)
+{
+        int group = NFNLGRP_NFTABLES;
+
+        if (mnl_socket_setsockopt(nl->sock, on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, &group,
+                                  sizeof(group)) < 0)
+                return -errno;
         return 0;
 }
 

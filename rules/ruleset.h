@@ -92,6 +92,10 @@ int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy
 
 /* A second socket that listens to nf_tables change events. */
 int ruleset_events_open(struct ruleset_nl **ret);
+/* Stop / start receiving events. The kernel builds one event per set
+ * element for every listener, which makes loading a large set several
+ * times slower, so the daemon leaves the group around its own loads. */
+int ruleset_events_listen(struct ruleset_nl *nl, bool on);
 /* Drain waiting events; returns how many there were (an overrun counts as
  * one), or negative errno. */
 int ruleset_events_drain(struct ruleset_nl *nl);

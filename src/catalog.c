@@ -324,7 +324,7 @@ static char *join_path(const char *dir, size_t dirlen, const char *name)
         return p;
 }
 
-int catalog_load(const char *dirs, const char *name, struct catalog **ret, char err[CONFIG_ERRLEN])
+int catalog_find(const char *dirs, const char *name, char **ret_path, char err[CONFIG_ERRLEN])
 {
         char *found = NULL;
         const char *s = dirs;
@@ -375,6 +375,18 @@ int catalog_load(const char *dirs, const char *name, struct catalog **ret, char 
                          name, name, CATALOG_SUFFIX, dirs);
                 return -ENOENT;
         }
+        *ret_path = found;
+        return 0;
+}
+
+int catalog_load(const char *dirs, const char *name, struct catalog **ret, char err[CONFIG_ERRLEN])
+{
+        char *found = NULL;
+        int r;
+
+        r = catalog_find(dirs, name, &found, err);
+        if (r < 0)
+                return r;
         r = catalog_parse_file(found, name, ret, err);
         free(found);
         return r;

@@ -34,6 +34,9 @@ struct catalog {
  * "FILE:LINE: message" in err. Entries are only syntax-checked here. */
 int catalog_load(const char *dirs, const char *name, struct catalog **ret, char err[CONFIG_ERRLEN]);
 
+/* Only find the file catalog_load would read: *ret_path (malloc'd). */
+int catalog_find(const char *dirs, const char *name, char **ret_path, char err[CONFIG_ERRLEN]);
+
 /* Parse one catalog file. */
 int catalog_parse_file(const char *path, const char *name, struct catalog **ret, char err[CONFIG_ERRLEN]);
 

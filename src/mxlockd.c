@@ -67,6 +67,7 @@ struct daemon {
         const char *provider_dirs_override;
         struct config *cfg;
         struct policy_set *pol;
+        struct policy_cache *cache;     /* parsed catalogs, reused across reloads */
         uint16_t port_policy[65536];    /* policy index + 1, 0: not locked */
         struct ruleset_opts opts;
         struct ruleset_nl *nl;
@@ -114,7 +115,11 @@ static int load(struct daemon *d, struct config **ret_cfg, struct policy_set **r
         r = config_load(d->config_path, &c, err, warn_cb, NULL);
         if (r < 0)
                 return r;
-        r = policy_build(c, d->provider_dirs_override, NULL, &p, err, warn_cb, NULL);
+        {
+                struct policy_build_opts o = { .provider_dirs = d->provider_dirs_override, .cache = d->cache };
+
+                r = policy_build_with(c, &o, &p, err, warn_cb, NULL);
+        }
         if (r < 0) {
                 config_free(c);
                 return r;
@@ -645,6 +650,9 @@ static void reconcile(struct daemon *d, bool final)
                                              : "the kernel queue overflowed; refused without being read");
 }
 
+static int install_quietly(struct daemon *d, struct ruleset_opts *o, struct policy_set *want,
+                           const struct policy_set *have, struct ruleset_stats *st);
+
 /* A rebuilt table starts with zeroed counters and empty offender sets. */
 static void counters_reset(struct daemon *d, size_t npolicies)
 {
@@ -661,19 +669,15 @@ static int install(struct daemon *d, const struct ruleset_opts *o, struct policy
         struct ruleset_stats st = { 0 };
         int r;
 
-        r = ruleset_apply(d->nl, &tryo, want, have, &st);
-        if (r < 0 && tryo.native_queue && (r == -ENOENT || r == -EOPNOTSUPP)) {
-                /* no nft_queue in this kernel: the xt NFQUEUE target via nft_compat */
-                tryo.native_queue = false;
-                r = ruleset_apply(d->nl, &tryo, want, have, &st);
-                if (r == 0)
-                        log_info("Kernel lacks the native queue expression; using the xt NFQUEUE target");
-        }
-        if (r < 0 && have) {
-                /* the table may have been altered behind our back: rebuild it whole */
-                r = ruleset_apply(d->nl, &tryo, want, NULL, &st);
-                if (r == 0)
-                        counters_reset(d, d->pol == want ? want->n : 0);
+        /* no events about our own elements (one per element: slow); what
+         * others do meanwhile is caught by the check afterwards */
+        if (d->events && ruleset_events_listen(d->events, false) == 0) {
+                r = install_quietly(d, &tryo, want, have, &st);
+                (void)ruleset_events_drain(d->events);
+                (void)ruleset_events_listen(d->events, true);
+                d->check_table = true;
+        } else {
+                r = install_quietly(d, &tryo, want, have, &st);
         }
         if (r < 0)
                 return r;
@@ -682,6 +686,32 @@ static int install(struct daemon *d, const struct ruleset_opts *o, struct policy
                  "%zu messages, %zu bytes)", tryo.table, want->n, policy_set_ranges(want), st.elements_added,
                  st.elements_deleted, st.messages, st.bytes);
         return 0;
+}
+
+static int install_quietly(struct daemon *d, struct ruleset_opts *o, struct policy_set *want,
+                           const struct policy_set *have, struct ruleset_stats *st)
+{
+        struct ruleset_opts tryo = *o;
+        int r;
+
+        r = ruleset_apply(d->nl, &tryo, want, have, st);
+        if (r < 0 && tryo.native_queue && (r == -ENOENT || r == -EOPNOTSUPP)) {
+                /* no nft_queue in this kernel: the xt NFQUEUE target via nft_compat */
+                tryo.native_queue = false;
+                r = ruleset_apply(d->nl, &tryo, want, have, st);
+                if (r == 0)
+                        log_info("Kernel lacks the native queue expression; using the xt NFQUEUE target");
+        }
+        if (r < 0 && have) {
+                /* the table may have been altered behind our back: rebuild it whole */
+                log_warning_errno(r, "Updating table inet %s failed (%m); rebuilding it whole", tryo.table);
+                r = ruleset_apply(d->nl, &tryo, want, NULL, st);
+                if (r == 0)
+                        counters_reset(d, d->pol == want ? want->n : 0);
+        }
+        if (r == 0)
+                *o = tryo;
+        return r;
 }
 
 /* Someone deleted or emptied our table (nft flush ruleset, a firewall
@@ -1347,6 +1377,9 @@ int main(int argc, char **argv)
 
         log_setup("mxlockd");
         d->config_path = "/etc/mxlock/mxlock.conf";
+        d->cache = policy_cache_new();
+        if (!d->cache)
+                return 1;
         d->epfd = d->sigfd = d->timerfd = -1;
         while ((c = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
                 switch (c) {
@@ -1488,6 +1521,7 @@ out:
         tally_free(&d->tally);
         free(d->pstats);
         policy_set_free(d->pol);
+        policy_cache_free(d->cache);
         config_free(d->cfg);
         return r;
 }

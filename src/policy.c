@@ -7,9 +7,55 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "catalog.h"
 #include "policy.h"
+
+/* One catalog's merged ranges, shared by the policies that name it. */
+struct catalog_ranges {
+        char *path;
+        dev_t dev;
+        ino_t ino;
+        off_t size;
+        struct timespec mtime;
+        struct range_list r[FAM_N];
+        unsigned refs;          /* policies using it, +1 while in the cache */
+        bool used;              /* named by the latest build */
+        struct catalog_ranges *next;
+};
+
+struct policy_cache {
+        struct catalog_ranges *head;
+};
+
+static void ranges_unref(struct catalog_ranges *cr)
+{
+        if (!cr || --cr->refs > 0)
+                return;
+        range_list_free(&cr->r[FAM_V4]);
+        range_list_free(&cr->r[FAM_V6]);
+        free(cr->path);
+        free(cr);
+}
+
+struct policy_cache *policy_cache_new(void)
+{
+        return calloc(1, sizeof(struct policy_cache));
+}
+
+void policy_cache_free(struct policy_cache *c)
+{
+        if (!c)
+                return;
+        while (c->head) {
+                struct catalog_ranges *n = c->head->next;
+
+                ranges_unref(c->head);
+                c->head = n;
+        }
+        free(c);
+}
 
 struct build_ctx {
         char *err;
@@ -187,6 +233,142 @@ static int add_item(struct build_ctx *b, struct policy *p, const struct cfg_item
         }
 }
 
+/* The merged ranges of a catalog, from the cache when its file has not
+ * changed; the policy takes a reference. */
+static int add_provider_cached(struct build_ctx *b, struct policy *p, const struct cfg_item *it, const char *dirs,
+                               struct policy_cache *cache)
+{
+        struct catalog_ranges *cr, **pp;
+        struct catalog *cat = NULL;
+        char cerr[CONFIG_ERRLEN];
+        char *path = NULL;
+        struct stat st;
+        size_t dups = 0;
+        int r;
+
+        r = catalog_find(dirs, it->text, &path, cerr);
+        if (r == -ENOENT)
+                return fail(b, r, it->file, it->line, "unknown provider '%s' (no %s.conf in %s)", it->text,
+                            it->text, dirs);
+        if (r < 0) {
+                snprintf(b->err, CONFIG_ERRLEN, "%s", cerr);
+                return r;
+        }
+        if (stat(path, &st) < 0) {
+                r = -errno;
+                fail(b, r, it->file, it->line, "provider '%s': %s: %s", it->text, path, strerror(-r));
+                free(path);
+                return r;
+        }
+        for (cr = cache->head; cr; cr = cr->next)
+                if (strcmp(cr->path, path) == 0 && cr->dev == st.st_dev && cr->ino == st.st_ino &&
+                    cr->size == st.st_size && cr->mtime.tv_sec == st.st_mtim.tv_sec &&
+                    cr->mtime.tv_nsec == st.st_mtim.tv_nsec)
+                        goto found;
+
+        r = catalog_parse_file(path, it->text, &cat, cerr);
+        if (r < 0) {
+                snprintf(b->err, CONFIG_ERRLEN, "%s", cerr);
+                free(path);
+                return r;
+        }
+        if (cat->n == 0) {
+                r = fail(b, -EINVAL, it->file, it->line,
+                         "provider '%s' has no ranges yet (spf-only catalog %s: run `mxlock sync %s`)",
+                         it->text, cat->path, it->text);
+                goto out;
+        }
+        cr = calloc(1, sizeof(*cr));
+        if (!cr) {
+                r = -ENOMEM;
+                goto out;
+        }
+        range_list_init(&cr->r[FAM_V4], AF_INET);
+        range_list_init(&cr->r[FAM_V6], AF_INET6);
+        cr->refs = 1;   /* the cache's */
+        for (size_t i = 0; i < cat->n; i++) {
+                struct prefix px;
+
+                r = prefix_parse(cat->v[i].text, &px, NULL);
+                if (r < 0) {
+                        r = fail(b, r, cat->path, cat->v[i].line, "'%s' is not an address or prefix",
+                                 cat->v[i].text);
+                        ranges_unref(cr);
+                        goto out;
+                }
+                r = range_list_add(&cr->r[fam_index(px.family)], prefix_range(&px));
+                if (r < 0) {
+                        ranges_unref(cr);
+                        goto out;
+                }
+        }
+        dups = range_list_merge(&cr->r[FAM_V4]) + range_list_merge(&cr->r[FAM_V6]);
+        if (dups)
+                warn(b, cat->path, 0, "%zu duplicate prefix%s ignored", dups, dups == 1 ? "" : "es");
+        cr->path = path;
+        path = NULL;
+        cr->dev = st.st_dev;
+        cr->ino = st.st_ino;
+        cr->size = st.st_size;
+        cr->mtime = st.st_mtim;
+        /* an older parse of the same path leaves the cache (its users keep it) */
+        for (pp = &cache->head; *pp; pp = &(*pp)->next)
+                if (strcmp((*pp)->path, cr->path) == 0) {
+                        struct catalog_ranges *old = *pp;
+
+                        *pp = old->next;
+                        ranges_unref(old);
+                        break;
+                }
+        cr->next = cache->head;
+        cache->head = cr;
+found:
+        {
+                struct catalog_ranges **refs = realloc(p->refs, (p->nrefs + 1) * sizeof(*refs));
+
+                if (!refs) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                p->refs = refs;
+                p->refs[p->nrefs++] = cr;
+                cr->refs++;
+                cr->used = true;
+        }
+        r = 0;
+out:
+        catalog_free(cat);
+        free(path);
+        return r;
+}
+
+/* allow[f] = the policy's own (merged) ranges joined with its cached
+ * catalogs'; shared outright when one catalog is all there is. */
+static int join_cached(struct policy *p)
+{
+        for (int f = 0; f < FAM_N; f++) {
+                for (size_t k = 0; k < p->nrefs; k++) {
+                        const struct range_list *c = &p->refs[k]->r[f];
+                        struct range_list u;
+                        int r;
+
+                        if (c->n == 0)
+                                continue;
+                        if (p->allow[f].n == 0) {
+                                range_list_borrow(&p->allow[f], c);
+                                continue;
+                        }
+                        range_list_init(&u, p->allow[f].family);
+                        r = range_list_union(&u, &p->allow[f], c);
+                        if (r < 0)
+                                return r;
+                        range_list_free(&p->allow[f]);
+                        p->allow[f] = u;
+                }
+        }
+        return 0;
+}
+
 static int add_provider(struct build_ctx *b, struct policy *p, const struct cfg_item *it, const char *dirs)
 {
         struct catalog *cat = NULL;
@@ -249,15 +431,26 @@ static void count_duplicates(struct build_ctx *b, struct policy *p, const struct
 int policy_build(const struct config *c, const char *provider_dirs, const struct policy_resolver *res,
                  struct policy_set **ret, char err[CONFIG_ERRLEN], policy_warn_fn warnfn, void *userdata)
 {
+        struct policy_build_opts o = { .provider_dirs = provider_dirs, .res = res, .catalog_sources = true };
+
+        return policy_build_with(c, &o, ret, err, warnfn, userdata);
+}
+
+int policy_build_with(const struct config *c, const struct policy_build_opts *o, struct policy_set **ret,
+                      char err[CONFIG_ERRLEN], policy_warn_fn warnfn, void *userdata)
+{
         static const struct policy_resolver system_resolver = { .resolve = system_resolve };
         struct build_ctx b = { .err = err, .warn = warnfn, .userdata = userdata };
+        const struct policy_resolver *res = o->res ? o->res : &system_resolver;
+        const char *provider_dirs = o->provider_dirs ? o->provider_dirs : c->provider_dirs;
+        bool cached = o->cache && !o->catalog_sources;
         struct policy_set *s;
         int r = 0;
 
-        if (!res)
-                res = &system_resolver;
-        if (!provider_dirs)
-                provider_dirs = c->provider_dirs;
+        err[0] = '\0';
+        if (cached)
+                for (struct catalog_ranges *cr = o->cache->head; cr; cr = cr->next)
+                        cr->used = false;
 
         s = calloc(1, sizeof(*s));
         if (!s)
@@ -292,7 +485,8 @@ int policy_build(const struct config *c, const char *provider_dirs, const struct
                                 r = -ENOMEM;
                                 goto fail;
                         }
-                        r = add_provider(&b, p, &cp->providers.v[k], provider_dirs);
+                        r = cached ? add_provider_cached(&b, p, &cp->providers.v[k], provider_dirs, o->cache)
+                                   : add_provider(&b, p, &cp->providers.v[k], provider_dirs);
                         if (r < 0)
                                 goto fail;
                 }
@@ -307,9 +501,25 @@ int policy_build(const struct config *c, const char *provider_dirs, const struct
                                 goto fail;
                 }
                 count_duplicates(&b, p, cp, c);
+                r = join_cached(p);
+                if (r < 0)
+                        goto fail;
                 if (p->allow[FAM_V4].n == 0 && p->allow[FAM_V6].n == 0) {
                         r = fail(&b, -EINVAL, c->file, cp->line, "policy '%s' allows no source", p->name);
                         goto fail;
+                }
+        }
+        if (cached) {
+                /* catalogs no policy names any more leave the cache */
+                for (struct catalog_ranges **pp = &o->cache->head; *pp;) {
+                        struct catalog_ranges *cr = *pp;
+
+                        if (cr->used) {
+                                pp = &cr->next;
+                                continue;
+                        }
+                        *pp = cr->next;
+                        ranges_unref(cr);
                 }
         }
         *ret = s;
@@ -339,6 +549,9 @@ void policy_set_free(struct policy_set *s)
                         free(p->providers[k]);
                 free(p->providers);
                 free(p->ports);
+                for (size_t k = 0; k < p->nrefs; k++)
+                        ranges_unref(p->refs[k]);
+                free(p->refs);
         }
         free(s->v);
         free(s);

@@ -20,6 +20,8 @@ struct policy_source {
         char *origin;   /* "allow at FILE:LINE", "provider gfi-oneconnect (mx1...)", ... */
 };
 
+struct catalog_ranges;
+
 struct policy {
         char name[POLICY_NAME_MAX];
         uint16_t *ports;
@@ -31,6 +33,8 @@ struct policy {
         char **providers;                /* names, for status */
         size_t nproviders;
         uint32_t min_ttl;                /* shortest DNS TTL of a resolved name, 0: none */
+        struct catalog_ranges **refs;    /* cached catalogs whose ranges it uses */
+        size_t nrefs;
 };
 
 struct policy_set {
@@ -47,6 +51,26 @@ struct policy_resolver {
                        char *err, size_t errlen, void *userdata);
         void *userdata;
 };
+
+/* Catalogs parsed into merged ranges, reused while their file is unchanged
+ * (same inode, size and mtime), so a reload with a huge catalog costs a
+ * linear merge instead of a parse. The daemon keeps one for its lifetime. */
+struct policy_cache;
+struct policy_cache *policy_cache_new(void);
+void policy_cache_free(struct policy_cache *c);
+
+struct policy_build_opts {
+        const char *provider_dirs;              /* NULL: the config's */
+        const struct policy_resolver *res;      /* NULL: the system resolver */
+        struct policy_cache *cache;             /* NULL: parse every catalog */
+        bool catalog_sources;                   /* keep each catalog prefix as a source (explain) */
+};
+
+/* Build the policies with options. With a cache and without
+ * catalog_sources, prefixes from catalogs are not kept one by one (the
+ * daemon needs only the merged ranges and the config's own sources). */
+int policy_build_with(const struct config *c, const struct policy_build_opts *o, struct policy_set **ret,
+                      char err[CONFIG_ERRLEN], policy_warn_fn warn, void *userdata);
 
 /* Build the policies of c, reading catalogs from provider_dirs (NULL: the
  * config's). Resolves host names with the system resolver unless res is set.
