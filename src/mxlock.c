@@ -11,6 +11,8 @@
 
 #include "catalog.h"
 #include "cli.h"
+#include "doctor.h"
+#include "sync.h"
 #include "config.h"
 #include "report.h"
 
@@ -29,6 +31,16 @@ struct command {
 };
 
 static int cmd_report(int argc, char **argv, const struct cli *cli);
+
+static int cmd_sync(int argc, char **argv, const struct cli *cli)
+{
+        return sync_main(argc, argv, cli->config_path);
+}
+
+static int cmd_doctor(int argc, char **argv, const struct cli *cli)
+{
+        return doctor_main(argc, argv, cli->config_path);
+}
 static int cmd_providers(int argc, char **argv, const struct cli *cli);
 
 static const struct command commands[] = {
@@ -37,6 +49,8 @@ static const struct command commands[] = {
         { "report", cmd_report, "summarise the audit log (table, json, csv or html)" },
         { "reload", cmd_reload, "reload the configuration atomically; prints the result or the error" },
         { "providers", cmd_providers, "list the provider catalogs, or show one" },
+        { "sync", cmd_sync, "refresh provider ranges from their SPF records (to /var/lib/mxlock/providers)" },
+        { "doctor", cmd_doctor, "DOMAIN...: onboarding checklist (MX, SPF, table, listeners, stale catalogs)" },
         { "disable", cmd_disable, "remove the table and stop enforcing until `mxlock enable`" },
         { "enable", cmd_enable, "put the table back and enforce again" },
 };

@@ -537,9 +537,13 @@ static const char *term_name(const struct spf_term *t)
         return names[t->kind];
 }
 
-/* Count one DNS-querying term. 0, or -E2BIG (reported) past the cap. */
+/* Count one DNS-querying term: 0 when it may be looked up. Past the cap:
+ * -E2BIG, or with keep_going 1 (skip it; only the first one is reported and
+ * counted). */
 static int count_lookup(struct walk *w, const char *domain, const char *what, const char *arg)
 {
+        if (w->res->lookups > w->max_lookups)
+                return 1;
         if (++w->res->lookups <= w->max_lookups)
                 return 0;
         return walk_fail(w, -E2BIG, "%s: too many DNS lookups: %s%s%s is lookup %u, the limit is %u (RFC 7208 4.6.4)",

@@ -460,6 +460,15 @@ static void test_lookup_cap(void **state)
         assert_int_equal(expand(&d, "deep.example", 0, false, &res, err, sizeof(err)), -E2BIG);
         spf_result_free(&res);
 
+        /* keep_going: the one lookup past the cap is reported once and skipped. */
+        assert_int_equal(expand(&d, "eleven.example", 0, true, &res, err, sizeof(err)), 0);
+        assert_int_equal(res.first_error, -E2BIG);
+        assert_int_equal(res.nerrors, 1);
+        assert_int_equal(res.lookups, 11);
+        assert_true(list_has(&res.v4, "192.0.2.8"));
+        assert_true(list_has(&res.v4, "192.0.2.9"));     /* from a:h.example */
+        spf_result_free(&res);
+
         /* A raised cap lets it through; a lowered one stops earlier. */
         assert_int_equal(expand(&d, "eleven.example", 11, false, &res, err, sizeof(err)), 0);
         assert_int_equal(res.lookups, 11);
