@@ -188,14 +188,9 @@ void control_serve(struct control *c, control_handler_fn handler, void *userdata
                 fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd < 0)
                         return;
-                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
-                    (cr.uid != 0 && !peer_in_group(fd, &cr, c->gid))) {
-                        static const char deny[] = "{\"ok\":false,\"error\":\"permission denied: root or the control group only\"}\n";
-                        (void)!write(fd, deny, sizeof(deny) - 1);
-                        close(fd);
-                        continue;
-                }
-                /* the request is one short line; the client has sent it all */
+                /* the request is one short line; the client has sent it all.
+                 * Read it even from a peer we refuse: closing on unread data
+                 * would reset the connection instead of answering. */
                 while (len < sizeof(req) - 1) {
                         struct pollfd p = { .fd = fd, .events = POLLIN };
                         ssize_t n;
@@ -211,6 +206,16 @@ void control_serve(struct control *c, control_handler_fn handler, void *userdata
                 }
                 req[len] = '\0';
                 req[strcspn(req, "\r\n")] = '\0';
+                /* root, mxlockd's own user (systemctl reload runs as it), or
+                 * the control group */
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
+                    (cr.uid != 0 && cr.uid != geteuid() && !peer_in_group(fd, &cr, c->gid))) {
+                        static const char deny[] =
+                                "{\"ok\":false,\"error\":\"permission denied: root or the control group only\"}\n";
+                        (void)!write(fd, deny, sizeof(deny) - 1);
+                        close(fd);
+                        continue;
+                }
                 handler(req, &reply, userdata);
                 if (reply) {
                         size_t off = 0, rl = strlen(reply);

@@ -24,6 +24,7 @@
 #include "config.h"
 #include "control.h"
 #include "decode.h"
+#include "dns.h"
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
@@ -42,6 +43,16 @@
 #define TALLY_WINDOW 10         /* seconds */
 
 #define OFFENDERS_MAX 1024       /* sources refused in the kernel at once */
+#define RESOLVE_MIN_S 10        /* re-resolve host names at most this often */
+#define RESOLVE_RETRY_S 60      /* after a failed lookup */
+
+/* The last addresses a host name in allow/deny resolved to. */
+struct host_entry {
+        char *name;
+        struct prefix *v;
+        size_t n;
+        struct host_entry *next;
+};
 #define OFFENDER_QUIET_TICKS 30 /* seconds without an attempt before a source leaves */
 
 /* Per-policy figures, kept by name across reloads. */
@@ -68,6 +79,9 @@ struct daemon {
         struct config *cfg;
         struct policy_set *pol;
         struct policy_cache *cache;     /* parsed catalogs, reused across reloads */
+        struct host_entry *hosts;       /* last known addresses of host names */
+        bool host_stale;                /* a lookup failed and old addresses stand in */
+        time_t resolve_at;              /* monotonic seconds of the next re-resolution, 0: none */
         uint16_t port_policy[65536];    /* policy index + 1, 0: not locked */
         struct ruleset_opts opts;
         struct ruleset_nl *nl;
@@ -104,6 +118,95 @@ static void warn_cb(const char *file, int line, const char *msg, void *userdata)
                 log_warning("%s: %s", file, msg);
 }
 
+static struct host_entry *host_find(struct daemon *d, const char *name)
+{
+        for (struct host_entry *h = d->hosts; h; h = h->next)
+                if (strcmp(h->name, name) == 0)
+                        return h;
+        return NULL;
+}
+
+/* Resolve with the system resolver; remember what a name resolved to, and
+ * when a later lookup fails keep the last known addresses and say so. */
+static int resolve_remembering(const char *name, struct prefix **ret, size_t *ret_n, uint32_t *ret_ttl, char *err,
+                               size_t errlen, void *userdata)
+{
+        struct daemon *d = userdata;
+        struct host_entry *h = host_find(d, name);
+        int r;
+
+        r = dns_policy_resolve(name, ret, ret_n, ret_ttl, err, errlen, NULL);
+        if (r == 0 && *ret_n > 0) {
+                struct prefix *copy = malloc(*ret_n * sizeof(*copy));
+
+                if (!copy)
+                        return 0;       /* in force anyway; only not remembered */
+                memcpy(copy, *ret, *ret_n * sizeof(*copy));
+                if (!h) {
+                        h = calloc(1, sizeof(*h));
+                        if (!h || !(h->name = strdup(name))) {
+                                free(h);
+                                free(copy);
+                                return 0;
+                        }
+                        h->next = d->hosts;
+                        d->hosts = h;
+                }
+                free(h->v);
+                h->v = copy;
+                h->n = *ret_n;
+                return 0;
+        }
+        if (!h || h->n == 0)
+                return r < 0 ? r : -EHOSTUNREACH;
+        log_warning("Cannot resolve %s (%s); keeping its last known %zu address%s", name, err, h->n,
+                    h->n == 1 ? "" : "es");
+        d->host_stale = true;
+        *ret = malloc(h->n * sizeof(**ret));
+        if (!*ret)
+                return -ENOMEM;
+        memcpy(*ret, h->v, h->n * sizeof(**ret));
+        *ret_n = h->n;
+        *ret_ttl = RESOLVE_RETRY_S;
+        return 0;
+}
+
+static void hosts_free(struct daemon *d)
+{
+        while (d->hosts) {
+                struct host_entry *n = d->hosts->next;
+
+                free(d->hosts->v);
+                free(d->hosts->name);
+                free(d->hosts);
+                d->hosts = n;
+        }
+}
+
+static time_t monotonic_s(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec;
+}
+
+/* Re-resolve before the shortest TTL among the policies' names runs out. */
+static void schedule_resolve(struct daemon *d)
+{
+        uint32_t ttl = 0;
+
+        for (size_t i = 0; i < d->pol->n; i++)
+                if (d->pol->v[i].min_ttl && (!ttl || d->pol->v[i].min_ttl < ttl))
+                        ttl = d->pol->v[i].min_ttl;
+        if (!ttl) {
+                d->resolve_at = 0;
+                return;
+        }
+        ttl = ttl * 9 / 10;
+        d->resolve_at = monotonic_s() + (ttl < RESOLVE_MIN_S ? RESOLVE_MIN_S : ttl);
+}
+
 /* Load and check the config and the policies it names. */
 static int load(struct daemon *d, struct config **ret_cfg, struct policy_set **ret_pol, char err[CONFIG_ERRLEN])
 {
@@ -116,7 +219,9 @@ static int load(struct daemon *d, struct config **ret_cfg, struct policy_set **r
         if (r < 0)
                 return r;
         {
-                struct policy_build_opts o = { .provider_dirs = d->provider_dirs_override, .cache = d->cache };
+                struct policy_resolver res = { .resolve = resolve_remembering, .userdata = d };
+                struct policy_build_opts o = { .provider_dirs = d->provider_dirs_override, .cache = d->cache,
+                                               .res = &res };
 
                 r = policy_build_with(c, &o, &p, err, warn_cb, NULL);
         }
@@ -643,7 +748,8 @@ static void reconcile(struct daemon *d, bool final)
 
         if (!d->enabled || (!final && d->pkts_tick))
                 return;
-        if (d->queue && (queue_proc(d, &waiting, &dropped) < 0 || waiting))
+        /* without /proc/net (a sandbox), a tick without packets must do */
+        if (d->queue && queue_proc(d, &waiting, &dropped) == 0 && waiting)
                 return;
         for (size_t i = 0; i < d->pol->n; i++)
                 (void)settle_gap(d, i, final ? "refused by the kernel while mxlockd was stopping"
@@ -832,6 +938,7 @@ static int reload(struct daemon *d, char err[CONFIG_ERRLEN])
         p = NULL;
         index_ports(d);
         d->reloads_ok++;
+        schedule_resolve(d);
         gettimeofday(&d->last_reload, NULL);
         d->last_reload_error[0] = '\0';
         audit_event(d, "reload", "ok", NULL);
@@ -841,6 +948,46 @@ out:
         policy_set_free(p);
         notify_send(d->enabled ? "READY=1\nSTATUS=Enforcing" : "READY=1\nSTATUS=Disabled by mxlock disable");
         return r;
+}
+
+/* Host names' addresses may have moved: rebuild the policies from the
+ * configuration in force (not the file, which may be half edited) and send
+ * what changed. */
+static void re_resolve(struct daemon *d)
+{
+        struct policy_resolver res = { .resolve = resolve_remembering, .userdata = d };
+        struct policy_build_opts bo = { .provider_dirs = d->provider_dirs_override, .cache = d->cache, .res = &res };
+        struct policy_set *p = NULL;
+        char err[CONFIG_ERRLEN];
+        int r;
+
+        d->host_stale = false;
+        r = policy_build_with(d->cfg, &bo, &p, err, warn_cb, NULL);
+        if (r < 0) {
+                log_warning("Re-resolving host names failed, the rules in force stay: %s", err);
+                d->resolve_at = monotonic_s() + RESOLVE_RETRY_S;
+                return;
+        }
+        if (d->enabled) {
+                r = install(d, &d->opts, p, d->pol);
+                if (r < 0) {
+                        log_error_errno(r, "Updating host name addresses failed, the rules in force stay: %m");
+                        policy_set_free(p);
+                        d->resolve_at = monotonic_s() + RESOLVE_RETRY_S;
+                        return;
+                }
+        }
+        if (remap_pstats(d, p) < 0) {
+                policy_set_free(p);
+                return;
+        }
+        tally_flush_all(&d->tally, write_summary, d);
+        policy_set_free(d->pol);
+        d->pol = p;
+        index_ports(d);
+        schedule_resolve(d);
+        if (d->host_stale && (!d->resolve_at || d->resolve_at > monotonic_s() + RESOLVE_RETRY_S))
+                d->resolve_at = monotonic_s() + RESOLVE_RETRY_S;
 }
 
 /* ---- control socket ---- */
@@ -1232,6 +1379,8 @@ static void on_timer(struct daemon *d)
         if (d->enabled)
                 offenders_tick(d, false);
         reconcile(d, false);
+        if (d->resolve_at && monotonic_s() >= d->resolve_at)
+                re_resolve(d);
         d->pkts_tick = 0;
         audit_sync(d);
         d->ticks++;
@@ -1477,6 +1626,7 @@ int main(int argc, char **argv)
         if (d->events)
                 (void)ruleset_events_drain(d->events);  /* our own install */
         audit_event(d, "start", NULL, NULL);
+        schedule_resolve(d);
         write_metrics(d);
         log_info("mxlockd %s enforcing: mode %s, action %s, failure %s", MXLOCK_VERSION,
                  cfg_mode_name(d->cfg->mode), cfg_action_name(d->cfg->action), cfg_failure_name(d->cfg->failure));
@@ -1522,6 +1672,7 @@ out:
         free(d->pstats);
         policy_set_free(d->pol);
         policy_cache_free(d->cache);
+        hosts_free(d);
         config_free(d->cfg);
         return r;
 }
