@@ -1443,6 +1443,20 @@ static int open_control(struct daemon *d, gid_t gid)
         return 0;
 }
 
+static bool in_group(gid_t gid)
+{
+        gid_t groups[256];
+        int n;
+
+        if (getegid() == gid)
+                return true;
+        n = getgroups(256, groups);
+        for (int i = 0; i < n; i++)
+                if (groups[i] == gid)
+                        return true;
+        return false;
+}
+
 static int lookup_group(const char *name, gid_t *ret)
 {
         struct group gr, *res = NULL;
@@ -1554,6 +1568,16 @@ int main(int argc, char **argv)
         }
         if (d->cfg->control_group && lookup_group(d->cfg->control_group, &control_gid) < 0) {
                 fprintf(stderr, "%s: control_group '%s' does not exist\n", d->config_path, d->cfg->control_group);
+                r = EXIT_CONFIG;
+                goto out;
+        }
+        if (d->cfg->control_group && geteuid() != 0 && control_gid != getegid() && !in_group(control_gid)) {
+                /* chown of the socket would fail at start: say it now, also for -n */
+                fprintf(stderr,
+                        "%s: control_group '%s': mxlockd runs as a user outside that group and cannot give it "
+                        "the control socket; use the service's own group (control_group = mxlock) and add "
+                        "the admins to it\n",
+                        d->config_path, d->cfg->control_group);
                 r = EXIT_CONFIG;
                 goto out;
         }

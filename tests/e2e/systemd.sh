@@ -182,6 +182,10 @@ failure = $failure
 queue = $QUEUE
 table = $TABLE
 audit_log = /var/log/mxlock/audit.jsonl
+journal = yes
+control_group = mxlock
+metrics_file = /var/lib/mxlock/mxlock.prom
+metrics_interval = 1
 
 [policy inbound-smtp]
 ports = 25
@@ -348,6 +352,17 @@ ok "direct sender refused with RST over IPv4" probe_is refused "$NS_SPAM" "$EXT4
 ok "direct sender refused with RST over IPv6" probe_is refused "$NS_SPAM" "$EXT6" 25 "" 1000
 ok "swaks from the direct sender fails" swaks_fails "$NS_SPAM" "$EXT4"
 ok "audit: refused record" audit_wait refused src="$SPAM4" dport=25
+journal_fields() {
+        ct journalctl --no-pager -o verbose MXLOCK_EVENT=refused MXLOCK_SRC="$SPAM4" >"$T/jrn.txt" 2>&1
+        grep -q "MESSAGE_ID=6d786c6f636b4a1f9e2b7c3d5a8e0f11" "$T/jrn.txt" &&
+                grep -q "MXLOCK_POLICY=inbound-smtp" "$T/jrn.txt" && grep -q "MXLOCK_DPORT=25" "$T/jrn.txt"
+}
+ok "journal: journalctl MXLOCK_EVENT=refused MXLOCK_SRC=... finds the attempt" wait_until 5 journal_fields
+ok "mxlock status works for a control_group member (mxlock) over the socket" \
+        ct sh -c 'setpriv --reuid=nobody --regid=nogroup --groups=$(getent group mxlock | cut -d: -f3) mxlock status'
+ok "and is refused to a user outside the group" \
+        ct sh -c '! setpriv --reuid=nobody --regid=nogroup --clear-groups mxlock status' 
+ok "the service writes the metrics file" ct test -s /var/lib/mxlock/mxlock.prom
 
 # Reload after a config change takes effect.
 pid0=$(main_pid)
@@ -361,6 +376,7 @@ ok "the direct sender is refused again" probe_is refused "$NS_SPAM" "$EXT4" 25 "
 
 # A broken config: reload fails, enforcement stays.
 cp "$CONF" "$T/good.conf"
+badline=$(( $(wc -l <"$CONF") + 1 ))
 printf 'this line is not valid\n' >>"$CONF"
 nerr=$(audit_count reload result=error)
 ok_fails "systemctl reload fails on a broken config" ct systemctl reload mxlockd.service
@@ -369,7 +385,7 @@ ok "still active, same process" eval 'svc_active && [ "$(main_pid)" = "$pid0" ]'
 ok "enforcement stays: direct sender refused" probe_is refused "$NS_SPAM" "$EXT4" 25 "" 1000
 ok "enforcement stays: gateway mail delivered" deliver "$NS_GW" "$SRV4"
 cp "$T/good.conf" "$CONF"
-ok "journal: the reload failure names the line" journal_has "mxlock.conf:13: .*this line is not valid"
+ok "journal: the reload failure names the line" journal_has "mxlock.conf:$badline: .*this line is not valid"
 
 # logrotate: the daemon reopens the log on SIGUSR1.
 ok "logrotate -f rotates the audit log" ct logrotate -f /etc/logrotate.d/mxlock
