@@ -12,8 +12,8 @@ PKGS=(
         # end-to-end lab
         nftables iproute2 postfix swaks python3 procps psmisc util-linux
         bsdutils coreutils findutils
-        # load and DNS fixtures
-        netsniff-ng hping3 dnsmasq-base
+        # load and DNS fixtures; promtool checks the metrics file; systemd-analyze
+        netsniff-ng hping3 dnsmasq-base prometheus systemd logrotate
         # packaging (make deb) and the systemd container test
         debhelper dpkg-dev fakeroot debootstrap systemd-container
 )
