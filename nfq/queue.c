@@ -16,7 +16,9 @@
 #include "queue.h"
 
 #define COPY_RANGE 256          /* IP + extension headers + TCP header */
-#define RECV_BUF (256 * 1024)
+#define RECV_SLOT 2048          /* one queued packet: headers + COPY_RANGE */
+#define RECV_MSGS 64
+#define RECV_BUF (RECV_SLOT * RECV_MSGS)
 
 struct pending {
         bool active;
@@ -182,10 +184,21 @@ int queue_receive(struct queue *q, size_t max, void (*cb)(const struct queue_pkt
                   void *userdata)
 {
         struct recv_ctx c = { .cb = cb, .userdata = userdata };
+        struct mmsghdr msgs[RECV_MSGS];
+        struct iovec iov[RECV_MSGS];
         int fd = mnl_socket_get_fd(q->sock);
 
+        /* one queued packet is one datagram: take many per system call */
+        for (int i = 0; i < RECV_MSGS; i++) {
+                iov[i].iov_base = q->rbuf + (size_t)i * RECV_SLOT;
+                iov[i].iov_len = RECV_SLOT;
+                memset(&msgs[i].msg_hdr, 0, sizeof(msgs[i].msg_hdr));
+                msgs[i].msg_hdr.msg_iov = &iov[i];
+                msgs[i].msg_hdr.msg_iovlen = 1;
+        }
         while ((size_t)c.seen < max) {
-                ssize_t n = recv(fd, q->rbuf, RECV_BUF, MSG_DONTWAIT);
+                unsigned want = max - (size_t)c.seen < RECV_MSGS ? (unsigned)(max - (size_t)c.seen) : RECV_MSGS;
+                int n = recvmmsg(fd, msgs, want, MSG_DONTWAIT, NULL);
 
                 if (n < 0) {
                         if (errno == EINTR)
@@ -198,9 +211,13 @@ int queue_receive(struct queue *q, size_t max, void (*cb)(const struct queue_pkt
                         }
                         return -errno;
                 }
-                /* seq 0 and portid 0: packets are unsolicited */
-                if (mnl_cb_run(q->rbuf, (size_t)n, 0, 0, packet_cb, &c) < 0 && errno != ENOENT)
-                        continue;       /* an error ack (stale verdict): nothing to do */
+                for (int i = 0; i < n; i++) {
+                        /* seq 0 and portid 0: packets are unsolicited. An
+                         * error ack (a stale verdict) needs nothing. */
+                        (void)mnl_cb_run(iov[i].iov_base, msgs[i].msg_len, 0, 0, packet_cb, &c);
+                }
+                if ((unsigned)n < want)
+                        break;
         }
         return c.seen;
 }

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -622,7 +623,10 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
                         offender_add(d, te, &tv);
                 return;
         }
-        (void)policy_classify(pol, s.family, a, &src);
+        /* the kernel decided; only a deny entry needs naming (a lookup in
+         * the small deny list, not the allowed ranges) */
+        if (range_list_contains(&pol->deny[fam_index(s.family)], a))
+                (void)policy_classify(pol, s.family, a, &src);
         family = s.family == AF_INET ? "ipv4" : "ipv6";
         addr_format(s.family, a, sbuf);
         addr_format(s.family, addr_from_bytes(s.family, s.dst), dbuf);
@@ -942,6 +946,7 @@ static int reload(struct daemon *d, char err[CONFIG_ERRLEN])
         gettimeofday(&d->last_reload, NULL);
         d->last_reload_error[0] = '\0';
         audit_event(d, "reload", "ok", NULL);
+        (void)malloc_trim(0);   /* the parse's small allocations */
         log_info("Reload done");
 out:
         config_free(c);
@@ -1539,6 +1544,9 @@ int main(int argc, char **argv)
         int c, r;
 
         log_setup("mxlockd");
+        /* big range arrays in their own mappings, so that a reload that frees
+         * the old ones gives the memory back */
+        (void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
         d->config_path = "/etc/mxlock/mxlock.conf";
         d->cache = policy_cache_new();
         if (!d->cache)
@@ -1650,6 +1658,7 @@ int main(int argc, char **argv)
         if (d->events)
                 (void)ruleset_events_drain(d->events);  /* our own install */
         audit_event(d, "start", NULL, NULL);
+        (void)malloc_trim(0);
         schedule_resolve(d);
         write_metrics(d);
         log_info("mxlockd %s enforcing: mode %s, action %s, failure %s", MXLOCK_VERSION,

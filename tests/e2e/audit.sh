@@ -78,12 +78,16 @@ flood() {
                 timeout 4 ip netns exec "$NS_SPAM" hping3 -q -S -p 25 -i u50 -a 203.0.113.$i "$EXT4" >/dev/null 2>&1 &
                 pids+=($!)
         done
+        # mxlockd stops reading for a second mid-flood, so the queue (16384)
+        # surely overflows however fast this machine is
+        (sleep 1; kill -STOP "$MXLOCKD_PID"; sleep 1; kill -CONT "$MXLOCKD_PID") &
+        pids+=($!)
         timeout -s INT 3 ip netns exec "$NS_SPAM" trafgen --no-sock-mem --notouch-irq --cpus 1 -o mx0 \
                 -i "$T/syn.cfg" >"$T/trafgen.out" 2>&1
         wait "${pids[@]}"
         tail -n 3 "$T/trafgen.out"
 }
-ok "a 3 s flood: random sources and 4 repeat offenders" flood
+ok "a 3 s flood: random sources and 4 repeat offenders; mxlockd paused for 1 s of it" flood
 ok "the audit log adds up to the kernel's count within 30 s" wait_until 30 adds_up
 ok "repeat offenders were refused in the kernel and counted per source" \
         audit_has summary refused_by=kernel src=203.0.113.11
