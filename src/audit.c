@@ -385,13 +385,24 @@ int audit_flush(struct audit *a)
         if (r < 0)
                 goto err_lose;
         a->used = 0;
-        return 0;
+        return 1;
 
 err_lose:
         /* every line not written completely is lost, a half-written one too */
         a->lost += count_lines(a->buf + done, a->used - done);
-        if (done > 0 && a->buf[done - 1] != '\n')
-                a->partial = true;
+        if (done > 0 && a->buf[done - 1] != '\n') {
+                /* take the fragment back out of the file, so every line in
+                 * it stays one whole record; failing that, end it with a
+                 * newline before the next record */
+                size_t frag = 0;
+                struct stat st;
+
+                while (frag < done && a->buf[done - 1 - frag] != '\n')
+                        frag++;
+                if (fstat(a->fd, &st) < 0 || (off_t)frag > st.st_size ||
+                    ftruncate(a->fd, st.st_size - (off_t)frag) < 0)
+                        a->partial = true;
+        }
         a->used = 0;
         return r;
 }
@@ -412,6 +423,7 @@ int audit_write(struct audit *a, const struct jline *j)
                         return r;
                 }
         }
+        /* buffered: whether it reaches the file, audit_flush says */
         memcpy(a->buf + a->used, j->buf, j->len);
         a->used += j->len;
         return 0;
@@ -439,7 +451,7 @@ int audit_reopen(struct audit *a)
         /* a fresh file has no broken line to end */
         if (a->partial && fstat(fd, &st) == 0 && st.st_size == 0)
                 a->partial = false;
-        return r;
+        return r < 0 ? r : 0;
 }
 
 void audit_close(struct audit *a)

@@ -42,12 +42,14 @@ struct audit;
 int audit_open(const char *path, struct audit **ret);
 /* Reopen the same path (after logrotate moved it). */
 int audit_reopen(struct audit *a);
-/* Write one finished line. On failure the line is counted as lost and
- * -errno returned; the caller reports the first failure only. */
+/* Buffer one finished line (0), flushing first when the buffer is full. On
+ * failure the line is counted as lost and -errno returned; the caller
+ * reports the first failure only. */
 int audit_write(struct audit *a, const struct jline *j);
 /* Lines that could not be written since open. */
 uint64_t audit_lost(const struct audit *a);
-/* Flush buffered lines to the file. */
+/* Write buffered lines to the file. Returns 1 when lines were written, 0
+ * when there were none, or -errno (the lines are then counted as lost). */
 int audit_flush(struct audit *a);
 void audit_close(struct audit *a);
 

@@ -288,10 +288,6 @@ static void audit_emit(struct daemon *d, struct jline *j)
                 d->audit_failing = true;
                 log_error_errno(r, "Cannot write the audit log %s, counting lost records: %m",
                                 d->cfg->audit_log);
-        } else if (r == 0 && d->audit_failing) {
-                d->audit_failing = false;
-                log_notice("Audit log %s writable again; %llu records lost so far", d->cfg->audit_log,
-                           (unsigned long long)audit_lost(d->audit));
         }
 }
 
@@ -306,7 +302,7 @@ static void audit_sync(struct daemon *d)
                 d->audit_failing = true;
                 log_error_errno(r, "Cannot write the audit log %s, counting lost records: %m",
                                 d->cfg->audit_log);
-        } else if (r == 0 && d->audit_failing) {
+        } else if (r > 0 && d->audit_failing) {
                 d->audit_failing = false;
                 log_notice("Audit log %s writable again; %llu records lost so far", d->cfg->audit_log,
                            (unsigned long long)audit_lost(d->audit));

@@ -413,7 +413,7 @@ static int audit_change(struct sync_ctx *x, const char *name, const char *spf, c
         r = audit_write(x->audit, &j);
         if (r == 0)
                 r = audit_flush(x->audit);
-        return r;
+        return r < 0 ? r : 0;
 }
 
 static void print_prefixes(const char *sign, const struct pfx_list *l)
