@@ -84,7 +84,25 @@ char *addr_format(int family, addr128 a, char *buf)
 {
         uint8_t bytes[16];
 
-        if (family != AF_INET && family != AF_INET6) {
+        if (family == AF_INET) {
+                /* dotted quad by hand: glibc's inet_ntop goes through sprintf,
+                 * and a flood formats every source */
+                uint32_t v = (uint32_t)a;
+                char *p = buf;
+
+                for (int shift = 24; shift >= 0; shift -= 8) {
+                        unsigned o = (v >> shift) & 0xff;
+
+                        if (o >= 100)
+                                *p++ = (char)('0' + o / 100);
+                        if (o >= 10)
+                                *p++ = (char)('0' + o / 10 % 10);
+                        *p++ = (char)('0' + o % 10);
+                        *p++ = shift ? '.' : '\0';
+                }
+                return buf;
+        }
+        if (family != AF_INET6) {
                 buf[0] = '\0';
                 return buf;
         }

@@ -75,6 +75,22 @@ bool json_escape(char *buf, size_t cap, size_t *len, const char *s)
         if (*len >= cap)
                 return *p == '\0';
         while (*p) {
+                /* the common case: a run of printable ASCII that needs no escape */
+                const unsigned char *q = p;
+
+                while (*q >= 0x20 && *q < 0x7f && *q != '"' && *q != '\\')
+                        q++;
+                if (q > p) {
+                        n = (size_t)(q - p);
+                        if (n >= cap - *len)
+                                n = cap - *len - 1;     /* cut, as the slow path would */
+                        memcpy(buf + *len, p, n);
+                        *len += n;
+                        p += n;
+                        if (p != q)
+                                break;
+                        continue;
+                }
                 adv = 1;
                 if (*p == '"' || *p == '\\') {
                         unit[0] = '\\';
@@ -142,9 +158,10 @@ static bool jline_key(struct jline *j, const char *key, size_t reserve)
 {
         size_t limit = JLINE_MAX - reserve;
 
+        /* keys are the program's own ASCII names: no escaping needed */
         if (!jline_put(j, limit, ",\"", 2))
                 return false;
-        if (!json_escape(j->buf, limit + 1, &j->len, key))
+        if (!jline_put(j, limit, key, strlen(key)))
                 return false;
         return jline_put(j, limit, "\":", 2);
 }
@@ -209,20 +226,38 @@ void jline_raw(struct jline *j, const char *key, const char *json)
                 jline_cut(j, start);
 }
 
+/* Decimal digits of v, NUL-terminated, at the end of tmp[24]. */
+static char *utoa(unsigned long long v, char tmp[24])
+{
+        char *p = tmp + 23;
+
+        *p = '\0';
+        do {
+                *--p = (char)('0' + v % 10);
+                v /= 10;
+        } while (v);
+        return p;
+}
+
 void jline_int(struct jline *j, const char *key, long long value)
 {
-        char tmp[32];
+        char tmp[24];
+        char *p;
 
-        snprintf(tmp, sizeof(tmp), "%lld", value);
-        jline_raw(j, key, tmp);
+        if (value >= 0) {
+                jline_raw(j, key, utoa((unsigned long long)value, tmp));
+                return;
+        }
+        p = utoa(0ULL - (unsigned long long)value, tmp);
+        *--p = '-';
+        jline_raw(j, key, p);
 }
 
 void jline_uint(struct jline *j, const char *key, unsigned long long value)
 {
-        char tmp[32];
+        char tmp[24];
 
-        snprintf(tmp, sizeof(tmp), "%llu", value);
-        jline_raw(j, key, tmp);
+        jline_raw(j, key, utoa(value, tmp));
 }
 
 void jline_bool(struct jline *j, const char *key, bool value)
@@ -250,6 +285,10 @@ void jline_end(struct jline *j)
 
 char *audit_format_time(const struct timeval *tv, char *buf)
 {
+        /* one strftime per second: a flood formats many times a second */
+        static __thread time_t cached_t = -1;
+        static __thread char cached[24];
+        static __thread size_t cached_n;
         time_t t = tv->tv_sec;
         long usec = (long)tv->tv_usec;
         struct tm tm;
@@ -265,13 +304,30 @@ char *audit_format_time(const struct timeval *tv, char *buf)
         }
         /* Years that do not have four digits cannot be written in this
          * format; they come only from a broken clock: show the epoch. */
-        if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
-                t = 0;
-                usec = 0;
-                (void) gmtime_r(&t, &tm);
+        if (t == cached_t) {
+                memcpy(buf, cached, cached_n);
+                n = cached_n;
+        } else {
+                time_t t0 = t;
+
+                if (!gmtime_r(&t, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
+                        t = 0;
+                        usec = 0;
+                        (void) gmtime_r(&t, &tm);
+                }
+                n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+                if (t == t0 && n < sizeof(cached)) {
+                        memcpy(cached, buf, n);
+                        cached_n = n;
+                        cached_t = t;
+                }
         }
-        n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-        snprintf(buf + n, 32 - n, ".%06ldZ", usec);
+        buf[n++] = '.';
+        for (int i = 5; i >= 0; i--, usec /= 10)
+                buf[n + (size_t)i] = (char)('0' + usec % 10);
+        n += 6;
+        buf[n++] = 'Z';
+        buf[n] = '\0';
         return buf;
 }
 
