@@ -24,11 +24,14 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/rtnetlink.h>
 
 #include "ruleset.h"
 
 #define CHAIN_INPUT "input"
 #define CHAIN_SYN "syn"
+#define CHAIN_EARLY "early"    /* prerouting, before conntrack: repeat offenders */
+#define CHAIN_EARLY_PRIORITY (-300)
 #define CHAIN_PRIORITY (-10)
 #define TCP_FLAGS_MASK 0x17    /* fin|syn|rst|ack */
 #define TCP_FLAG_SYN 0x02
@@ -281,8 +284,10 @@ static void put_chain(struct txn *t, uint16_t type, const char *name, bool base)
         nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, name);
         nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
         if (base && type == NFT_MSG_NEWCHAIN) {
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
-                nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, CHAIN_PRIORITY);
+                bool early = strcmp(name, CHAIN_EARLY) == 0;
+
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, early ? NF_INET_PRE_ROUTING : NF_INET_LOCAL_IN);
+                nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, early ? CHAIN_EARLY_PRIORITY : CHAIN_PRIORITY);
                 nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
                 nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
         }
@@ -634,6 +639,28 @@ static void rule_put(struct txn *t, struct nftnl_rule *r)
         nftnl_rule_free(r);
 }
 
+/* meta l4proto tcp, tcp flags & (fin|syn|rst|ack) == syn */
+static void add_syn_match(struct nftnl_rule *r)
+{
+        uint8_t tcp = IPPROTO_TCP, syn = TCP_FLAG_SYN, mask = TCP_FLAGS_MASK, xor = 0;
+        struct nftnl_expr *e;
+
+        add_meta_cmp(r, NFT_META_L4PROTO, &tcp, 1);
+        add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1);
+        e = ex("bitwise");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 1);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, 1);
+        nftnl_rule_add_expr(r, e);
+        e = ex("cmp");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &syn, 1);
+        nftnl_rule_add_expr(r, e);
+}
+
 /* reject with tcp reset, or drop */
 static void add_refusal(struct nftnl_rule *r, const struct ruleset_opts *o)
 {
@@ -680,28 +707,43 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
                 }
                 rule_put(t, r);
         }
-        {
-                uint8_t tcp = IPPROTO_TCP, syn = TCP_FLAG_SYN;
-                uint8_t mask = TCP_FLAGS_MASK, xor = 0;
-                struct nftnl_expr *e;
+        r = rule_new(t, CHAIN_INPUT);
+        add_syn_match(r);
+        add_verdict(r, NFT_JUMP, CHAIN_SYN);
+        rule_put(t, r);
 
-                r = rule_new(t, CHAIN_INPUT);
-                add_meta_cmp(r, NFT_META_L4PROTO, &tcp, 1);
-                add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1);
-                e = ex("bitwise");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 1);
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
-                nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, 1);
-                nftnl_rule_add_expr(r, e);
-                e = ex("cmp");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-                nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &syn, 1);
-                nftnl_rule_add_expr(r, e);
-                add_verdict(r, NFT_JUMP, CHAIN_SYN);
-                rule_put(t, r);
+        /* early: sources that flood are refused before conntrack sees them
+         * (a new SYN would otherwise cost a conntrack entry each), on a
+         * locked port of this host only */
+        for (size_t i = 0; i < s->n && !o->monitor; i++) {
+                const struct policy *p = &s->v[i];
+
+                for (int fam = 0; fam < 2; fam++) {
+                        char repeat[128], ports[128];
+                        struct nftnl_expr *e;
+                        uint32_t local = RTN_LOCAL;
+
+                        r = rule_new(t, CHAIN_EARLY);
+                        add_syn_match(r);
+                        add_saddr_lookup(r, fam ? AF_INET6 : AF_INET,
+                                         ruleset_obj_name(fam ? OBJ_OFFENDERS6 : OBJ_OFFENDERS4, p->name, name,
+                                                          sizeof(name)));
+                        add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+                        add_lookup(r, ruleset_obj_name(OBJ_PORTS, p->name, ports, sizeof(ports)));
+                        e = ex("fib");
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+                        nftnl_rule_add_expr(r, e);
+                        e = ex("cmp");
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+                        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &local, sizeof(local));
+                        nftnl_rule_add_expr(r, e);
+                        add_counter_ref(r, ruleset_obj_name(OBJ_REPEAT, p->name, repeat, sizeof(repeat)));
+                        add_refusal(r, o);
+                        rule_put(t, r);
+                }
         }
 
         /* syn: dispatch on the destination port */
@@ -728,20 +770,6 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
 
                 ruleset_obj_name(OBJ_CHAIN, p->name, chain, sizeof(chain));
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
-                if (!o->monitor) {
-                        /* repeat offenders mxlockd put here: refused in the kernel */
-                        for (int fam = 0; fam < 2; fam++) {
-                                char repeat[128];
-
-                                r = rule_new(t, chain);
-                                add_saddr_lookup(r, fam ? AF_INET6 : AF_INET,
-                                                 ruleset_obj_name(fam ? OBJ_OFFENDERS6 : OBJ_OFFENDERS4, p->name,
-                                                                  name, sizeof(name)));
-                                add_counter_ref(r, ruleset_obj_name(OBJ_REPEAT, p->name, repeat, sizeof(repeat)));
-                                add_refusal(r, o);
-                                rule_put(t, r);
-                        }
-                }
                 for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
                         r = rule_new(t, chain);
                         add_saddr_lookup(r, steps[k].family,
@@ -889,11 +917,13 @@ static void put_all(struct txn *t, const struct ruleset_opts *o, const struct po
                 put_table(t, NFT_MSG_NEWTABLE);
                 put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_INPUT, true);
                 put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_SYN, false);
+                put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_EARLY, true);
         } else {
                 char chain[128];
 
                 put_flush_chain(t, CHAIN_INPUT);
                 put_flush_chain(t, CHAIN_SYN);
+                put_flush_chain(t, CHAIN_EARLY);
                 for (size_t i = 0; i < have->n; i++)
                         put_flush_chain(t, ruleset_obj_name(OBJ_CHAIN, have->v[i].name, chain, sizeof(chain)));
                 for (size_t i = 0; i < have->n; i++)
@@ -1422,6 +1452,22 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
                         fprintf(f, "reject with tcp reset\n");
         }
         fprintf(f, "\t\ttcp flags & (fin | syn | rst | ack) == syn jump %s\n\t}\n", CHAIN_SYN);
+        fprintf(f, "\tchain %s {\n\t\ttype filter hook prerouting priority %d; policy accept;\n", CHAIN_EARLY,
+                CHAIN_EARLY_PRIORITY);
+        for (size_t i = 0; i < want->n && !o->monitor; i++) {
+                const struct policy *p = &want->v[i];
+                char repeat[128], ports[128];
+
+                ruleset_obj_name(OBJ_REPEAT, p->name, repeat, sizeof(repeat));
+                ruleset_obj_name(OBJ_PORTS, p->name, ports, sizeof(ports));
+                for (int fam = 0; fam < 2; fam++)
+                        fprintf(f, "\t\ttcp flags & (fin | syn | rst | ack) == syn %s saddr @%s tcp dport @%s "
+                                   "fib daddr type local counter name \"%s\" %s\n",
+                                fam ? "ip6" : "ip",
+                                ruleset_obj_name(fam ? OBJ_OFFENDERS6 : OBJ_OFFENDERS4, p->name, name, sizeof(name)),
+                                ports, repeat, o->drop ? "drop" : "reject with tcp reset");
+        }
+        fprintf(f, "\t}\n");
         fprintf(f, "\tchain %s {\n", CHAIN_SYN);
         for (size_t i = 0; i < want->n; i++) {
                 char chain[128];
@@ -1437,17 +1483,6 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
 
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
                 fprintf(f, "\tchain %s {\n", ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)));
-                if (!o->monitor) {
-                        char repeat[128];
-
-                        ruleset_obj_name(OBJ_REPEAT, p->name, repeat, sizeof(repeat));
-                        fprintf(f, "\t\tip saddr @%s counter name \"%s\" %s\n",
-                                ruleset_obj_name(OBJ_OFFENDERS4, p->name, name, sizeof(name)), repeat,
-                                o->drop ? "drop" : "reject with tcp reset");
-                        fprintf(f, "\t\tip6 saddr @%s counter name \"%s\" %s\n",
-                                ruleset_obj_name(OBJ_OFFENDERS6, p->name, name, sizeof(name)), repeat,
-                                o->drop ? "drop" : "reject with tcp reset");
-                }
                 fprintf(f, "\t\tip saddr @%s ", ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)));
                 print_queue(f, o, queued);
                 fprintf(f, "\t\tip6 saddr @%s ", ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)));
