@@ -44,6 +44,7 @@
 #define TALLY_WINDOW 10         /* seconds */
 
 #define OFFENDERS_MAX 1024       /* sources refused in the kernel at once */
+#define STATUS_DUMP_MAX 65536   /* count kernel set elements only up to this */
 #define RESOLVE_MIN_S 10        /* re-resolve host names at most this often */
 #define RESOLVE_RETRY_S 60      /* after a failed lookup */
 
@@ -1006,6 +1007,22 @@ static void json_str(FILE *f, const char *s)
         fprintf(f, "\"%.*s\"", (int)len, buf);
 }
 
+/* The live sizes of a policy's allowed sets. Counting means dumping the
+ * set, which the kernel does slowly for a large one, and status must not
+ * hold up the queue: only for sets of up to STATUS_DUMP_MAX ranges. */
+static bool kernel_set_sizes(struct daemon *d, const struct policy *p, size_t *ret4, size_t *ret6)
+{
+        char set[128];
+
+        *ret4 = *ret6 = 0;
+        if (p->allow[FAM_V4].n + p->allow[FAM_V6].n > STATUS_DUMP_MAX)
+                return false;
+        return ruleset_set_size(d->nl, d->cfg->table, ruleset_obj_name(OBJ_ALLOW4, p->name, set, sizeof(set)),
+                                ret4) == 0 &&
+               ruleset_set_size(d->nl, d->cfg->table, ruleset_obj_name(OBJ_ALLOW6, p->name, set, sizeof(set)),
+                                ret6) == 0;
+}
+
 static char *status_json(struct daemon *d)
 {
         uint64_t waiting = 0, dropped = 0;
@@ -1064,13 +1081,9 @@ static char *status_json(struct daemon *d)
                 fprintf(f, "],\"allow_v4\":%zu,\"allow_v6\":%zu,\"deny_v4\":%zu,\"deny_v6\":%zu",
                         p->allow[FAM_V4].n, p->allow[FAM_V6].n, p->deny[FAM_V4].n, p->deny[FAM_V6].n);
                 {
-                        char set[128];
-                        size_t k4 = 0, k6 = 0;
+                        size_t k4, k6;
 
-                        if (ruleset_set_size(d->nl, d->cfg->table,
-                                             ruleset_obj_name(OBJ_ALLOW4, p->name, set, sizeof(set)), &k4) == 0 &&
-                            ruleset_set_size(d->nl, d->cfg->table,
-                                             ruleset_obj_name(OBJ_ALLOW6, p->name, set, sizeof(set)), &k6) == 0)
+                        if (kernel_set_sizes(d, p, &k4, &k6))
                                 fprintf(f, ",\"kernel_allow_v4\":%zu,\"kernel_allow_v6\":%zu", k4, k6);
                 }
                 fprintf(f, ",\"refused\":%llu,\"observed\":%llu,\"folded\":%llu,\"missed\":%llu}",
@@ -1126,8 +1139,7 @@ static char *status_text(struct daemon *d)
         for (size_t i = 0; i < d->pol->n; i++) {
                 const struct policy *p = &d->pol->v[i];
                 const struct pstat *ps = &d->pstats[i];
-                char set[128];
-                size_t k4 = 0, k6 = 0;
+                size_t k4, k6;
 
                 fprintf(f, "policy %s: ports", p->name);
                 for (size_t k = 0; k < p->nports; k++)
@@ -1139,10 +1151,7 @@ static char *status_text(struct daemon *d)
                 }
                 fprintf(f, "\n  allowed ranges: %zu IPv4, %zu IPv6; denied: %zu IPv4, %zu IPv6", p->allow[FAM_V4].n,
                         p->allow[FAM_V6].n, p->deny[FAM_V4].n, p->deny[FAM_V6].n);
-                if (ruleset_set_size(d->nl, d->cfg->table, ruleset_obj_name(OBJ_ALLOW4, p->name, set, sizeof(set)),
-                                     &k4) == 0 &&
-                    ruleset_set_size(d->nl, d->cfg->table, ruleset_obj_name(OBJ_ALLOW6, p->name, set, sizeof(set)),
-                                     &k6) == 0)
+                if (kernel_set_sizes(d, p, &k4, &k6))
                         fprintf(f, " (kernel: %zu + %zu)", k4, k6);
                 fprintf(f, "\n  attempts: %llu refused, %llu observed, %llu missed (%llu folded into summaries)\n",
                         (unsigned long long)ps->refused, (unsigned long long)ps->observed,

@@ -1,0 +1,779 @@
+#!/usr/bin/env bash
+# tests/bench/run.sh: the benchmarks of `make bench` (root, network namespaces).
+#
+# Each goal is measured against its baseline in the same run, on the same
+# lab, and reported as a figure, a baseline, a ratio and PASS/MISS against
+# the goal's target; tests/bench/summary.py prints the table and writes
+# the JSON (tests/bench/results.json unless BENCH_OUT says otherwise).
+#
+# Lab: two namespaces joined by one veth; all traffic stays in them and uses
+# documentation addresses only.
+#
+#     GEN  b1 192.0.2.2/30  2001:db8:0:1::2/64  (trafgen, the latency client)
+#      |
+#     SRV  b0 192.0.2.1/30  2001:db8:0:1::1/64  (mxlockd or a baseline)
+#          default routes via GEN (static neighbours), rp_filter off.
+#
+# CPUs (2 here): trafgen runs on CPU 0, and a veth delivers in the sender's
+# context, so the receiving side's kernel path (nftables, queueing, resets)
+# runs on CPU 0 too; the consumers (mxlockd, nfq_min) and nft -f are pinned
+# to CPU 1. (RPS to CPU 1 would split the kernel work off, but then the
+# packets held in the other CPU's backlog exhaust trafgen's default socket
+# send buffer and trafgen aborts with EAGAIN; raising it means changing a
+# global sysctl, which --no-sock-mem forbids.)
+#
+# Flood sources: unique IPv6 sources 2001:db8:<96 random bits> (only IPv6
+# has a documentation range big enough for a million distinct sources);
+# repeat offenders 203.0.113.0/24 and 2001:db8:bad::/120 (512 sources);
+# allowed sources 198.51.100.0/24 and 2001:db8:25::/120.
+#
+# Rates are packets the receiving side handled per second, from kernel
+# counters in SRV (table inet mxbench: `offered` at prerouting priority
+# -400 counts every SYN to port 25 that arrives; mxlockd's own counters queued_/handled_;
+# /proc/net/netfilter/nfnetlink_queue) over a window of BENCH_SECONDS after
+# one second of warm-up, while trafgen keeps sending.
+#
+# Environment: BENCH_SECONDS (3), BENCH_SIZES ("100000 1000000"),
+# BENCH_QUICK=1 (sizes 10000 100000, 2 s windows, output to build/bench/),
+# BENCH_PHASES (ABCD: A example config: goals 7a 6 3 4 7c; B loads: 1 7b;
+# C reload: 2; D allowed path: 5; C and D need B), BENCH_OUT (the JSON), BENCH_PERF=1 (perf record mxlockd during the floods
+# and the 1M load, reports in the work dir), KEEP=1 (keep the work dir).
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+BB=$BUILD/bench
+MXLOCKD=${MXLOCKD:-$BUILD/mxlockd}
+PY=/usr/bin/python3
+HERE=$ROOT/tests/bench
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+        SIZES=${BENCH_SIZES:-"10000 100000"}
+        SECS=${BENCH_SECONDS:-2}
+        OUT=${BENCH_OUT:-$BB/results-quick.json}
+else
+        SIZES=${BENCH_SIZES:-"100000 1000000"}
+        SECS=${BENCH_SECONDS:-3}
+        OUT=${BENCH_OUT:-$HERE/results.json}
+fi
+WARM=1
+PHASES=${BENCH_PHASES:-ABCD}
+phase() { case $PHASES in *$1*) return 0 ;; esac; return 1; }
+PIN="taskset -c 1"
+[ "$(nproc)" -ge 2 ] || PIN=
+QUEUE=25
+POLICY=inbound-smtp
+NS_SRV=mxb$$-srv
+NS_GEN=mxb$$-gen
+NS_NFT=mxb$$-nft
+SRV4=192.0.2.1 GEN4=192.0.2.2
+SRV6=2001:db8:0:1::1 GEN6=2001:db8:0:1::2
+W=
+MXPID=
+BGPIDS=()
+
+say() { printf '# %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+now_ns() { date +%s%N; }
+calc() { awk "BEGIN { printf \"%.6g\", $* }"; }
+in_srv() { ip netns exec "$NS_SRV" "$@"; }
+in_gen() { ip netns exec "$NS_GEN" "$@"; }
+
+# ---- preconditions ------------------------------------------------------------
+
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces): sudo make bench"
+for t in ip nft trafgen taskset gcc pkg-config awk; do
+        command -v "$t" >/dev/null 2>&1 || die "missing $t (run tests/deps.sh; trafgen is in netsniff-ng)"
+done
+[ -x "$MXLOCKD" ] || die "$MXLOCKD is not built: run make"
+[ "$(nproc)" -ge 2 ] || say "only $(nproc) CPU: sender and receiver share it, ratios still compare like with like"
+
+# ---- cleanup ------------------------------------------------------------------
+
+stop_pid() {
+        local pid=$1 i
+        [ -n "$pid" ] || return 0
+        kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+        for i in $(seq 100); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.05
+        done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        return 0
+}
+
+cleanup() {
+        local rc=$? ns pid
+        set +e
+        trap - EXIT
+        stop_pid "$MXPID"
+        for pid in "${BGPIDS[@]}"; do
+                stop_pid "$pid"
+        done
+        for ns in "$NS_SRV" "$NS_GEN" "$NS_NFT"; do
+                [ -e "/run/netns/$ns" ] || continue
+                for pid in $(ip netns pids "$ns" 2>/dev/null); do
+                        kill -KILL "$pid" 2>/dev/null
+                done
+                # empty the big sets synchronously rather than in the
+                # background of the next run
+                ip netns exec "$ns" nft flush ruleset 2>/dev/null
+                ip netns del "$ns" 2>/dev/null
+        done
+        if [ -n "$W" ] && [ -d "$W" ]; then
+                if [ "${KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
+                        say "kept $W"
+                else
+                        rm -rf "$W"
+                fi
+        fi
+        exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+W=$(mktemp -d /tmp/mxlock-bench.XXXXXX)
+chmod 755 "$W"
+ROWS=$W/rows.jsonl
+: >"$ROWS"
+
+# row GOAL NAME FIGURE UNIT BASELINE BASELINE_NAME RATIO CHECK TARGET OK_EXTRA NOTE DETAILS_JSON
+j() { if [ -z "$1" ]; then echo null; else echo "$1"; fi; }
+row() {
+        printf '{"goal":"%s","name":"%s","figure":%s,"unit":"%s","baseline":%s,"baseline_name":"%s","ratio":%s,"check":"%s","target":%s,"ok_extra":%s,"note":"%s","details":%s}\n' \
+                "$1" "$2" "$(j "$3")" "$4" "$(j "$5")" "$6" "$(j "$7")" "$8" "$(j "$9")" "$(j "${10}")" \
+                "${11//\"/\'}" "$(j "${12:-}")" >>"$ROWS"
+        say "goal $1 $2: $3 $4 (baseline ${5:-none} ${6}) ratio ${7:-n/a}"
+}
+
+# ---- build the baseline consumer and the catalogs ----------------------------
+
+mkdir -p "$BB"
+if [ ! -x "$BB/nfq_min" ] || [ "$HERE/nfq_min.c" -nt "$BB/nfq_min" ]; then
+        # shellcheck disable=SC2046
+        gcc -std=gnu11 -O2 -Wall -Wextra -Werror -o "$BB/nfq_min" "$HERE/nfq_min.c" \
+                $(pkg-config --cflags --libs libnetfilter_queue libmnl) || die "building nfq_min failed"
+fi
+mkdir -p "$W/prov"
+cp "$ROOT"/rules/providers/*.conf "$W/prov/"
+for n in $SIZES; do
+        f=$BB/catalog-$n.conf
+        if [ ! -s "$f" ] || [ "$HERE/gen_prefixes.py" -nt "$f" ]; then
+                say "generating a catalog of $n prefixes"
+                "$PY" "$HERE/gen_prefixes.py" "$n" "$f.tmp" 42 && mv "$f.tmp" "$f" || die "gen_prefixes failed"
+        fi
+        ln -sf "$f" "$W/prov/bench$n.conf"
+done
+
+# ---- the lab ------------------------------------------------------------------
+
+lab_up() {
+        ip netns add "$NS_SRV" && ip netns add "$NS_GEN" || return 1
+        ip link add name b0 netns "$NS_SRV" type veth peer name b1 netns "$NS_GEN" || return 1
+        in_srv ip link set lo up
+        in_gen ip link set lo up
+        in_srv ip addr add $SRV4/30 dev b0
+        in_srv ip addr add $SRV6/64 dev b0 nodad
+        in_gen ip addr add $GEN4/30 dev b1
+        in_gen ip addr add $GEN6/64 dev b1 nodad
+        # sources for the latency client
+        for i in $(seq 101 200); do
+                in_gen ip addr add 203.0.113.$i/32 dev b1
+        done
+        in_srv ip link set b0 up
+        in_gen ip link set b1 up
+        SRV_MAC=$(in_srv cat /sys/class/net/b0/address)
+        GEN_MAC=$(in_gen cat /sys/class/net/b1/address)
+        in_srv ip neigh replace $GEN4 lladdr "$GEN_MAC" dev b0 nud permanent
+        in_srv ip neigh replace $GEN6 lladdr "$GEN_MAC" dev b0 nud permanent
+        in_gen ip neigh replace $SRV4 lladdr "$SRV_MAC" dev b1 nud permanent
+        in_gen ip neigh replace $SRV6 lladdr "$SRV_MAC" dev b1 nud permanent
+        in_srv ip route add default via $GEN4 dev b0
+        in_srv ip -6 route add default via $GEN6 dev b0
+        in_gen ip route add 203.0.113.0/24 dev b1 2>/dev/null
+        in_srv sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.b0.rp_filter=0 \
+                net.ipv4.conf.default.rp_filter=0
+        # the bench's own counters: every SYN to port 25 that arrives, at
+        # prerouting before anything else (mxlockd refuses repeat offenders
+        # at prerouting -300)
+        in_srv nft -f - <<'EOF' || return 1
+table inet mxbench {
+        counter offered { }
+        counter passed { }
+        chain pre {
+                type filter hook prerouting priority -400; policy accept;
+                tcp dport 25 tcp flags & (fin | syn | rst | ack) == syn counter name "offered"
+        }
+}
+EOF
+}
+
+# ---- trafgen ------------------------------------------------------------------
+
+hexmac() { echo "$1" | sed 's/^/0x/; s/:/, 0x/g'; }
+
+# tg_cfg KIND FILE: uniq6 | repeat | allowed
+tg_cfg() {
+        local kind=$1 file=$2 dm sm v4 v6 tcp
+        dm=$(hexmac "$SRV_MAC")
+        sm=$(hexmac "$GEN_MAC")
+        tcp4="drnd(2), const16(25), drnd(4), const32(0), 0x50, 0x02, const16(64240), csumtcp(14, 34), const16(0)"
+        tcp6="drnd(2), const16(25), drnd(4), const32(0), 0x50, 0x02, const16(64240), csumtcp6(14, 54), const16(0)"
+        dst6="0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1"
+        pkt4() {        # SRC_BYTES
+                echo "{ $dm, $sm, const16(0x0800), 0x45, 0x00, const16(40), drnd(2), const16(0x4000), 64, 6, csumip(14, 33), $1, 192, 0, 2, 1, $tcp4 }"
+        }
+        pkt6() {        # SRC_BYTES
+                echo "{ $dm, $sm, const16(0x86dd), 0x60, 0, 0, 0, const16(20), 6, 64, $1, $dst6, $tcp6 }"
+        }
+        case $kind in
+        uniq6) pkt6 "0x20, 0x01, 0x0d, 0xb8, drnd(12)" >"$file" ;;
+        repeat) { pkt4 "203, 0, 113, drnd(1)"; pkt6 "0x20, 0x01, 0x0d, 0xb8, 0x0b, 0xad, 0, 0, 0, 0, 0, 0, 0, 0, 0, drnd(1)"; } >"$file" ;;
+        allowed) { pkt4 "198, 51, 100, drnd(1)"; pkt6 "0x20, 0x01, 0x0d, 0xb8, 0x00, 0x25, 0, 0, 0, 0, 0, 0, 0, 0, 0, drnd(1)"; } >"$file" ;;
+        esac
+}
+
+TG_PID=
+# tg_start KIND: trafgen on CPU 0 for WARM + SECS + 1 seconds.
+tg_start() {
+        tg_cfg "$1" "$W/tg-$1.cfg"
+        timeout -s INT $((WARM + SECS + 1)) taskset -c 0 ip netns exec "$NS_GEN" \
+                trafgen --no-sock-mem --notouch-irq --cpus 1 -o b1 -i "$W/tg-$1.cfg" \
+                >"$W/tg-$1.out" 2>&1 &
+        TG_PID=$!
+        BGPIDS+=("$TG_PID")
+}
+tg_wait() {
+        wait "$TG_PID" 2>/dev/null
+        TG_PID=
+}
+
+# ---- counters -----------------------------------------------------------------
+
+# ctr TABLE NAME: packets of a named counter in SRV (0 if none), from
+# `nft list table`: `nft list counters` and `nft list counter` dump every
+# set element of every table first, which takes 40 s with a 1M-prefix set
+# (and `nft list counter` fails on table mxlock's xt compat expressions).
+# Table mxlock is only read while its sets are small (part A).
+ctr() {
+        in_srv nft list table inet "$1" 2>/dev/null |
+                awk -v k="$2" '$1 == "counter" && $3 == "{" { c = $2 }
+                        $1 == "packets" && c == k { print $2; f = 1 } END { if (!f) print 0 }'
+}
+
+# The resets the refused floods earn are dropped at GEN's ingress while a
+# window runs: otherwise GEN's TCP stack handles each one in the context of
+# whoever sent it (mxlockd's verdict), which a real server never pays.
+gen_rst_on() {
+        in_gen nft -f - <<'EOF'
+table netdev mxgen {
+        counter rst { }
+        chain in {
+                type filter hook ingress device "b1" priority 0; policy accept;
+                tcp flags & rst == rst counter name "rst" drop
+        }
+}
+EOF
+}
+gen_rst_off() {
+        RSTS=$(in_gen nft list counters 2>/dev/null | awk '$1 == "packets" { print $2; exit }')
+        in_gen nft delete table netdev mxgen 2>/dev/null
+}
+
+# nfqproc: "id_sequence queue_dropped user_dropped waiting" for our queue.
+nfqproc() {
+        in_srv awk -v q=$QUEUE '$1 == q { print $8, $6, $7, $3; f = 1 } END { if (!f) print 0, 0, 0, 0 }' \
+                /proc/net/netfilter/nfnetlink_queue
+}
+
+# snap: "T_NS OFFERED QUEUED HANDLED PASSED ID_SEQ QDROP UDROP WAITING";
+# T_NS is the middle of the counter reads. mxlock's own counters only when
+# SNAP_MX=1 (its table is then small).
+SNAP_MX=1
+snap() {
+        local t0 t1 o p q=0 h=0
+        t0=$(now_ns)
+        o=$(ctr mxbench offered)
+        p=$(ctr mxbench passed)
+        if [ "$SNAP_MX" = 1 ]; then
+                q=$(ctr mxlock "queued_$POLICY")
+                h=$(ctr mxlock "handled_$POLICY")
+        fi
+        t1=$(now_ns)
+        echo "$(( (t0 + t1) / 2 )) $o $q $h $p $(nfqproc)"
+}
+
+# window KIND: run trafgen, take snapshots after WARM and WARM+SECS, and
+# sample mxlockd's RSS meanwhile; sets S1, S2 (arrays) and RSS_MAX (KiB).
+window() {
+        local t_end
+        RSS_MAX=0
+        gen_rst_on
+        tg_start "$1"
+        sleep $WARM
+        read -r -a S1 <<<"$(snap)"
+        t_end=$(( $(now_ns) + SECS * 1000000000 ))
+        while [ "$(now_ns)" -lt "$t_end" ]; do
+                sample_rss
+                sleep 0.2
+        done
+        read -r -a S2 <<<"$(snap)"
+        tg_wait
+        gen_rst_off
+}
+
+# d IDX: S2[IDX] - S1[IDX]; rate IDX: per second over the window.
+d() { echo $(( S2[$1] - S1[$1] )); }
+rate() { calc "(${S2[$1]} - ${S1[$1]}) * 1e9 / (${S2[0]} - ${S1[0]})"; }
+# verdicts given by whoever reads the queue: delivered - still waiting
+verdicts_rate() {
+        calc "((${S2[5]} - ${S2[7]} - ${S2[8]}) - (${S1[5]} - ${S1[7]} - ${S1[8]})) * 1e9 / (${S2[0]} - ${S1[0]})"
+}
+
+sample_rss() {
+        local r
+        [ -n "$MXPID" ] || return 0
+        r=$(awk '/^VmRSS:/ { print $2 }' "/proc/$MXPID/status" 2>/dev/null)
+        [ -n "$r" ] && [ "$r" -gt "$RSS_MAX" ] && RSS_MAX=$r
+        return 0
+}
+rss() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
+
+# ---- mxlockd ------------------------------------------------------------------
+
+# mkconf FILE PROVIDERS [ALLOW]: a config for the lab; audit log per config.
+mkconf() {
+        cat >"$1" <<EOF
+# written by tests/bench/run.sh
+[daemon]
+mode = enforce
+action = reject
+failure = closed
+queue = $QUEUE
+table = mxlock
+audit_log = ${1%.conf}.audit.jsonl
+provider_dirs = $W/prov
+control_socket = $W/ctl.sock
+
+[policy $POLICY]
+ports = 25
+providers = $2
+${3:+allow = $3}
+EOF
+}
+
+audit_of() { echo "${1%.conf}.audit.jsonl"; }
+ts_ns() { date -d "$1" +%s%N; }
+
+# The ts of the Nth (1-based) record of EVENT, or nothing.
+audit_ts() {
+        grep -F "\"event\":\"$2\"" "$1" 2>/dev/null | sed -n "${3}p" |
+                sed 's/^{"ts":"\([^"]*\)".*/\1/'
+}
+
+# mx_start CONF: start mxlockd in SRV, wait (up to 300 s) for its start
+# record; sets MXPID, MX_T0 (ns before exec) and MX_T1 (ns of the record).
+mx_start() {
+        local conf=$1 audit ts i
+        audit=$(audit_of "$conf")
+        MXERR=${conf%.conf}.err
+        MX_T0=$(now_ns)
+        $PIN ip netns exec "$NS_SRV" "$MXLOCKD" -c "$conf" 2>>"$MXERR" &
+        MXPID=$!
+        # the time comes from the record; polling only finds it (slowly:
+        # forks here cost CPU that the daemon being timed could use)
+        for i in $(seq 1500); do
+                ts=$(audit_ts "$audit" start 1)
+                [ -n "$ts" ] && break
+                kill -0 "$MXPID" 2>/dev/null || { cat "$MXERR" >&2; die "mxlockd died starting $conf"; }
+                sleep 0.2
+        done
+        [ -n "$ts" ] || die "mxlockd did not start in 300 s ($conf)"
+        MX_T1=$(ts_ns "$ts")
+}
+
+mx_stop() {
+        [ -n "$MXPID" ] || return 0
+        kill -TERM "$MXPID"
+        wait "$MXPID"
+        MXPID=
+}
+
+# The "Table ... in force" figures of the last install: "ADDED REMOVED MESSAGES BYTES".
+inforce() {
+        grep 'in force:' "$1" | tail -n 1 |
+                sed 's/.*(\([0-9]*\) elements added, \([0-9]*\) removed, \([0-9]*\) messages, \([0-9]*\) bytes).*/\1 \2 \3 \4/'
+}
+
+del_table() { in_srv nft delete table inet "$1" 2>/dev/null; }
+
+# Wait until the queue is empty and mxlockd had a quiet timer tick (so that
+# it reconciled queued - handled), then stop it.
+mx_drain_stop() {
+        local i
+        for i in $(seq 100); do
+                set -- $(nfqproc)
+                [ "$4" = 0 ] && break
+                sleep 0.05
+        done
+        sleep 2.2
+        mx_stop
+}
+
+PERF_PID=
+# perf_start NAME PID: profile one process; perf_start NAME -a: the whole
+# machine (kernel work done in softirq or in nft's context shows there).
+perf_start() {
+        [ "${BENCH_PERF:-0}" = 1 ] && command -v perf >/dev/null || return 0
+        if [ "$2" = -a ]; then
+                perf record -a -g -F 499 -o "$W/perf-$1.data" >/dev/null 2>&1 &
+        else
+                perf record -g -o "$W/perf-$1.data" -p "$2" >/dev/null 2>&1 &
+        fi
+        PERF_PID=$!
+        sleep 0.3
+}
+perf_stop() {
+        [ -n "$PERF_PID" ] || return 0
+        kill -INT "$PERF_PID"
+        wait "$PERF_PID" 2>/dev/null
+        PERF_PID=
+        perf report -i "$W/perf-$1.data" --no-children --stdio -g none --sort comm,dso,sym \
+                --percent-limit 0.7 2>/dev/null | grep -v '^#' | grep -v '^$' | head -n 60 >"$W/perf-$1.txt"
+        say "perf profile ($1): $W/perf-$1.txt"
+}
+
+# ---- run ----------------------------------------------------------------------
+
+T_START=$(now_ns)
+# this script and its helpers stay off the consumers' CPU
+[ -n "$PIN" ] && taskset -cp 0 $$ >/dev/null
+lab_up || die "lab set-up failed"
+say "lab up: $NS_SRV ($SRV4) <- $NS_GEN; work dir $W; windows of ${SECS}s after ${WARM}s warm-up"
+
+if phase A; then
+# ==== A: the shipped example config: memory, latency, floods ===================
+
+EX=$W/example.conf
+sed -e "s|^audit_log = .*|audit_log = $W/example.audit.jsonl|" \
+    -e "s|^#provider_dirs = .*|provider_dirs = $W/prov|" \
+    -e "s|^#control_socket = .*|control_socket = $W/ctl.sock|" \
+    "$ROOT/mxlock.conf.example" >"$EX"
+mx_start "$EX"
+sleep 1
+RSS_EX=$(rss "$MXPID" VmRSS)
+HWM_EX=$(rss "$MXPID" VmHWM)
+row 7a "RSS, shipped example config" "$RSS_EX" KiB "" "" "" "figure<=" 4096 "" \
+        "VmHWM $HWM_EX KiB" "{\"vmrss_kib\":$RSS_EX,\"vmhwm_kib\":$HWM_EX}"
+
+# -- goal 6: refusal latency, unloaded
+LAT=$(in_gen "$PY" "$HERE/connlat.py" $SRV4 25 300 2 $(seq -f '203.0.113.%g' 101 200))
+say "latency with mxlockd: $LAT"
+mx_stop
+del_table mxlock
+
+# -- goal 3: unique-source flood, mxlockd
+U=$W/uniq.conf
+mkconf "$U" gfi-oneconnect
+mx_start "$U"
+RSS_PRE=$(rss "$MXPID" VmRSS)
+in_srv nft reset counter inet mxbench offered >/dev/null 2>&1
+perf_start uniq "$MXPID"
+window uniq6
+perf_stop uniq
+MX3_RATE=$(rate 3)
+MX3_VRATE=$(verdicts_rate)
+MX3_OFFERED=$(rate 1)
+MX3_QDROP=$(( $(d 6) + $(d 7) ))
+RSS_FLOOD=$RSS_MAX
+HWM_FLOOD=$(rss "$MXPID" VmHWM)
+mx_drain_stop
+Q_TOT=$(ctr mxlock "queued_$POLICY")
+H_TOT=$(ctr mxlock "handled_$POLICY")
+O_TOT=$(ctr mxbench offered)
+ACC=$("$PY" "$HERE/audit_count.py" "$(audit_of "$U")")
+A_TOT=$(echo "$ACC" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["attempts_total"])')
+A_HANDLED=$(echo "$ACC" | "$PY" -c 'import json,sys; a=json.load(sys.stdin)["attempts"]; print(a["refused"]+a["summary"])')
+say "unique flood, mxlockd: handled $MX3_RATE/s (verdicts $MX3_VRATE/s) of $MX3_OFFERED/s offered; queue overflow $MX3_QDROP in the window"
+say "  accounting: audit $ACC; kernel offered $O_TOT queued $Q_TOT handled $H_TOT"
+ACC_OK=false
+[ "$A_TOT" = "$O_TOT" ] && ACC_OK=true
+del_table mxlock
+
+# -- goal 3 baseline: the minimal batched-drop consumer, same table, same queue
+mkconf "$W/nfqmin.conf" gfi-oneconnect
+mx_start "$W/nfqmin.conf"          # install the same table, then leave it
+mx_stop
+taskset -c 1 ip netns exec "$NS_SRV" "$BB/nfq_min" $QUEUE 64 >"$W/nfq_min.out" 2>&1 &
+NFQ_PID=$!
+BGPIDS+=("$NFQ_PID")
+for i in $(seq 100); do grep -q ready "$W/nfq_min.out" && break; sleep 0.05; done
+window uniq6
+NFQ_RATE=$(verdicts_rate)
+NFQ_OFFERED=$(rate 1)
+NFQ_QDROP=$(( $(d 6) + $(d 7) ))
+stop_pid "$NFQ_PID"
+say "unique flood, nfq_min: $NFQ_RATE verdicts/s of $NFQ_OFFERED/s offered ($(tail -n 1 "$W/nfq_min.out"))"
+del_table mxlock
+
+# -- kernel-only drop rule (goals 3 and 4)
+in_srv nft -f - <<'EOF'
+table inet mxdrop {
+        counter dropped { }
+        chain input {
+                type filter hook input priority -10; policy accept;
+                tcp dport 25 tcp flags & (fin | syn | rst | ack) == syn counter name "dropped" drop
+        }
+}
+EOF
+window uniq6
+KD3_RATE=$(rate 1)
+window repeat
+KD4_RATE=$(rate 1)
+del_table mxdrop
+# the same with a reset for each SYN, what action = reject costs the kernel
+in_srv nft -f - <<'EOF'
+table inet mxrej {
+        counter rejected { }
+        chain input {
+                type filter hook input priority -10; policy accept;
+                tcp dport 25 tcp flags & (fin | syn | rst | ack) == syn counter name "rejected" reject with tcp reset
+        }
+}
+EOF
+window repeat
+KR4_RATE=$(rate 1)
+del_table mxrej
+say "kernel drop: unique sources $KD3_RATE/s, repeat offenders $KD4_RATE/s; kernel reject, repeat offenders: $KR4_RATE/s"
+
+R3=$(calc "$MX3_VRATE / $NFQ_RATE")
+SAT3="mxlockd's queue overflowed ($MX3_QDROP in the window): it is the limit"
+[ "$MX3_QDROP" = 0 ] && SAT3="no queue overflow for mxlockd: it kept up with all CPU 0 (trafgen + the kernel path) could offer, so the ratio is bounded by the generator"
+[ "$NFQ_QDROP" != 0 ] && SAT3="$SAT3; nfq_min's queue overflowed ($NFQ_QDROP)"
+row 3 "unique-source flood vs nfq_min" "$MX3_VRATE" "refusals/s" "$NFQ_RATE" "nfq_min batched drop" "$R3" \
+        "ratio>=" 0.9 "$ACC_OK" \
+        "verdicts/s from /proc/net/netfilter/nfnetlink_queue for both (handled_ counter: $MX3_RATE/s); mxlockd $(calc "$MX3_VRATE / $KD3_RATE") and nfq_min $(calc "$NFQ_RATE / $KD3_RATE") of the kernel drop rule ($KD3_RATE/s); offered $MX3_OFFERED/s vs $NFQ_OFFERED/s; $SAT3; audit counts every attempt: $ACC_OK (audit $A_TOT of $O_TOT offered, $A_HANDLED refused+summary)" \
+        "{\"mxlockd_handled_per_s\":$MX3_RATE,\"mxlockd_verdicts_per_s\":$MX3_VRATE,\"mxlockd_offered_per_s\":$MX3_OFFERED,\"queue_overflow_in_window\":$MX3_QDROP,\"nfq_min_per_s\":$NFQ_RATE,\"nfq_min_queue_overflow_in_window\":$NFQ_QDROP,\"nfq_min_offered_per_s\":$NFQ_OFFERED,\"kernel_drop_per_s\":$KD3_RATE,\"audit\":$ACC,\"kernel_offered\":$O_TOT,\"kernel_queued\":$Q_TOT,\"kernel_handled\":$H_TOT,\"accounting_exact\":$ACC_OK}"
+row 3k "unique-source flood vs kernel drop" "$MX3_VRATE" "refusals/s" "$KD3_RATE" "kernel drop rule" \
+        "$(calc "$MX3_VRATE / $KD3_RATE")" info "" "" "" null
+
+# -- goal 4: repeat offenders, mxlockd (whatever it does today)
+R4C=$W/repeat.conf
+mkconf "$R4C" gfi-oneconnect
+mx_start "$R4C"
+in_srv nft reset counter inet mxbench offered >/dev/null 2>&1
+perf_start repeat "$MXPID"
+window repeat
+perf_stop repeat
+# handled: offered SYNs minus those the kernel dropped at a full queue and
+# those still waiting: whatever the kernel itself refuses (a managed set)
+# counts as handled, as long as the audit accounts for it
+MX4_OFFERED=$(rate 1)
+MX4_RATE=$(calc "(($(d 1) - $(d 6) - $(d 7)) - (${S2[8]} - ${S1[8]})) * 1e9 / (${S2[0]} - ${S1[0]})")
+MX4_QRATE=$(rate 3)
+mx_drain_stop
+O4_TOT=$(ctr mxbench offered)
+Q4_TOT=$(ctr mxlock "queued_$POLICY")
+H4_TOT=$(ctr mxlock "handled_$POLICY")
+ACC4=$("$PY" "$HERE/audit_count.py" "$(audit_of "$R4C")")
+A4_TOT=$(echo "$ACC4" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["attempts_total"])')
+A4_MISSED=$(echo "$ACC4" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["attempts"]["missed"])')
+ACC4_OK=false
+[ "$A4_TOT" = "$O4_TOT" ] && ACC4_OK=true
+del_table mxlock
+R4=$(calc "$MX4_RATE / $KD4_RATE")
+row 4 "repeat-offender flood vs kernel drop" "$MX4_RATE" "refusals/s" "$KD4_RATE" "kernel drop rule" "$R4" \
+        "ratio>=" 0.9 "$ACC4_OK" \
+        "512 sources; offered $MX4_OFFERED/s; handled by mxlockd's queue $MX4_QRATE/s; audit counts $A4_TOT attempts ($A4_MISSED as missed) of $O4_TOT offered (queued $Q4_TOT, handled $H4_TOT): every attempt counted: $ACC4_OK" \
+        "{\"mxlockd_handled_per_s\":$MX4_RATE,\"mxlockd_offered_per_s\":$MX4_OFFERED,\"mxlockd_queue_handled_per_s\":$MX4_QRATE,\"kernel_drop_per_s\":$KD4_RATE,\"audit\":$ACC4,\"kernel_offered\":$O4_TOT,\"kernel_queued\":$Q4_TOT,\"kernel_handled\":$H4_TOT,\"accounting_exact\":$ACC4_OK}"
+
+row 4r "repeat-offender flood vs kernel reject" "$MX4_RATE" "refusals/s" "$KR4_RATE" "kernel reject rule" \
+        "$(calc "$MX4_RATE / $KR4_RATE")" info "" "" \
+        "a kernel rule answering every SYN with a reset: the ceiling for action = reject" null
+
+# -- goal 7c: memory during the million-source flood
+row 7c "VmRSS max during the unique-source flood" "$RSS_FLOOD" KiB "$RSS_PRE" "before the flood" \
+        "" "figure<=" 8192 "" "VmHWM $HWM_FLOOD KiB; about $(calc "$MX3_OFFERED * ($SECS + $WARM)") distinct-source SYNs offered; target: bounded at 8 MiB" \
+        "{\"vmrss_before_kib\":$RSS_PRE,\"vmrss_max_kib\":$RSS_FLOOD,\"vmhwm_kib\":${HWM_FLOOD:-null}}"
+
+# -- goal 6 row (measured above; baseline: no mxlock table, the TCP stack's own reset)
+LAT0=$(in_gen "$PY" "$HERE/connlat.py" $SRV4 25 300 2 $(seq -f '203.0.113.%g' 101 200))
+P99=$(echo "$LAT" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["p99_ms"] or "")')
+P99_0=$(echo "$LAT0" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["p99_ms"] or "")')
+ALLREF=$(echo "$LAT" | "$PY" -c 'import json,sys; j=json.load(sys.stdin); print("true" if j["refused"]==j["count"] else "false")')
+row 6 "refusal latency p99" "$P99" ms "$P99_0" "no table: TCP stack reset" "$(calc "${P99:-0} / ${P99_0:-1}")" \
+        "figure<=" 1 "$ALLREF" "300 connects from 100 refused sources, 2 ms apart" \
+        "{\"mxlockd\":$LAT,\"no_table\":$LAT0}"
+
+fi
+
+SNAP_MX=0
+if phase B; then
+if [ -z "${RSS_EX:-}" ]; then
+        EX=$W/example.conf
+        sed -e "s|^audit_log = .*|audit_log = $W/example.audit.jsonl|" \
+            -e "s|^#provider_dirs = .*|provider_dirs = $W/prov|" \
+            -e "s|^#control_socket = .*|control_socket = $W/ctl.sock|" \
+            "$ROOT/mxlock.conf.example" >"$EX"
+        mx_start "$EX"
+        sleep 1
+        RSS_EX=$(rss "$MXPID" VmRSS)
+        mx_stop
+        del_table mxlock
+fi
+# ==== B: load time, 100k and 1M ================================================
+
+nft_load() {     # N: nft -f of the same ruleset in a fresh namespace; prints seconds
+        local n=$1 t0 t1
+        sed 's/^table inet mxlock {/table inet nftbase {/' "$W/load$n.nft" >"$W/nft$n.nft"
+        ip netns add "$NS_NFT"
+        t0=$(now_ns)
+        $PIN ip netns exec "$NS_NFT" nft -f "$W/nft$n.nft" 2>"$W/nft$n.err" || say "nft -f failed: $(head -c 300 "$W/nft$n.err")"
+        t1=$(now_ns)
+        ip netns exec "$NS_NFT" nft flush ruleset 2>/dev/null
+        ip netns del "$NS_NFT"
+        calc "($t1 - $t0) / 1e9"
+}
+
+LAST_N=
+for n in $SIZES; do
+        C=$W/load$n.conf
+        mkconf "$C" "bench$n" "198.51.100.0/24 2001:db8:25::/48 100.64.9.0/24"
+        "$MXLOCKD" -c "$C" --print-ruleset >"$W/load$n.nft" 2>/dev/null
+        [ -n "$LAST_N" ] && { mx_stop; del_table mxlock; }
+        [ "$n" = "${SIZES##* }" ] && perf_start "load$n" -a
+        mx_start "$C"
+        perf_stop "load$n"
+        MX_S=$(calc "($MX_T1 - $MX_T0) / 1e9")
+        read -r EA ED EM EB <<<"$(inforce "$MXERR")"
+        RANGES=$(grep -o '[0-9]* ranges' "$MXERR" | tail -n 1 | cut -d' ' -f1)
+        sleep 0.5
+        RSS_N=$(rss "$MXPID" VmRSS)
+        HWM_N=$(rss "$MXPID" VmHWM)
+        NFT_S=$(nft_load "$n")
+        row 1 "load $n prefixes" "$MX_S" s "$NFT_S" "nft -f, same merged elements" "$(calc "$MX_S / $NFT_S")" \
+                "ratio<=" 0.5 "" "$RANGES merged ranges, $EA elements in $EM messages ($EB bytes)" \
+                "{\"prefixes\":$n,\"ranges\":${RANGES:-null},\"elements\":${EA:-null},\"messages\":${EM:-null},\"bytes\":${EB:-null},\"mxlockd_s\":$MX_S,\"nft_s\":$NFT_S,\"vmrss_kib\":$RSS_N,\"vmhwm_kib\":$HWM_N}"
+        LAST_N=$n
+done
+N=$LAST_N
+C=$W/load$N.conf
+
+# -- goal 7b: memory per prefix
+PERP=$(calc "($RSS_N - $RSS_EX) * 1024 / $N")
+row 7b "RSS per prefix above the example, $N prefixes" "$PERP" B "" "" "" "figure<=" 48 "" \
+        "VmRSS $RSS_N KiB, VmHWM $HWM_N KiB (peak during load), example $RSS_EX KiB; $(calc "($RSS_N - $RSS_EX) * 1024 / ${RANGES:-1}") B per merged range" \
+        "{\"vmrss_kib\":$RSS_N,\"vmhwm_kib\":$HWM_N,\"vmrss_example_kib\":$RSS_EX,\"prefixes\":$N,\"ranges\":${RANGES:-null}}"
+
+fi
+
+if phase B && phase C; then
+# ==== C: change one prefix in the big policy, by reload =======================
+
+grep -v '^101\.1\.2\.0/24' "$BB/catalog-$N.conf" >"$W/prov/bench$N.conf.new"
+echo "100.64.1.0/24    # goal 2 adds this one" >>"$W/prov/bench$N.conf.new"
+rm -f "$W/prov/bench$N.conf"
+mv "$W/prov/bench$N.conf.new" "$W/prov/bench$N.conf"
+# reload_measure TAG: SIGHUP and the time to the next reload record (sets
+# CH_MS, RELOAD_OK, CA CD CM CB from the "in force" line, MON_ADD MON_DEL).
+NRELOAD=0
+reload_measure() {
+        local tag=$1 t0 i ts
+        NRELOAD=$((NRELOAD + 1))
+        ip netns exec "$NS_SRV" nft monitor >"$W/monitor-$tag.out" 2>/dev/null &
+        MON_PID=$!
+        BGPIDS+=("$MON_PID")
+        sleep 0.3
+        t0=$(now_ns)
+        kill -HUP "$MXPID"
+        ts=
+        for i in $(seq 2000); do
+                ts=$(audit_ts "$AUD" reload "$NRELOAD")
+                [ -n "$ts" ] && break
+                sleep 0.005
+        done
+        sleep 0.3
+        stop_pid "$MON_PID"
+        CH_MS=
+        [ -n "$ts" ] && CH_MS=$(calc "($(ts_ns "$ts") - $t0) / 1e6")
+        RELOAD_OK=false
+        grep -F '"event":"reload"' "$AUD" | sed -n "${NRELOAD}p" | grep -q '"result":"ok"' && RELOAD_OK=true
+        read -r CA CD CM CB <<<"$(inforce "$MXERR")"
+        MON_ADD=$(grep -c '^add element' "$W/monitor-$tag.out")
+        MON_DEL=$(grep -c '^delete element' "$W/monitor-$tag.out")
+        say "reload ($tag): $CH_MS ms to the reload record; stderr: $CA added $CD removed $CM messages $CB bytes; nft monitor: $MON_ADD add, $MON_DEL delete lines"
+}
+
+AUD=$(audit_of "$C")
+reload_measure catalog
+NEW_IN=false OLD_OUT=false
+# the live kernel set, one element looked up (`nft get element` would dump
+# the whole 1M-element set first)
+in_srv "$BUILD/mxlock" -c "$C" explain --json 100.64.1.7 25 2>/dev/null | grep -q '"kernel_allow":true' && NEW_IN=true
+in_srv "$BUILD/mxlock" -c "$C" explain --json 101.1.2.7 25 2>/dev/null | grep -q '"kernel_allow":false' && OLD_OUT=true
+row 2a "one prefix changed in the $N catalog, reload in force" "$CH_MS" ms "" "" "" "figure<=" 50 "$RELOAD_OK" \
+        "SIGHUP to the reload record; the big catalog itself changed (re-read); 100.64.1.7 in the set: $NEW_IN, 101.1.2.7 gone: $OLD_OUT" \
+        "{\"ms\":${CH_MS:-null},\"result_ok\":$RELOAD_OK,\"new_prefix_in_kernel\":$NEW_IN,\"old_prefix_gone\":$OLD_OUT}"
+CHG=$(( ${CA:-0} + ${CD:-0} ))
+CHG_OK=false
+[ "$NEW_IN" = true ] && [ "$OLD_OUT" = true ] && [ $((MON_ADD + MON_DEL)) -le 4 ] && CHG_OK=true
+row 2b "elements sent for that change" "$CHG" elements "" "" "" "figure<=" 4 "$CHG_OK" \
+        "mxlockd: $CA added $CD removed in $CM messages ($CB bytes); nft monitor saw $MON_ADD add and $MON_DEL delete element events (a range is 1 or 2 interval elements)" \
+        "{\"added\":${CA:-null},\"removed\":${CD:-null},\"messages\":${CM:-null},\"bytes\":${CB:-null},\"monitor_add\":$MON_ADD,\"monitor_delete\":$MON_DEL}"
+
+# the same change in the config's own allow list, the catalog untouched
+sed -i 's|^allow = .*|allow = 198.51.100.0/24 2001:db8:25::/48 100.64.3.0/24|' "$C"
+reload_measure allow
+NEW_IN=false OLD_OUT=false
+in_srv "$BUILD/mxlock" -c "$C" explain --json 100.64.3.7 25 2>/dev/null | grep -q '"kernel_allow":true' && NEW_IN=true
+in_srv "$BUILD/mxlock" -c "$C" explain --json 100.64.9.7 25 2>/dev/null | grep -q '"kernel_allow":false' && OLD_OUT=true
+OK2C=false
+[ "$RELOAD_OK" = true ] && [ "$NEW_IN" = true ] && [ "$OLD_OUT" = true ] && OK2C=true
+row 2c "one allow prefix changed beside the $N catalog, reload" "$CH_MS" ms "" "" "" "figure<=" 50 "$OK2C" \
+        "config allow list changed, catalog unchanged: $CA added $CD removed in $CM messages; 100.64.3.7 in: $NEW_IN, 100.64.9.7 gone: $OLD_OUT" \
+        "{\"ms\":${CH_MS:-null},\"result_ok\":$RELOAD_OK,\"added\":${CA:-null},\"removed\":${CD:-null},\"messages\":${CM:-null}}"
+fi
+
+if phase B && phase D; then
+
+# ==== D: allowed path with the big policy loaded, against no mxlock table ========
+
+in_srv nft -f - <<'EOF'
+table inet mxbench {
+        chain post {
+                type filter hook input priority 10; policy accept;
+                tcp dport 25 tcp flags & (fin | syn | rst | ack) == syn counter name "passed" drop
+        }
+}
+EOF
+perf_start allowed -a
+window allowed
+perf_stop allowed
+MX5_RATE=$(rate 4)
+MX5_OFF=$(rate 1)
+mx_stop
+T0=$(now_ns)
+del_table mxlock
+DEL_S=$(calc "($(now_ns) - $T0) / 1e9")
+window allowed
+B5_RATE=$(rate 4)
+B5_OFF=$(rate 1)
+row 5 "allowed SYNs with $N prefixes vs no table" "$MX5_RATE" "SYN/s" "$B5_RATE" "no mxlock table" \
+        "$(calc "$MX5_RATE / $B5_RATE")" "ratio>=" 0.95 "" \
+        "offered $MX5_OFF/s vs $B5_OFF/s; counted (and dropped) at input priority 10 after mxlock's chain; deleting the $N-prefix table took ${DEL_S}s" \
+        "{\"mxlockd_per_s\":$MX5_RATE,\"mxlockd_offered_per_s\":$MX5_OFF,\"baseline_per_s\":$B5_RATE,\"baseline_offered_per_s\":$B5_OFF,\"table_delete_s\":$DEL_S}"
+
+fi
+
+# ==== report ===================================================================
+
+T_END=$(now_ns)
+cat >"$W/meta.json" <<EOF
+{"bench":"mxlock","date":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","kernel":"$(uname -r)","cpus":$(nproc),
+ "commit":"$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)",
+ "window_s":$SECS,"warmup_s":$WARM,"sizes":"$SIZES","duration_s":$(calc "($T_END - $T_START) / 1e9"),
+ "trafgen":"$(trafgen -v 2>/dev/null | head -n 1 | tr -d '"')"}
+EOF
+mkdir -p "$(dirname "$OUT")"
+"$PY" "$HERE/summary.py" "$ROWS" "$W/meta.json" "$OUT" || die "summary failed"
+echo "results: $OUT"
