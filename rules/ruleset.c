@@ -1055,55 +1055,7 @@ int ruleset_counter(struct ruleset_nl *nl, const char *table, const char *name, 
         return 0;
 }
 
-static int elem_cb(const struct nlmsghdr *nlh, void *data)
-{
-        struct nftnl_set *s = nn(nftnl_set_alloc());
-        struct nftnl_set_elems_iter *it;
-        struct nftnl_set_elem *e;
-
-        if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0) {
-                it = nftnl_set_elems_iter_create(s);
-                while (it && (e = nftnl_set_elems_iter_next(it))) {
-                        uint32_t flags = 0;
-
-                        if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
-                                flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
-                        if (!(flags & NFT_SET_ELEM_INTERVAL_END))
-                                *(int *)data = 1;
-                }
-                nftnl_set_elems_iter_destroy(it);
-        }
-        nftnl_set_free(s);
-        return MNL_CB_OK;
-}
-
-int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a)
-{
-        char buf[MNL_SOCKET_BUFFER_SIZE];
-        struct nlmsghdr *nlh;
-        struct nlattr *list, *e, *k;
-        uint8_t key[16];
-        int found = 0, r;
-
-        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_ACK, nl->seq++);
-        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
-        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
-        list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-        e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
-        k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
-        addr_to_bytes(family, a, key);
-        mnl_attr_put(nlh, NFTA_DATA_VALUE, family == AF_INET ? 4 : 16, key);
-        mnl_attr_nest_end(nlh, k);
-        mnl_attr_nest_end(nlh, e);
-        mnl_attr_nest_end(nlh, list);
-        r = query(nl, nlh, elem_cb, &found);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0)
-                return r;
-        return found;
-}
-
+/* Count the interval start elements of a GETSETELEM answer. */
 static int count_cb(const struct nlmsghdr *nlh, void *data)
 {
         struct nftnl_set *s = nn(nftnl_set_alloc());
@@ -1125,6 +1077,36 @@ static int count_cb(const struct nlmsghdr *nlh, void *data)
         nftnl_set_free(s);
         return MNL_CB_OK;
 }
+
+int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+        struct nlattr *list, *e, *k;
+        uint8_t key[16];
+        size_t found = 0;
+        int r;
+
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_ACK, nl->seq++);
+        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
+        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+        list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+        e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+        k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+        addr_to_bytes(family, a, key);
+        mnl_attr_put(nlh, NFTA_DATA_VALUE, family == AF_INET ? 4 : 16, key);
+        mnl_attr_nest_end(nlh, k);
+        mnl_attr_nest_end(nlh, e);
+        mnl_attr_nest_end(nlh, list);
+        /* the kernel answers with the interval holding the key, if any */
+        r = query(nl, nlh, count_cb, &found);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        return found > 0;
+}
+
 
 int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, size_t *ret_n)
 {

@@ -283,6 +283,19 @@ void jline_end(struct jline *j)
         (void) jline_put(j, limit, "}\n", 2);
 }
 
+void json_fputs(FILE *f, const char *s)
+{
+        char buf[4096];
+        size_t len = 0;
+
+        if (!s) {
+                fputs("null", f);
+                return;
+        }
+        json_escape(buf, sizeof(buf), &len, s);
+        fprintf(f, "\"%.*s\"", (int)len, buf);
+}
+
 char *audit_format_time(const struct timeval *tv, char *buf)
 {
         /* one strftime per second: a flood formats many times a second */

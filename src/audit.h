@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/time.h>
 
 /* A JSON line under construction (fixed buffer, never overflows: fields that
@@ -32,6 +33,10 @@ void jline_end(struct jline *j);
 /* Append JSON-escaped s (without quotes) to buf of size cap at *len; cuts at
  * a character boundary rather than overflow. Returns false when cut. */
 bool json_escape(char *buf, size_t cap, size_t *len, const char *s);
+
+/* Write s to f as a quoted, escaped JSON string (null for NULL); long
+ * strings are cut at 4 KiB. */
+void json_fputs(FILE *f, const char *s);
 
 /* Format tv as "2026-11-23T22:28:42.123456Z" into buf (at least 32 bytes). */
 char *audit_format_time(const struct timeval *tv, char *buf);

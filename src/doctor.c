@@ -546,19 +546,6 @@ static void check_stale(struct doctor *d)
 /* ------------------------------------------------------------------ */
 /* Output */
 
-static void json_string(FILE *f, const char *s)
-{
-        char buf[4096];
-        size_t len = 0;
-
-        if (!s) {
-                fputs("null", f);
-                return;
-        }
-        json_escape(buf, sizeof(buf), &len, s);
-        fprintf(f, "\"%.*s\"", (int)len, buf);
-}
-
 static void print_text(const struct doctor *d, const char *config_path, char **domains, size_t ndomains,
                        const unsigned counts[3])
 {
@@ -580,12 +567,12 @@ static void print_json(const struct doctor *d, const char *config_path, char **d
                        const unsigned counts[3])
 {
         printf("{\"ok\":%s,\"config\":", counts[ST_FAIL] ? "false" : "true");
-        json_string(stdout, config_path);
+        json_fputs(stdout, config_path);
         printf(",\"domains\":[");
         for (size_t i = 0; i < ndomains; i++) {
                 if (i)
                         putchar(',');
-                json_string(stdout, domains[i]);
+                json_fputs(stdout, domains[i]);
         }
         printf("],\"checks\":[");
         for (size_t i = 0; i < d->n; i++) {
@@ -593,9 +580,9 @@ static void print_json(const struct doctor *d, const char *config_path, char **d
 
                 printf("%s{\"check\":\"%s\",\"status\":\"%s\",\"subject\":", i ? "," : "", c->name,
                        status_json[c->st]);
-                json_string(stdout, c->subject);
+                json_fputs(stdout, c->subject);
                 printf(",\"message\":");
-                json_string(stdout, c->msg);
+                json_fputs(stdout, c->msg);
                 putchar('}');
         }
         printf("],\"pass\":%u,\"warn\":%u,\"fail\":%u}\n", counts[ST_PASS], counts[ST_WARN], counts[ST_FAIL]);

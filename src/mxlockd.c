@@ -994,19 +994,6 @@ static void re_resolve(struct daemon *d)
 
 /* ---- control socket ---- */
 
-static void json_str(FILE *f, const char *s)
-{
-        char buf[1024];
-        size_t len = 0;
-
-        if (!s) {
-                fputs("null", f);
-                return;
-        }
-        json_escape(buf, sizeof(buf), &len, s);
-        fprintf(f, "\"%.*s\"", (int)len, buf);
-}
-
 /* The live sizes of a policy's allowed sets. Counting means dumping the
  * set, which the kernel does slowly for a large one, and status must not
  * hold up the queue: only for sets of up to STATUS_DUMP_MAX ranges. */
@@ -1038,11 +1025,11 @@ static char *status_json(struct daemon *d)
         gettimeofday(&now, NULL);
         (void)queue_proc(d, &waiting, &dropped);
         fprintf(f, "{\"ok\":true,\"version\":\"%s\",\"pid\":%d,\"config\":", MXLOCK_VERSION, (int)getpid());
-        json_str(f, d->config_path);
+        json_fputs(f, d->config_path);
         fprintf(f, ",\"enabled\":%s,\"mode\":\"%s\",\"action\":\"%s\",\"failure\":\"%s\",\"table\":",
                 d->enabled ? "true" : "false", cfg_mode_name(d->cfg->mode), cfg_action_name(d->cfg->action),
                 cfg_failure_name(d->cfg->failure));
-        json_str(f, d->cfg->table);
+        json_fputs(f, d->cfg->table);
         fprintf(f, ",\"queue\":%u,\"queues\":%u,\"queue_backend\":\"%s\",\"started\":\"%s\",\"uptime_s\":%ld",
                 d->opts.queue, d->opts.queues, d->opts.native_queue ? "nft-queue" : "xt-NFQUEUE",
                 audit_format_time(&d->started, ts), (long)(now.tv_sec - d->started.tv_sec));
@@ -1051,14 +1038,14 @@ static char *status_json(struct daemon *d)
                 (unsigned long long)d->refused, (unsigned long long)d->observed,
                 (unsigned long long)d->undecodable, (unsigned long long)waiting, (unsigned long long)dropped,
                 (unsigned long long)d->restored);
-        json_str(f, d->cfg->audit_log);
+        json_fputs(f, d->cfg->audit_log);
         fprintf(f, ",\"audit_lost\":%llu,\"reloads_ok\":%llu,\"reloads_failed\":%llu,\"last_reload\":",
                 (unsigned long long)(d->audit ? audit_lost(d->audit) : 0), (unsigned long long)d->reloads_ok,
                 (unsigned long long)d->reloads_failed);
         if (d->last_reload.tv_sec) {
                 fprintf(f, "{\"ts\":\"%s\",\"result\":\"%s\",\"error\":", audit_format_time(&d->last_reload, ts),
                         d->last_reload_error[0] ? "error" : "ok");
-                json_str(f, d->last_reload_error[0] ? d->last_reload_error : NULL);
+                json_fputs(f, d->last_reload_error[0] ? d->last_reload_error : NULL);
                 fputc('}', f);
         } else {
                 fputs("null", f);
@@ -1069,14 +1056,14 @@ static char *status_json(struct daemon *d)
                 const struct pstat *ps = &d->pstats[i];
 
                 fprintf(f, "%s{\"name\":", i ? "," : "");
-                json_str(f, p->name);
+                json_fputs(f, p->name);
                 fputs(",\"ports\":[", f);
                 for (size_t k = 0; k < p->nports; k++)
                         fprintf(f, "%s%u", k ? "," : "", p->ports[k]);
                 fputs("],\"providers\":[", f);
                 for (size_t k = 0; k < p->nproviders; k++) {
                         fputs(k ? "," : "", f);
-                        json_str(f, p->providers[k]);
+                        json_fputs(f, p->providers[k]);
                 }
                 fprintf(f, "],\"allow_v4\":%zu,\"allow_v6\":%zu,\"deny_v4\":%zu,\"deny_v6\":%zu",
                         p->allow[FAM_V4].n, p->allow[FAM_V6].n, p->deny[FAM_V4].n, p->deny[FAM_V6].n);
@@ -1172,7 +1159,7 @@ static char *simple_reply(bool ok, const char *error)
         fprintf(f, "{\"ok\":%s", ok ? "true" : "false");
         if (error) {
                 fputs(",\"error\":", f);
-                json_str(f, error);
+                json_fputs(f, error);
         }
         fputs("}\n", f);
         fclose(f);
