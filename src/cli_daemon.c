@@ -151,15 +151,8 @@ struct explain {
 
 static void print_json_str(const char *key, const char *value, bool comma)
 {
-        char buf[1024];
-        size_t len = 0;
-
-        json_escape(buf, sizeof(buf), &len, value ? value : "");
         printf("%s\"%s\":", comma ? "," : "", key);
-        if (value)
-                printf("\"%.*s\"", (int)len, buf);
-        else
-                printf("null");
+        json_fputs(stdout, value);
 }
 
 int cmd_explain(int argc, char **argv, const struct cli *cli)
