@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # tests/e2e/systemd.sh: the Debian package under a real systemd.
+# e2e-timeout: 900  (the first run on a machine builds the Debian root tree: minutes)
 #
 # A minimal Debian 12 (debootstrap, cached under $MXT_CACHE) boots with
 # systemd-nspawn inside the lab's SRV network namespace; Postfix runs in the
