@@ -90,9 +90,16 @@ flood() {
                 timeout 4 ip netns exec "$NS_SPAM" hping3 -q -S -p 25 -i u50 -a 203.0.113.$i "$EXT4" >/dev/null 2>&1 &
                 pids+=($!)
         done
-        # mxlockd stops reading for a second mid-flood, so the queue (16384)
-        # surely overflows however fast this machine is
-        (sleep 1; kill -STOP "$MXLOCKD_PID"; sleep 1; kill -CONT "$MXLOCKD_PID") &
+        # mxlockd stops reading mid-flood while 20000 more SYNs from random
+        # sources arrive, so the queue (16384) overflows however fast or
+        # busy this machine is
+        (
+                sleep 1
+                kill -STOP "$MXLOCKD_PID"
+                timeout 20 ip netns exec "$NS_SPAM" hping3 -q -S -p 25 -i u20 -c 20000 --rand-source "$EXT4" \
+                        >/dev/null 2>&1
+                kill -CONT "$MXLOCKD_PID"
+        ) &
         pids+=($!)
         timeout -s INT 3 ip netns exec "$NS_SPAM" trafgen --no-sock-mem --notouch-irq --cpus 1 -o mx0 \
                 -i "$T/syn.cfg" >"$T/trafgen.out" 2>&1
