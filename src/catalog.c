@@ -38,19 +38,6 @@ static int catalog_fail(char *err, const char *path, int line, int r, const char
         return r;
 }
 
-static char *catalog_trim(char *s)
-{
-        char *e;
-
-        while (*s == ' ' || *s == '\t')
-                s++;
-        e = s + strlen(s);
-        while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-                e--;
-        *e = '\0';
-        return s;
-}
-
 static bool catalog_name_valid(const char *s)
 {
         size_t n = strlen(s);
@@ -90,25 +77,6 @@ static bool date_valid(const char *s)
         return d <= mdays[m - 1] + (m == 2 && is_leap(y));
 }
 
-/* A DNS name: letters, digits, '-', '_', '.', at most 253 characters. */
-static bool domain_valid(const char *s)
-{
-        size_t n = strlen(s);
-
-        if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-')
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char ch = s[i];
-
-                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                      ch == '-' || ch == '_' || ch == '.'))
-                        return false;
-                if (ch == '.' && s[i + 1] == '.')
-                        return false;
-        }
-        return true;
-}
-
 /* Loose entry check: an address, prefix or legacy wildcard. */
 static bool entry_valid(const char *s)
 {
@@ -142,7 +110,7 @@ static int catalog_key(struct catalog *c, const char *path, int line, const char
                                     key, key_line[k]);
         if (!*value)
                 return catalog_fail(err, path, line, -EINVAL, "empty value for '%s'", key);
-        if (k == 2 && !domain_valid(value))
+        if (k == 2 && !cfg_domain_valid(value))
                 return catalog_fail(err, path, line, -EINVAL, "spf: '%.64s' is not a domain name", value);
         if (k == 3 && !date_valid(value))
                 return catalog_fail(err, path, line, -EINVAL, "checked: '%.64s' is not a date (YYYY-MM-DD)",
@@ -194,16 +162,16 @@ static int catalog_line(struct catalog *c, const char *path, int line, char *s,
         hash = strchr(s, '#');
         if (hash) {
                 *hash = '\0';
-                comment = catalog_trim(hash + 1);
+                comment = cfg_trim(hash + 1);
         }
-        s = catalog_trim(s);
+        s = cfg_trim(s);
         if (!*s)
                 return 0;
         eq = strchr(s, '=');
         if (!eq)
                 return catalog_entry(c, path, line, s, comment, err);
         *eq = '\0';
-        return catalog_key(c, path, line, catalog_trim(s), catalog_trim(eq + 1), key_line, err);
+        return catalog_key(c, path, line, cfg_trim(s), cfg_trim(eq + 1), key_line, err);
 }
 
 /* The catalog name of a path: its base name without ".conf". */

@@ -109,7 +109,7 @@ static int oom(struct parser *p)
         return -ENOMEM;
 }
 
-static char *trim(char *s)
+char *cfg_trim(char *s)
 {
         char *e;
 
@@ -548,17 +548,17 @@ static int section_header(struct parser *p, char *s)
         end = strchr(s, ']');
         if (!end)
                 return fail(p, p->line, "section header lacks ']'");
-        if (*trim(end + 1))
-                return fail(p, p->line, "junk after section header: '%.64s'", trim(end + 1));
+        if (*cfg_trim(end + 1))
+                return fail(p, p->line, "junk after section header: '%.64s'", cfg_trim(end + 1));
         *end = '\0';
-        inner = trim(s + 1);
+        inner = cfg_trim(s + 1);
         if (!strcmp(inner, "daemon")) {
                 p->sec = SEC_DAEMON;
                 return 0;
         }
         if (strncmp(inner, "policy", 6) || (inner[6] && inner[6] != ' ' && inner[6] != '\t'))
                 return fail(p, p->line, "unknown section [%.64s] (allowed: [daemon], [policy NAME])", inner);
-        name = trim(inner + 6);
+        name = cfg_trim(inner + 6);
         if (!*name)
                 return fail(p, p->line, "[policy] needs a name: [policy NAME]");
         if (!valid_name(name, POLICY_NAME_MAX - 1, false))
@@ -594,7 +594,7 @@ static int parse_line(struct parser *p, char *line)
         hash = strchr(line, '#');
         if (hash)
                 *hash = '\0';
-        s = trim(line);
+        s = cfg_trim(line);
         if (!*s)
                 return 0;
         if (*s == '[')
@@ -603,8 +603,8 @@ static int parse_line(struct parser *p, char *line)
         if (!eq)
                 return fail(p, p->line, "missing '=' in '%.64s' (expected key = value)", s);
         *eq = '\0';
-        key = trim(s);
-        value = trim(eq + 1);
+        key = cfg_trim(s);
+        value = cfg_trim(eq + 1);
         if (!*key)
                 return fail(p, p->line, "missing key before '='");
         if (p->sec == SEC_NONE)
@@ -791,4 +791,22 @@ const char *cfg_failure_name(enum cfg_failure f)
                 return "open";
         }
         return "unknown";
+}
+
+bool cfg_domain_valid(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-')
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char ch = s[i];
+
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                      ch == '-' || ch == '_' || ch == '.'))
+                        return false;
+                if (ch == '.' && s[i + 1] == '.')
+                        return false;
+        }
+        return true;
 }

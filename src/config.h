@@ -84,6 +84,12 @@ void config_free(struct config *c);
 int cfg_list_append_words(struct cfg_list *l, const char *value, const char *file, int line);
 void cfg_list_free(struct cfg_list *l);
 
+/* Strip spaces, tabs and a trailing CR in place; returns the start. */
+char *cfg_trim(char *s);
+
+/* A DNS name: letters, digits, '-', '_' and single dots, at most 253. */
+bool cfg_domain_valid(const char *s);
+
 const char *cfg_mode_name(enum cfg_mode m);
 const char *cfg_action_name(enum cfg_action a);
 const char *cfg_failure_name(enum cfg_failure f);

@@ -588,25 +588,6 @@ static void print_json(const struct doctor *d, const char *config_path, char **d
         printf("],\"pass\":%u,\"warn\":%u,\"fail\":%u}\n", counts[ST_PASS], counts[ST_WARN], counts[ST_FAIL]);
 }
 
-/* A mail domain: letters, digits, '-', '_' and single dots. */
-static bool domain_valid(const char *s)
-{
-        size_t n = strlen(s);
-
-        if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-')
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char ch = s[i];
-
-                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                      ch == '-' || ch == '_' || ch == '.'))
-                        return false;
-                if (ch == '.' && s[i + 1] == '.')
-                        return false;
-        }
-        return true;
-}
-
 static void warn_ignore(const char *file, int line, const char *msg, void *userdata)
 {
         (void) file;
@@ -691,7 +672,7 @@ int doctor_main(int argc, char **argv, const char *config_path)
                 return 2;
         }
         for (int i = optind; i < argc; i++) {
-                if (!domain_valid(argv[i])) {
+                if (!cfg_domain_valid(argv[i])) {
                         fprintf(stderr, "mxlock doctor: '%s' is not a domain name\n", argv[i]);
                         return 2;
                 }

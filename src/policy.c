@@ -171,16 +171,8 @@ static int add_source(struct policy *p, const struct prefix *px, bool deny, cons
 /* A word that is not an address: a host name when it looks like one. */
 static bool looks_like_hostname(const char *s)
 {
-        size_t n = strlen(s);
-
-        if (n == 0 || n > 253 || s[0] == '.' || s[0] == '-')
-                return false;
-        for (const char *c = s; *c; c++)
-                if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                      *c == '-' || *c == '.' || *c == '_'))
-                        return false;
         /* all digits and dots: a broken IPv4 address, not a name */
-        return strspn(s, "0123456789.") != n;
+        return cfg_domain_valid(s) && strspn(s, "0123456789.") != strlen(s);
 }
 
 static int add_item(struct build_ctx *b, struct policy *p, const struct cfg_item *it, bool deny,
