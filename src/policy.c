@@ -228,6 +228,45 @@ static int add_item(struct build_ctx *b, struct policy *p, const struct cfg_item
         }
 }
 
+/* The catalog file a provider name stands for, or an error naming the
+ * config line. */
+static int find_catalog(struct build_ctx *b, const struct cfg_item *it, const char *dirs, char **ret_path)
+{
+        char cerr[CONFIG_ERRLEN];
+        int r;
+
+        r = catalog_find(dirs, it->text, ret_path, cerr);
+        if (r == -ENOENT)
+                return fail(b, r, it->file, it->line, "unknown provider '%s' (no %s.conf in %s)", it->text,
+                            it->text, dirs);
+        if (r < 0)
+                snprintf(b->err, CONFIG_ERRLEN, "%s", cerr);
+        return r;
+}
+
+/* Parse a catalog that must have ranges (an spf-only one needs a sync). */
+static int read_catalog(struct build_ctx *b, const struct cfg_item *it, const char *path, struct catalog **ret)
+{
+        struct catalog *cat = NULL;
+        char cerr[CONFIG_ERRLEN];
+        int r;
+
+        r = catalog_parse_file(path, it->text, &cat, cerr);
+        if (r < 0) {
+                snprintf(b->err, CONFIG_ERRLEN, "%s", cerr);
+                return r;
+        }
+        if (cat->n == 0) {
+                r = fail(b, -EINVAL, it->file, it->line,
+                         "provider '%s' has no ranges yet (spf-only catalog %s: run `mxlock sync %s`)",
+                         it->text, cat->path, it->text);
+                catalog_free(cat);
+                return r;
+        }
+        *ret = cat;
+        return 0;
+}
+
 /* The merged ranges of a catalog, from the cache when its file has not
  * changed; the policy takes a reference. */
 static int add_provider_cached(struct build_ctx *b, struct policy *p, const struct cfg_item *it, const char *dirs,
@@ -235,20 +274,14 @@ static int add_provider_cached(struct build_ctx *b, struct policy *p, const stru
 {
         struct catalog_ranges *cr, **pp;
         struct catalog *cat = NULL;
-        char cerr[CONFIG_ERRLEN];
         char *path = NULL;
         struct stat st;
         size_t dups = 0;
         int r;
 
-        r = catalog_find(dirs, it->text, &path, cerr);
-        if (r == -ENOENT)
-                return fail(b, r, it->file, it->line, "unknown provider '%s' (no %s.conf in %s)", it->text,
-                            it->text, dirs);
-        if (r < 0) {
-                snprintf(b->err, CONFIG_ERRLEN, "%s", cerr);
+        r = find_catalog(b, it, dirs, &path);
+        if (r < 0)
                 return r;
-        }
         if (stat(path, &st) < 0) {
                 r = -errno;
                 fail(b, r, it->file, it->line, "provider '%s': %s: %s", it->text, path, strerror(-r));
@@ -261,18 +294,9 @@ static int add_provider_cached(struct build_ctx *b, struct policy *p, const stru
                     cr->mtime.tv_nsec == st.st_mtim.tv_nsec)
                         goto found;
 
-        r = catalog_parse_file(path, it->text, &cat, cerr);
-        if (r < 0) {
-                snprintf(b->err, CONFIG_ERRLEN, "%s", cerr);
-                free(path);
-                return r;
-        }
-        if (cat->n == 0) {
-                r = fail(b, -EINVAL, it->file, it->line,
-                         "provider '%s' has no ranges yet (spf-only catalog %s: run `mxlock sync %s`)",
-                         it->text, cat->path, it->text);
+        r = read_catalog(b, it, path, &cat);
+        if (r < 0)
                 goto out;
-        }
         cr = calloc(1, sizeof(*cr));
         if (!cr) {
                 r = -ENOMEM;
@@ -416,23 +440,16 @@ static int join_cached(struct policy *p)
 static int add_provider(struct build_ctx *b, struct policy *p, const struct cfg_item *it, const char *dirs)
 {
         struct catalog *cat = NULL;
-        char cerr[CONFIG_ERRLEN];
+        char *path = NULL;
         int r;
 
-        r = catalog_load(dirs, it->text, &cat, cerr);
-        if (r == -ENOENT)
-                return fail(b, r, it->file, it->line, "unknown provider '%s' (no %s.conf in %s)", it->text,
-                            it->text, dirs);
-        if (r < 0) {
-                snprintf(b->err, CONFIG_ERRLEN, "%s", cerr);
+        r = find_catalog(b, it, dirs, &path);
+        if (r < 0)
                 return r;
-        }
-        if (cat->n == 0) {
-                r = fail(b, -EINVAL, it->file, it->line,
-                         "provider '%s' has no ranges yet (spf-only catalog %s: run `mxlock sync %s`)",
-                         it->text, cat->path, it->text);
-                goto out;
-        }
+        r = read_catalog(b, it, path, &cat);
+        free(path);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < cat->n; i++) {
                 const struct catalog_entry *e = &cat->v[i];
                 char origin[CONFIG_ERRLEN];
