@@ -10,7 +10,7 @@ PKGS=(
         libmnl-dev libnftnl-dev libnetfilter-queue-dev libcap-dev zlib1g-dev
         libcmocka-dev
         # end-to-end lab
-        nftables iproute2 postfix swaks python3 procps psmisc util-linux
+        nftables iproute2 postfix swaks libio-socket-inet6-perl python3 procps psmisc util-linux
         bsdutils coreutils findutils
         # load and DNS fixtures; promtool checks the metrics file; systemd-analyze
         netsniff-ng hping3 dnsmasq-base prometheus systemd logrotate
