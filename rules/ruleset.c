@@ -17,6 +17,7 @@
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
+#include <libnftnl/gen.h>
 #include <libnftnl/object.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
@@ -1153,55 +1154,29 @@ int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy
         return n == want->n + 1;
 }
 
-int ruleset_events_open(struct ruleset_nl **ret)
+static int gen_cb(const struct nlmsghdr *nlh, void *data)
 {
-        struct ruleset_nl *nl;
-        int r;
+        struct nftnl_gen *g = nn(nftnl_gen_alloc());
 
-        r = ruleset_nl_open(&nl);
-        if (r < 0)
-                return r;
-        r = ruleset_events_listen(nl, true);
-        if (r < 0) {
-                ruleset_nl_close(nl);
-                return r;
-        }
-        *ret = nl;
-        return 0;
+        if (nftnl_gen_nlmsg_parse(nlh, g) == 0 && nftnl_gen_is_set(g, NFTNL_GEN_ID))
+                *(uint32_t *)data = nftnl_gen_get_u32(g, NFTNL_GEN_ID);
+        nftnl_gen_free(g);
+        return MNL_CB_OK;
 }
 
-int ruleset_events_listen(struct ruleset_nl *nl, bool on)
-{
-        int group = NFNLGRP_NFTABLES;
-
-        if (mnl_socket_setsockopt(nl->sock, on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, &group,
-                                  sizeof(group)) < 0)
-                return -errno;
-        return 0;
-}
-
-int ruleset_events_drain(struct ruleset_nl *nl)
+int ruleset_genid(struct ruleset_nl *nl, uint32_t *ret_id)
 {
         char buf[MNL_SOCKET_BUFFER_SIZE];
-        int fd = mnl_socket_get_fd(nl->sock);
-        int events = 0;
+        struct nlmsghdr *nlh;
+        uint32_t id = 0;
+        int r;
 
-        for (;;) {
-                ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == ENOBUFS) {
-                                events++;
-                                continue;
-                        }
-                        if (errno == EAGAIN)
-                                return events;
-                        return -errno;
-                }
-                events++;
-        }
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETGEN, NFPROTO_UNSPEC, NLM_F_ACK, nl->seq++);
+        r = query(nl, nlh, gen_cb, &id);
+        if (r < 0)
+                return r;
+        *ret_id = id;
+        return 0;
 }
 
 static void put_offender_elems(struct txn *t, uint16_t type, const char *set, int family, const addr128 *a,

@@ -56,6 +56,7 @@ struct host_entry {
         struct host_entry *next;
 };
 #define OFFENDER_QUIET_TICKS 30 /* seconds without an attempt before a source leaves */
+#define WATCH_NSEC 250000000L   /* how often the ruleset generation is polled */
 
 /* Per-policy figures, kept by name across reloads. */
 struct pstat {
@@ -91,14 +92,16 @@ struct daemon {
         struct audit *audit;
         struct journal *journal;
         struct control *control;
-        struct ruleset_nl *events;
+        struct ruleset_nl *watch;       /* polls the ruleset generation */
+        uint32_t genid;                 /* the generation last checked */
+        bool genid_known;
         struct tally tally;
         struct pstat *pstats;           /* parallel to pol->v */
-        int epfd, sigfd, timerfd;
+        int epfd, sigfd, timerfd, watchfd;
         bool running;
         bool audit_failing;
         bool enabled;                   /* false after `mxlock disable` */
-        bool check_table;               /* an nf_tables event came in */
+        bool check_table;               /* the ruleset generation moved */
         char ifnames[64][IF_NAMESIZE];
         uint64_t refused, observed, undecodable, restored;
         uint64_t pkts_tick;             /* packets since the last timer tick */
@@ -776,16 +779,10 @@ static int install(struct daemon *d, const struct ruleset_opts *o, struct policy
         struct ruleset_stats st = { 0 };
         int r;
 
-        /* no events about our own elements (one per element: slow); what
-         * others do meanwhile is caught by the check afterwards */
-        if (d->events && ruleset_events_listen(d->events, false) == 0) {
-                r = install_quietly(d, &tryo, want, have, &st);
-                (void)ruleset_events_drain(d->events);
-                (void)ruleset_events_listen(d->events, true);
-                d->check_table = true;
-        } else {
-                r = install_quietly(d, &tryo, want, have, &st);
-        }
+        /* our own commit moves the generation too: the next watch tick
+         * checks the table once, which also catches what others did
+         * meanwhile */
+        r = install_quietly(d, &tryo, want, have, &st);
         if (r < 0)
                 return r;
         d->opts = tryo;
@@ -1331,8 +1328,17 @@ static int setup_loop(struct daemon *d)
                 return r;
         if (d->control && (r = watch_fd(d, control_fd(d->control))) < 0)
                 return r;
-        if (d->events && (r = watch_fd(d, ruleset_nl_fd(d->events))) < 0)
-                return r;
+        if (d->watch) {
+                struct itimerspec w = { .it_interval = { 0, WATCH_NSEC }, .it_value = { 0, WATCH_NSEC } };
+
+                d->watchfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+                if (d->watchfd < 0)
+                        return -errno;
+                if (timerfd_settime(d->watchfd, 0, &w, NULL) < 0)
+                        return -errno;
+                if ((r = watch_fd(d, d->watchfd)) < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -1387,6 +1393,24 @@ static void on_timer(struct daemon *d)
                 notify_send("WATCHDOG=1");
 }
 
+/* Has anyone committed to this namespace's ruleset since the last look?
+ * Then check our table (see ruleset_genid for why this polls). */
+static void on_watch(struct daemon *d)
+{
+        uint64_t expirations;
+        uint32_t id;
+
+        if (read(d->watchfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+                log_debug("watch timer: %m");
+        if (ruleset_genid(d->watch, &id) < 0)
+                return;
+        if (!d->genid_known || id != d->genid) {
+                d->genid = id;
+                d->genid_known = true;
+                d->check_table = true;
+        }
+}
+
 static int run(struct daemon *d)
 {
         struct epoll_event evs[8];
@@ -1411,8 +1435,8 @@ static int run(struct daemon *d)
                                 on_queue(d);
                         else if (d->control && fd == control_fd(d->control))
                                 control_serve(d->control, on_request, d);
-                        else if (d->events && fd == ruleset_nl_fd(d->events))
-                                d->check_table = ruleset_events_drain(d->events) != 0 || d->check_table;
+                        else if (fd == d->watchfd)
+                                on_watch(d);
                 }
                 if (d->check_table)
                         check_table(d);
@@ -1543,7 +1567,7 @@ int main(int argc, char **argv)
         d->cache = policy_cache_new();
         if (!d->cache)
                 return 1;
-        d->epfd = d->sigfd = d->timerfd = -1;
+        d->epfd = d->sigfd = d->timerfd = d->watchfd = -1;
         while ((c = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'c': d->config_path = optarg; break;
@@ -1623,9 +1647,9 @@ int main(int argc, char **argv)
                 log_error_errno(r, "Cannot open the nf_tables netlink socket: %m");
                 goto out_fail;
         }
-        r = ruleset_events_open(&d->events);
+        r = ruleset_nl_open(&d->watch);
         if (r < 0)
-                log_warning_errno(r, "Cannot watch nf_tables events; a removed table will not be restored: %m");
+                log_warning_errno(r, "Cannot watch the ruleset; a removed table will not be restored: %m");
         r = queue_open(d->cfg->queue, d->opts.queues, QUEUE_MAXLEN, d->cfg->failure == FAILURE_OPEN, &d->queue);
         if (r < 0) {
                 log_error_errno(r, "Cannot bind NFQUEUE %u: %m", d->cfg->queue);
@@ -1647,8 +1671,6 @@ int main(int argc, char **argv)
                 log_error_errno(r, "Setting up the event loop failed: %m");
                 goto out_fail;
         }
-        if (d->events)
-                (void)ruleset_events_drain(d->events);  /* our own install */
         audit_event(d, "start", NULL, NULL);
         (void)malloc_trim(0);
         schedule_resolve(d);
@@ -1682,7 +1704,7 @@ out_fail:
         r = 1;
 out:
         queue_close(d->queue);
-        ruleset_nl_close(d->events);
+        ruleset_nl_close(d->watch);
         ruleset_nl_close(d->nl);
         control_close(d->control);
         journal_close(d->journal);
@@ -1693,6 +1715,8 @@ out:
                 close(d->sigfd);
         if (d->timerfd >= 0)
                 close(d->timerfd);
+        if (d->watchfd >= 0)
+                close(d->watchfd);
         tally_free(&d->tally);
         free(d->pstats);
         policy_set_free(d->pol);
