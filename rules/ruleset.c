@@ -956,37 +956,53 @@ int ruleset_delete(struct ruleset_nl *nl, const char *table)
 
 /* ---- queries ---- */
 
-/* Send one request and run cb over the answers. */
+/* Send one request and run cb over the answers. The kernel sizes a dump's
+ * messages by the largest read buffer the socket has used (up to 32 KiB),
+ * and txn_wait reads with 64 KiB: an 8 KiB buffer here truncated a dump of
+ * a few hundred counted offenders (ENOSPC, then EPROTO on the rest). */
 static int query(struct ruleset_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
-        char buf[MNL_SOCKET_BUFFER_SIZE];
+        const size_t bufsize = 1 << 16;
         uint32_t seq = nlh->nlmsg_seq;
         int fd = mnl_socket_get_fd(nl->sock);
+        char *buf;
         ssize_t n;
         int r;
 
         if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
                 return -errno;
+        buf = nn(malloc(bufsize));
         for (;;) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
 
                 r = poll(&p, 1, 5000);
-                if (r == 0)
-                        return -ETIMEDOUT;
+                if (r == 0) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
                 if (r < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return -errno;
+                        r = -errno;
+                        break;
                 }
-                n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
-                if (n < 0)
-                        return -errno;
+                n = mnl_socket_recvfrom(nl->sock, buf, bufsize);
+                if (n < 0) {
+                        r = -errno;
+                        break;
+                }
                 r = mnl_cb_run(buf, (size_t)n, seq, nl->portid, cb, data);
-                if (r < 0)
-                        return -errno;
-                if (r == MNL_CB_STOP)
-                        return 0;
+                if (r < 0) {
+                        r = -errno;
+                        break;
+                }
+                if (r == MNL_CB_STOP) {
+                        r = 0;
+                        break;
+                }
         }
+        free(buf);
+        return r;
 }
 
 static int table_cb(const struct nlmsghdr *nlh, void *data)

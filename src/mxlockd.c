@@ -524,6 +524,7 @@ static void offenders_tick(struct daemon *d, bool all)
                 struct offender_read rd = { .d = d, .policy = (uint16_t)p };
                 uint64_t before = 0, after = 0;
                 bool have = false;
+                int r4, r6;
 
                 for (size_t i = 0; i < d->noffenders; i++)
                         if (d->offenders[i].policy == p) {
@@ -535,8 +536,13 @@ static void offenders_tick(struct daemon *d, bool all)
                 ruleset_obj_name(OBJ_REPEAT, d->pol->v[p].name, repeat, sizeof(repeat));
                 (void)ruleset_counter(d->nl, d->cfg->table, repeat, false, &before);
                 gettimeofday(&rd.now, NULL);
-                (void)ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET, offender_counted, &rd);
-                (void)ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET6, offender_counted, &rd);
+                r4 = ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET, offender_counted, &rd);
+                r6 = ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET6, offender_counted, &rd);
+                if ((r4 < 0 || r6 < 0) && !all) {
+                        log_warning_errno(r4 < 0 ? r4 : r6, "Cannot read the repeat offenders of policy %s: %m",
+                                          d->pol->v[p].name);
+                        continue;
+                }
 
                 /* remove the quiet ones (all of them with `all`) */
                 for (int fam = AF_INET; fam == AF_INET || fam == AF_INET6; fam = fam == AF_INET ? AF_INET6 : 0) {
