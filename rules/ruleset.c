@@ -496,18 +496,35 @@ static void put_range_diff(struct txn *t, const char *set, const struct range_li
         elem_close(&w);
 }
 
-static void put_ports(struct txn *t, const char *set, const struct policy *p, bool flush)
+static bool has_port(const struct policy *p, uint16_t port)
 {
-        struct elem_writer w = { .t = t, .set = set, .keylen = 2, .counter = &t->st.elements_added };
+        for (size_t i = 0; p && i < p->nports; i++)
+                if (p->ports[i] == port)
+                        return true;
+        return false;
+}
 
-        if (flush)
-                put_set_flush(t, set);
-        w.type = NFT_MSG_NEWSETELEM;
-        for (size_t i = 0; i < p->nports; i++) {
-                uint16_t port = htons(p->ports[i]);
-                elem_put(&w, (const uint8_t *)&port, false);
+/* The ports in `from` that `not` lacks, as elements of one message. */
+static void put_ports_missing(struct txn *t, const char *set, uint16_t type, const struct policy *from,
+                              const struct policy *not)
+{
+        struct elem_writer w = { .t = t, .type = type, .set = set, .keylen = 2 };
+
+        w.counter = type == NFT_MSG_NEWSETELEM ? &t->st.elements_added : &t->st.elements_deleted;
+        for (size_t i = 0; from && i < from->nports; i++) {
+                uint16_t port = htons(from->ports[i]);
+
+                if (!has_port(not, from->ports[i]))
+                        elem_put(&w, (const uint8_t *)&port, false);
         }
         elem_close(&w);
+}
+
+/* Only the ports that changed, like the address sets. */
+static void put_ports(struct txn *t, const char *set, const struct policy *want, const struct policy *have)
+{
+        put_ports_missing(t, set, NFT_MSG_DELSETELEM, have, want);
+        put_ports_missing(t, set, NFT_MSG_NEWSETELEM, want, have);
 }
 
 /* ---- expressions ---- */
@@ -823,7 +840,7 @@ static void put_policy_elements(struct txn *t, const struct policy *want, const 
                        have ? &have->deny[FAM_V4] : NULL);
         put_range_diff(t, ruleset_obj_name(OBJ_DENY6, want->name, name, sizeof(name)), &want->deny[FAM_V6],
                        have ? &have->deny[FAM_V6] : NULL);
-        put_ports(t, ruleset_obj_name(OBJ_PORTS, want->name, name, sizeof(name)), want, have != NULL);
+        put_ports(t, ruleset_obj_name(OBJ_PORTS, want->name, name, sizeof(name)), want, have);
         if (have) {
                 /* a reload may allow a source that flooded before */
                 put_set_flush(t, ruleset_obj_name(OBJ_OFFENDERS4, want->name, name, sizeof(name)));

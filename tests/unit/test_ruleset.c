@@ -212,7 +212,7 @@ static void test_reload_sends_only_the_difference(void **state)
         decode(buf, len, "mxlock", &s);
         /* 198.51.100.0/24 out (start + end), 198.51.100.0/25 in (start + end) */
         assert_int_equal(st.elements_deleted, 2);
-        assert_int_equal(st.elements_added, 2 + 1 /* the port set is rewritten */);
+        assert_int_equal(st.elements_added, 2);
         assert_int_equal(s.deltable, 0);
         assert_int_equal(s.newtable, 0);
         assert_int_equal(s.foreign, 0);
@@ -221,8 +221,27 @@ static void test_reload_sends_only_the_difference(void **state)
         /* nothing changed: no element at all */
         assert_int_equal(ruleset_build(&o, &have, &have, &buf, &len, &st), 0);
         assert_int_equal(st.elements_deleted, 0);
-        assert_int_equal(st.elements_added, 1);
+        assert_int_equal(st.elements_added, 0);
         free(buf);
+
+        /* port 587 added, 25 kept: one port element, no address */
+        {
+                static uint16_t ports[] = { 25, 587 };
+
+                policy_fini(&b);
+                policy_init(&b, "inbound-smtp", before);
+                b.ports = ports;
+                b.nports = 2;
+                assert_int_equal(ruleset_build(&o, &want, &have, &buf, &len, &st), 0);
+                assert_int_equal(st.elements_deleted, 0);
+                assert_int_equal(st.elements_added, 1);
+                free(buf);
+                /* and back: one deleted */
+                assert_int_equal(ruleset_build(&o, &have, &want, &buf, &len, &st), 0);
+                assert_int_equal(st.elements_deleted, 1);
+                assert_int_equal(st.elements_added, 0);
+                free(buf);
+        }
         policy_fini(&a);
         policy_fini(&b);
 }
