@@ -299,9 +299,7 @@ void range_list_borrow(struct range_list *dst, const struct range_list *src)
         dst->borrowed = true;
 }
 
-/* Append r to a merged list, joining it with the last range when they
- * overlap or touch. */
-static void union_put(struct range_list *l, struct range r)
+void range_list_put_merged(struct range_list *l, struct range r)
 {
         if (l->n) {
                 struct range *last = &l->v[l->n - 1];
@@ -329,9 +327,9 @@ int range_list_union(struct range_list *dst, const struct range_list *a, const s
         dst->cap = cap;
         while (i < a->n || j < b->n) {
                 if (j >= b->n || (i < a->n && a->v[i].lo <= b->v[j].lo))
-                        union_put(dst, a->v[i++]);
+                        range_list_put_merged(dst, a->v[i++]);
                 else
-                        union_put(dst, b->v[j++]);
+                        range_list_put_merged(dst, b->v[j++]);
         }
         return 0;
 }

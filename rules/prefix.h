@@ -59,6 +59,10 @@ struct range prefix_range(const struct prefix *p);
 /* Does the prefix contain the address (same family)? */
 bool prefix_contains(const struct prefix *p, int family, addr128 a);
 
+/* Append r (no lower than the last range's start) to a merged list that
+ * has room, joining it with the last range when they overlap or touch. */
+void range_list_put_merged(struct range_list *l, struct range r);
+
 void range_list_init(struct range_list *l, int family);
 void range_list_free(struct range_list *l);
 /* Append a range (unsorted); returns 0 or -ENOMEM. */
