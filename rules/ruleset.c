@@ -694,6 +694,21 @@ static void add_refusal(struct nftnl_rule *r, const struct ruleset_opts *o)
         nftnl_rule_add_expr(r, e);
 }
 
+/* The ranges behind one of a policy's address sets. */
+static const struct range_list *policy_list(const struct policy *p, enum ruleset_obj set)
+{
+        switch (set) {
+        case OBJ_ALLOW4:
+                return &p->allow[FAM_V4];
+        case OBJ_ALLOW6:
+                return &p->allow[FAM_V6];
+        case OBJ_DENY4:
+                return &p->deny[FAM_V4];
+        default:
+                return &p->deny[FAM_V6];
+        }
+}
+
 /* The rules of all chains, in order. */
 static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct policy_set *s)
 {
@@ -789,6 +804,11 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
                 ruleset_obj_name(OBJ_CHAIN, p->name, chain, sizeof(chain));
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
                 for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+                        /* an empty set gets no rule: every SYN would pay
+                         * for a lookup that cannot match (a reload that
+                         * fills it rewrites the rules anyway) */
+                        if (!policy_list(p, steps[k].set)->n)
+                                continue;
                         r = rule_new(t, chain);
                         add_saddr_lookup(r, steps[k].family,
                                          ruleset_obj_name(steps[k].set, p->name, name, sizeof(name)));
@@ -1473,12 +1493,20 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
 
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
                 fprintf(f, "\tchain %s {\n", ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)));
-                fprintf(f, "\t\tip saddr @%s ", ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)));
-                print_queue(f, o, queued);
-                fprintf(f, "\t\tip6 saddr @%s ", ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)));
-                print_queue(f, o, queued);
-                fprintf(f, "\t\tip saddr @%s accept\n", ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)));
-                fprintf(f, "\t\tip6 saddr @%s accept\n", ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)));
+                if (p->deny[FAM_V4].n) {
+                        fprintf(f, "\t\tip saddr @%s ", ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)));
+                        print_queue(f, o, queued);
+                }
+                if (p->deny[FAM_V6].n) {
+                        fprintf(f, "\t\tip6 saddr @%s ", ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)));
+                        print_queue(f, o, queued);
+                }
+                if (p->allow[FAM_V4].n)
+                        fprintf(f, "\t\tip saddr @%s accept\n",
+                                ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)));
+                if (p->allow[FAM_V6].n)
+                        fprintf(f, "\t\tip6 saddr @%s accept\n",
+                                ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)));
                 fprintf(f, "\t\t");
                 print_queue(f, o, queued);
                 fprintf(f, "\t}\n");

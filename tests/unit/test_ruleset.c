@@ -145,14 +145,26 @@ static void test_native_queue_encoding(void **state)
         policy_init(&p, "inbound-smtp", gfi);
         assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
         decode(buf, len, "mxlock", &s);
-        /* deny4, deny6 and the catch-all queue */
-        assert_int_equal(s.queue_exprs, 3);
+        /* the catch-all queue only: empty deny sets get no rule */
+        assert_int_equal(s.queue_exprs, 1);
         assert_int_equal(s.target_exprs, 0);
         assert_int_equal(s.qnum, 25);
         assert_int_equal(s.qtotal, 1);
         assert_int_equal(s.qflags, 0);          /* failure = closed: no bypass */
         assert_int_equal(s.reject_exprs, 3);    /* the verdict rule and the two offender rules */
         assert_int_equal(s.foreign, 0);
+        free(buf);
+
+        /* a deny entry brings its rule: deny4 and the catch-all */
+        {
+                struct prefix px;
+
+                assert_int_equal(prefix_parse("52.208.1.0/24", &px, NULL), 0);
+                assert_int_equal(range_list_add(&p.deny[FAM_V4], prefix_range(&px)), 0);
+        }
+        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
+        decode(buf, len, "mxlock", &s);
+        assert_int_equal(s.queue_exprs, 2);
         free(buf);
 
         o.bypass = true;
@@ -180,7 +192,7 @@ static void test_xt_nfqueue_encoding(void **state)
         assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, NULL), 0);
         decode(buf, len, "mxl", &s);
         assert_int_equal(s.queue_exprs, 0);
-        assert_int_equal(s.target_exprs, 3);
+        assert_int_equal(s.target_exprs, 1);
         assert_int_equal(s.xt_rev, 3);
         assert_int_equal(s.xt_num, 7);
         assert_int_equal(s.xt_total, 1);
