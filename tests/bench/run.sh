@@ -769,6 +769,32 @@ row 5 "allowed SYNs with $N prefixes vs no table" "$MX5_RATE" "SYN/s" "$B5_RATE"
         "offered $MX5_OFF/s vs $B5_OFF/s; counted (and dropped) at input priority 10 after mxlock's chain; deleting the $N-prefix table took ${DEL_S}s" \
         "{\"mxlockd_per_s\":$MX5_RATE,\"mxlockd_offered_per_s\":$MX5_OFF,\"baseline_per_s\":$B5_RATE,\"baseline_offered_per_s\":$B5_OFF,\"table_delete_s\":$DEL_S}"
 
+# -- the floor: the same two sets behind the smallest possible ruleset (one
+# base chain, one lookup rule per family), loaded with nft -f: what any
+# nftables table holding these sets costs an allowed SYN on this kernel
+"$PY" - "$W/load$N.nft" "$W/floor.nft" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+sets = re.findall(r"\tset (allow[46])_\S+ \{.*?\n\t\}\n", text, re.S)
+blocks = re.findall(r"(\tset allow[46]_\S+ \{.*?\n\t\}\n)", text, re.S)
+out = ["table inet mxfloor {"]
+for name, block in zip(sets, blocks):
+    out.append(re.sub(r"set allow([46])_\S+ \{", r"set a\1 {", block, count=1).rstrip("\n"))
+out.append("\tchain input {\n\t\ttype filter hook input priority -10; policy accept;")
+out.append("\t\tip saddr @a4 accept\n\t\tip6 saddr @a6 accept\n\t}\n}")
+open(sys.argv[2], "w").write("\n".join(out) + "\n")
+PY
+if in_srv nft -f "$W/floor.nft" 2>"$W/floor.err"; then
+        window allowed
+        F5_RATE=$(rate 4)
+        del_table mxfloor
+        row 5f "allowed SYNs, the same $N-prefix sets in a one-rule table, vs no table" "$F5_RATE" "SYN/s" \
+                "$B5_RATE" "no mxlock table" "$(calc "$F5_RATE / $B5_RATE")" info "" \
+                "the floor for any nftables table with these sets: one input chain, ip saddr @a4 accept, ip6 saddr @a6 accept" null
+else
+        say "floor table failed: $(head -c 300 "$W/floor.err")"
+fi
+
 fi
 
 # ==== report ===================================================================
