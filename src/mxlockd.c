@@ -476,6 +476,16 @@ static void offender_add(struct daemon *d, struct tally_entry *e, const struct t
         o->since = *now;
 }
 
+/* A source left the kernel's offender set: if it floods again, it goes
+ * back in (its fold entry would otherwise say it is there already). */
+static void offender_forget(struct daemon *d, const struct offender *o)
+{
+        struct tally_entry *e = tally_find(&d->tally, o->family, o->addr, o->policy);
+
+        if (e)
+                e->offender = false;
+}
+
 struct offender_read {
         struct daemon *d;
         uint16_t policy;
@@ -555,6 +565,7 @@ static void offenders_tick(struct daemon *d, bool all)
                                 if (o->policy == p && o->family == fam &&
                                     (all || o->quiet >= OFFENDER_QUIET_TICKS || !o->seen)) {
                                         gone[ngone++] = o->addr;
+                                        offender_forget(d, o);
                                         d->offenders[i] = d->offenders[--d->noffenders];
                                         continue;
                                 }
@@ -775,6 +786,8 @@ static void counters_reset(struct daemon *d, size_t npolicies)
         for (size_t i = 0; d->pstats && i < npolicies; i++) {
                 d->pstats[i].repeat_accounted = 0;
         }
+        for (size_t i = 0; i < d->noffenders; i++)
+                offender_forget(d, &d->offenders[i]);
         d->noffenders = 0;
 }
 

@@ -83,6 +83,15 @@ bool tally_hit(struct tally *t, int family, addr128 addr, uint16_t policy, uint1
         return false;
 }
 
+struct tally_entry *tally_find(struct tally *t, int family, addr128 addr, uint16_t policy)
+{
+        struct tally_entry *e = &t->v[slot_of(t, family, addr, policy)];
+
+        if (!e->used || e->family != family || e->addr != addr || e->policy != policy)
+                return NULL;
+        return e;
+}
+
 void tally_sweep(struct tally *t, const struct timeval *now, bool all, tally_flush_fn flush, void *userdata)
 {
         uint32_t sec = (uint32_t)now->tv_sec;

@@ -46,6 +46,10 @@ void tally_free(struct tally *t);
 bool tally_hit(struct tally *t, int family, addr128 addr, uint16_t policy, uint16_t dport,
                const struct timeval *now, tally_flush_fn flush, void *userdata, struct tally_entry **ret_entry);
 
+/* The entry of this source, or NULL when it has none (never seen, or
+ * evicted). */
+struct tally_entry *tally_find(struct tally *t, int family, addr128 addr, uint16_t policy);
+
 /* Hand every entry whose window has ended (all of them when `all`) with
  * folded attempts to flush, and reset it. */
 void tally_sweep(struct tally *t, const struct timeval *now, bool all, tally_flush_fn flush, void *userdata);

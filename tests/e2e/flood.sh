@@ -53,12 +53,12 @@ ok "after stop the log counts exactly $N attempts" exact
 ok "audit log is one JSON object per line" audit_valid
 
 # ---- many repeat offenders at once --------------------------------------------
-# 256 sources (2001:db8:66::1:0/120, on SRV's outside link) flood for 3 s:
+# 256 sources (2001:db8:66::1:0/120, on SRV's outside link) flood for 4 s:
 # each goes to the kernel's offender set after its first records, and the
 # set's per-element counters (a dump of hundreds of counted elements, more
 # than one 8 KiB read) must be read back every second, so that every
-# attempt is written as a per-source summary refused by the kernel and none
-# as missed.
+# attempt is written as a per-source summary refused by the kernel. A
+# reload after 2 s empties the set, and the sources must go back into it.
 SRV_MAC=$(ip netns exec "$NS_SRV" cat /sys/class/net/ext0/address | sed 's/^/0x/; s/:/, 0x/g')
 SPAM_MAC=$(ip netns exec "$NS_SPAM" cat /sys/class/net/mx0/address | sed 's/^/0x/; s/:/, 0x/g')
 cat >"$T/many.cfg" <<CFG
@@ -78,11 +78,17 @@ table inet mxtest {
 NFT
 ok "mxlockd restarts" mxlockd_start "$T/mxlock.conf" || lab_finish
 many() {
-        timeout -s INT 3 ip netns exec "$NS_SPAM" trafgen --no-sock-mem --notouch-irq --cpus 1 -o mx0 \
-                -i "$T/many.cfg" >"$T/trafgen-many.out" 2>&1
+        timeout -s INT 4 ip netns exec "$NS_SPAM" trafgen --no-sock-mem --notouch-irq --cpus 1 -o mx0 \
+                -i "$T/many.cfg" >"$T/trafgen-many.out" 2>&1 &
+        local tg=$!
+        # a reload mid-flood empties the offender set: the sources must
+        # go back into it, not stay on the queue path
+        sleep 2
+        kill -HUP "$MXLOCKD_PID"
+        wait "$tg"
         grep "packets outgoing" "$T/trafgen-many.out" || { tail -n 3 "$T/trafgen-many.out"; false; }
 }
-ok "3 s of SYNs from 256 sources" many
+ok "4 s of SYNs from 256 sources, a reload after 2 s" many
 sleep 2
 ok "mxlockd stops on SIGTERM with status 0" mxlockd_stop
 many_counted() {
@@ -94,12 +100,21 @@ recs = [json.loads(l) for l in open(sys.argv[1])]
 kernel_srcs = {r["src"] for r in recs if r["event"] == "summary" and r.get("refused_by") == "kernel"}
 total = sum(r["count"] for r in recs if r["event"] in ("refused", "summary", "missed"))
 missed = sum(r["count"] for r in recs if r["event"] == "missed")
-print("kernel counted %s SYNs; audit %d, %d as missed; %d sources refused in the kernel"
-      % (sys.argv[2], total, missed, len(kernel_srcs)))
-sys.exit(0 if str(total) == sys.argv[2] and missed == 0 and len(kernel_srcs) >= 200 else 1)
+# the one race a reload has: SYNs the kernel refused between mxlockd's last
+# read of the set's counters and the transaction that empties it are
+# written as missed, with that reason, by the aggregate counter
+racy = all("removed from the offender set" in r.get("reason", "") for r in recs if r["event"] == "missed")
+reload = [r["ts"] for r in recs if r["event"] == "reload"]
+# ISO timestamps of one format compare as strings
+again = {r["src"] for r in recs if r["event"] == "summary" and r.get("refused_by") == "kernel"
+         and reload and r["first"] > reload[0]}
+print("kernel counted %s SYNs; audit %d, %d as missed; %d sources refused in the kernel, %d again after the reload"
+      % (sys.argv[2], total, missed, len(kernel_srcs), len(again)))
+sys.exit(0 if str(total) == sys.argv[2] and racy and missed * 100 < total and len(kernel_srcs) >= 200
+         and len(again) >= 200 else 1)
 PY
 }
-ok "every attempt written per source, none as missed, 200+ sources refused in the kernel" many_counted
+ok "every attempt written, per source (missed only in the reload's race); 200+ sources refused in the kernel before and after the reload" many_counted
 no_read_error() {
         ! grep "Cannot read the repeat offenders" "$MXLOCKD_ERR"
 }

@@ -122,6 +122,27 @@ static void test_policies_kept_apart(void **state)
         tally_free(&t);
 }
 
+static void test_find(void **state)
+{
+        struct tally t;
+        struct sink s = { 0 };
+        struct timeval now = { 5000, 0 };
+        struct tally_entry *e = NULL;
+
+        assert_int_equal(tally_init(&t, 4096, 1, 10), 0);
+        assert_null(tally_find(&t, AF_INET, 9, 0));
+        assert_true(tally_hit(&t, AF_INET, 9, 0, 25, &now, flush_cb, &s, &e));
+        e->offender = true;
+        assert_ptr_equal(tally_find(&t, AF_INET, 9, 0), e);
+        /* another family, policy or address is another source */
+        assert_null(tally_find(&t, AF_INET6, 9, 0));
+        assert_null(tally_find(&t, AF_INET, 9, 1));
+        assert_null(tally_find(&t, AF_INET, 10, 0));
+        tally_flush_all(&t, flush_cb, &s);
+        assert_null(tally_find(&t, AF_INET, 9, 0));
+        tally_free(&t);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -129,6 +150,7 @@ int main(void)
                 cmocka_unit_test(test_window_rollover_on_hit_flushes),
                 cmocka_unit_test(test_bounded_and_complete),
                 cmocka_unit_test(test_policies_kept_apart),
+                cmocka_unit_test(test_find),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
