@@ -496,15 +496,8 @@ static void put_range_diff(struct txn *t, const char *set, const struct range_li
         elem_close(&w);
 }
 
-static bool has_port(const struct policy *p, uint16_t port)
-{
-        for (size_t i = 0; p && i < p->nports; i++)
-                if (p->ports[i] == port)
-                        return true;
-        return false;
-}
-
-/* The ports in `from` that `not` lacks, as elements of one message. */
+/* The ports in `from` that `not` (NULL: none) lacks, as elements of one
+ * message. */
 static void put_ports_missing(struct txn *t, const char *set, uint16_t type, const struct policy *from,
                               const struct policy *not)
 {
@@ -514,7 +507,7 @@ static void put_ports_missing(struct txn *t, const char *set, uint16_t type, con
         for (size_t i = 0; from && i < from->nports; i++) {
                 uint16_t port = htons(from->ports[i]);
 
-                if (!has_port(not, from->ports[i]))
+                if (!not || !policy_has_port(not, from->ports[i]))
                         elem_put(&w, (const uint8_t *)&port, false);
         }
         elem_close(&w);
@@ -694,19 +687,22 @@ static void add_refusal(struct nftnl_rule *r, const struct ruleset_opts *o)
         nftnl_rule_add_expr(r, e);
 }
 
-/* The ranges behind one of a policy's address sets. */
-static const struct range_list *policy_list(const struct policy *p, enum ruleset_obj set)
+/* policy_X: deny -> queue, allow -> accept, rest -> queue. An empty set
+ * gets no rule: every SYN would pay for a lookup that cannot match (a
+ * reload that fills it rewrites the rules anyway). */
+static const struct policy_step {
+        enum ruleset_obj set;
+        int family;
+        bool deny;
+} policy_steps[] = {
+        { OBJ_DENY4, AF_INET, true },   { OBJ_DENY6, AF_INET6, true },
+        { OBJ_ALLOW4, AF_INET, false }, { OBJ_ALLOW6, AF_INET6, false },
+};
+#define POLICY_STEPS (sizeof(policy_steps) / sizeof(policy_steps[0]))
+
+static bool step_has_rule(const struct policy *p, const struct policy_step *st)
 {
-        switch (set) {
-        case OBJ_ALLOW4:
-                return &p->allow[FAM_V4];
-        case OBJ_ALLOW6:
-                return &p->allow[FAM_V6];
-        case OBJ_DENY4:
-                return &p->deny[FAM_V4];
-        default:
-                return &p->deny[FAM_V6];
-        }
+        return (st->deny ? p->deny : p->allow)[fam_index(st->family)].n > 0;
 }
 
 /* The rules of all chains, in order. */
@@ -788,35 +784,22 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
                 rule_put(t, r);
         }
 
-        /* policy_X: deny -> queue, allow -> accept, rest -> queue */
         for (size_t i = 0; i < s->n; i++) {
                 const struct policy *p = &s->v[i];
                 char queued[128];
-                static const struct {
-                        enum ruleset_obj set;
-                        int family;
-                        bool accept;
-                } steps[] = {
-                        { OBJ_DENY4, AF_INET, false },  { OBJ_DENY6, AF_INET6, false },
-                        { OBJ_ALLOW4, AF_INET, true },  { OBJ_ALLOW6, AF_INET6, true },
-                };
 
                 ruleset_obj_name(OBJ_CHAIN, p->name, chain, sizeof(chain));
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
-                for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
-                        /* an empty set gets no rule: every SYN would pay
-                         * for a lookup that cannot match (a reload that
-                         * fills it rewrites the rules anyway) */
-                        if (!policy_list(p, steps[k].set)->n)
+                for (const struct policy_step *st = policy_steps; st < policy_steps + POLICY_STEPS; st++) {
+                        if (!step_has_rule(p, st))
                                 continue;
                         r = rule_new(t, chain);
-                        add_saddr_lookup(r, steps[k].family,
-                                         ruleset_obj_name(steps[k].set, p->name, name, sizeof(name)));
-                        if (steps[k].accept) {
-                                add_verdict(r, NF_ACCEPT, NULL);
-                        } else {
+                        add_saddr_lookup(r, st->family, ruleset_obj_name(st->set, p->name, name, sizeof(name)));
+                        if (st->deny) {
                                 add_counter_ref(r, queued);
                                 add_queue(r, o);
+                        } else {
+                                add_verdict(r, NF_ACCEPT, NULL);
                         }
                         rule_put(t, r);
                 }
@@ -1493,20 +1476,16 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
 
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
                 fprintf(f, "\tchain %s {\n", ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)));
-                if (p->deny[FAM_V4].n) {
-                        fprintf(f, "\t\tip saddr @%s ", ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)));
-                        print_queue(f, o, queued);
+                for (const struct policy_step *st = policy_steps; st < policy_steps + POLICY_STEPS; st++) {
+                        if (!step_has_rule(p, st))
+                                continue;
+                        fprintf(f, "\t\t%s saddr @%s ", st->family == AF_INET ? "ip" : "ip6",
+                                ruleset_obj_name(st->set, p->name, name, sizeof(name)));
+                        if (st->deny)
+                                print_queue(f, o, queued);
+                        else
+                                fprintf(f, "accept\n");
                 }
-                if (p->deny[FAM_V6].n) {
-                        fprintf(f, "\t\tip6 saddr @%s ", ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)));
-                        print_queue(f, o, queued);
-                }
-                if (p->allow[FAM_V4].n)
-                        fprintf(f, "\t\tip saddr @%s accept\n",
-                                ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)));
-                if (p->allow[FAM_V6].n)
-                        fprintf(f, "\t\tip6 saddr @%s accept\n",
-                                ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)));
                 fprintf(f, "\t\t");
                 print_queue(f, o, queued);
                 fprintf(f, "\t}\n");

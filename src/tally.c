@@ -47,13 +47,18 @@ static void emit(struct tally_entry *e, tally_flush_fn flush, void *userdata)
         e->pending = 0;
 }
 
+static bool entry_is(const struct tally_entry *e, int family, addr128 addr, uint16_t policy)
+{
+        return e->used && e->family == family && e->addr == addr && e->policy == policy;
+}
+
 bool tally_hit(struct tally *t, int family, addr128 addr, uint16_t policy, uint16_t dport,
                const struct timeval *now, tally_flush_fn flush, void *userdata, struct tally_entry **ret_entry)
 {
         struct tally_entry *e = &t->v[slot_of(t, family, addr, policy)];
         uint32_t sec = (uint32_t)now->tv_sec;
 
-        if (!e->used || e->family != family || e->addr != addr || e->policy != policy) {
+        if (!entry_is(e, family, addr, policy)) {
                 if (e->used) {
                         t->evictions++;
                         emit(e, flush, userdata);
@@ -87,9 +92,7 @@ struct tally_entry *tally_find(struct tally *t, int family, addr128 addr, uint16
 {
         struct tally_entry *e = &t->v[slot_of(t, family, addr, policy)];
 
-        if (!e->used || e->family != family || e->addr != addr || e->policy != policy)
-                return NULL;
-        return e;
+        return entry_is(e, family, addr, policy) ? e : NULL;
 }
 
 void tally_sweep(struct tally *t, const struct timeval *now, bool all, tally_flush_fn flush, void *userdata)
