@@ -532,7 +532,7 @@ static void offenders_tick(struct daemon *d, bool all)
                 return;
         for (size_t p = 0; p < d->pol->n; p++) {
                 struct offender_read rd = { .d = d, .policy = (uint16_t)p };
-                uint64_t before = 0, after = 0;
+                uint64_t after = 0;
                 bool have = false;
                 int r4, r6;
 
@@ -544,7 +544,6 @@ static void offenders_tick(struct daemon *d, bool all)
                 if (!have && !all)
                         continue;
                 ruleset_obj_name(OBJ_REPEAT, d->pol->v[p].name, repeat, sizeof(repeat));
-                (void)ruleset_counter(d->nl, d->cfg->table, repeat, false, &before);
                 gettimeofday(&rd.now, NULL);
                 r4 = ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET, offender_counted, &rd);
                 r6 = ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET6, offender_counted, &rd);
@@ -590,7 +589,6 @@ static void offenders_tick(struct daemon *d, bool all)
                         d->pstats[p].missed += n;
                         d->pstats[p].repeat_accounted = after;
                 }
-                (void)before;
         }
 }
 
