@@ -71,7 +71,8 @@ struct config {
 typedef void (*config_warn_fn)(const char *file, int line, const char *msg, void *userdata);
 
 /* Parse FILE. Returns 0 and a new config in *ret, or a negative errno with
- * "FILE:LINE: message" (or "FILE: message") in err. Syntax and values are
+ * "FILE:LINE: message" (or "FILE: message") in err; warnings go to warn
+ * (NULL: dropped). Syntax and values are
  * checked here; whether prefixes, host names and providers resolve is the
  * policy module's work. */
 int config_load(const char *path, struct config **ret, char err[CONFIG_ERRLEN],

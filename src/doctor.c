@@ -588,14 +588,6 @@ static void print_json(const struct doctor *d, const char *config_path, char **d
         printf("],\"pass\":%u,\"warn\":%u,\"fail\":%u}\n", counts[ST_PASS], counts[ST_WARN], counts[ST_FAIL]);
 }
 
-static void warn_ignore(const char *file, int line, const char *msg, void *userdata)
-{
-        (void) file;
-        (void) line;
-        (void) msg;
-        (void) userdata;
-}
-
 int doctor_main(int argc, char **argv, const char *config_path)
 {
         static const struct option opts[] = {
@@ -680,7 +672,7 @@ int doctor_main(int argc, char **argv, const char *config_path)
         local_addrs(&d);
 
         /* config: everything else needs the policies. */
-        r = config_load(config_path, &d.cfg, err, warn_ignore, NULL);
+        r = config_load(config_path, &d.cfg, err, NULL, NULL);
         if (r < 0) {
                 add(&d, ST_FAIL, "config", config_path, "%s", err);
         } else {
@@ -688,7 +680,7 @@ int doctor_main(int argc, char **argv, const char *config_path)
                 {
                         struct policy_resolver pr = { .resolve = dns_policy_resolve, .userdata = &d.res };
 
-                        r = policy_build(d.cfg, d.dirs, &pr, &d.ps, err, warn_ignore, NULL);
+                        r = policy_build(d.cfg, d.dirs, &pr, &d.ps, err, NULL, NULL);
                 }
                 if (r < 0) {
                         add(&d, ST_FAIL, "config", config_path, "%s", err);

@@ -71,14 +71,6 @@ static void usage(FILE *out, const char *progname)
                 fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].help);
 }
 
-static void config_warn_ignore(const char *file, int line, const char *msg, void *userdata)
-{
-        (void) file;
-        (void) line;
-        (void) msg;
-        (void) userdata;
-}
-
 /* Load the configuration for a command that can live without it: a missing
  * default config is silent, any other failure is a warning. Returns the
  * config or NULL. */
@@ -88,7 +80,7 @@ struct config *cli_load_config(const struct cli *cli)
         struct config *c = NULL;
         int r;
 
-        r = config_load(cli->config_path, &c, err, config_warn_ignore, NULL);
+        r = config_load(cli->config_path, &c, err, NULL, NULL);
         if (r < 0) {
                 if (cli->config_given || r != -ENOENT)
                         fprintf(stderr, "%s: warning: %s (using defaults)\n", cli->progname, err);

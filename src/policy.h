@@ -74,7 +74,8 @@ int policy_build_with(const struct config *c, const struct policy_build_opts *o,
 
 /* Build the policies of c, reading catalogs from provider_dirs (NULL: the
  * config's). Resolves host names with the system resolver unless res is set.
- * Returns 0, or a negative errno with "FILE:LINE: message" in err. */
+ * Returns 0, or a negative errno with "FILE:LINE: message" in err;
+ * warnings go to warn (NULL: dropped). */
 int policy_build(const struct config *c, const char *provider_dirs, const struct policy_resolver *res,
                  struct policy_set **ret, char err[CONFIG_ERRLEN], policy_warn_fn warn, void *userdata);
 

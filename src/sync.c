@@ -710,14 +710,6 @@ static char *dirs_without(const char *dirs, const char *state_dir)
         return out;
 }
 
-static void warn_ignore(const char *file, int line, const char *msg, void *userdata)
-{
-        (void) file;
-        (void) line;
-        (void) msg;
-        (void) userdata;
-}
-
 int sync_main(int argc, char **argv, const char *config_path)
 {
         static const struct option opts[] = {
@@ -810,7 +802,7 @@ int sync_main(int argc, char **argv, const char *config_path)
                 }
         }
 
-        r = config_load(config_path, &cfg, err, warn_ignore, NULL);
+        r = config_load(config_path, &cfg, err, NULL, NULL);
         if (r == -ENOENT) {
                 fprintf(stderr, "mxlock sync: warning: %s: no such file; using the default paths\n", config_path);
                 cfg = NULL;
