@@ -870,19 +870,29 @@ static void check_table(struct daemon *d)
         }
 }
 
-static int open_audit(struct daemon *d)
+/* Create the directory a file of ours goes in (one level), when missing. */
+static int make_parent_dir(const char *path, mode_t mode)
 {
         char dir[PATH_MAX];
         char *slash;
-        int r;
 
-        snprintf(dir, sizeof(dir), "%s", d->cfg->audit_log);
+        snprintf(dir, sizeof(dir), "%s", path);
         slash = strrchr(dir, '/');
         if (slash && slash != dir) {
                 *slash = '\0';
-                if (mkdir(dir, 0750) < 0 && errno != EEXIST)
+                if (mkdir(dir, mode) < 0 && errno != EEXIST)
                         return log_error_errno(errno, "Cannot create %s: %m", dir);
         }
+        return 0;
+}
+
+static int open_audit(struct daemon *d)
+{
+        int r;
+
+        r = make_parent_dir(d->cfg->audit_log, 0750);
+        if (r < 0)
+                return r;
         r = audit_open(d->cfg->audit_log, &d->audit);
         if (r < 0)
                 return log_error_errno(r, "Cannot open the audit log %s: %m", d->cfg->audit_log);
@@ -1464,17 +1474,11 @@ static int run(struct daemon *d)
 /* The control socket, and its directory when it is ours to make. */
 static int open_control(struct daemon *d, gid_t gid)
 {
-        char dir[PATH_MAX];
-        char *slash;
         int r;
 
-        snprintf(dir, sizeof(dir), "%s", d->cfg->control_socket);
-        slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-                *slash = '\0';
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                        return log_error_errno(errno, "Cannot create %s: %m", dir);
-        }
+        r = make_parent_dir(d->cfg->control_socket, 0755);
+        if (r < 0)
+                return r;
         r = control_listen(d->cfg->control_socket, gid, &d->control);
         if (r < 0)
                 return log_error_errno(r, "Cannot listen on %s: %m", d->cfg->control_socket);
