@@ -446,24 +446,63 @@ static int range_cmp(const struct range *a, const struct range *b)
         return 0;
 }
 
-/* Send the difference between two merged lists: deletions first. */
-static void put_range_diff(struct txn *t, const char *set, const struct range_list *want,
-                           const struct range_list *have)
+/* A run of a merged list's ranges, each clipped to [lo, hi]: a whole list
+ * (no clipping), or the part of one that falls in one shard. */
+struct slice {
+        int family;
+        uint32_t key;           /* the shard's leading bits */
+        const struct range *v;
+        size_t n;
+        addr128 lo, hi;
+};
+
+static struct range slice_at(const struct slice *s, size_t i)
+{
+        struct range r = s->v[i];
+
+        if (r.lo < s->lo)
+                r.lo = s->lo;
+        if (r.hi > s->hi)
+                r.hi = s->hi;
+        return r;
+}
+
+static addr128 family_max(int family)
+{
+        return family == AF_INET ? (addr128)0xffffffffu : ~(addr128)0;
+}
+
+static struct slice slice_whole(const struct range_list *l)
+{
+        return (struct slice){ .family = l->family, .v = l->v, .n = l->n, .lo = 0, .hi = family_max(l->family) };
+}
+
+/* Send the difference between two slices of the same bounds (have NULL:
+ * a fresh set): deletions first. */
+static void put_range_diff(struct txn *t, const char *set, const struct slice *want, const struct slice *have)
 {
         struct elem_writer w = { .t = t, .set = set, .keylen = want->family == AF_INET ? 4 : 16 };
+        struct range a, b;
         size_t i, j;
 
         w.type = NFT_MSG_DELSETELEM;
         w.counter = &t->st.elements_deleted;
         for (i = 0, j = 0; have && j < have->n;) {
-                int c = i < want->n ? range_cmp(&want->v[i], &have->v[j]) : 1;
+                int c;
 
+                b = slice_at(have, j);
+                if (i < want->n) {
+                        a = slice_at(want, i);
+                        c = range_cmp(&a, &b);
+                } else {
+                        c = 1;
+                }
                 if (c == 0) {
                         i++, j++;
                 } else if (c < 0) {
                         i++;
                 } else {
-                        elem_put_range(&w, want->family, &have->v[j]);
+                        elem_put_range(&w, want->family, &b);
                         j++;
                 }
         }
@@ -474,26 +513,320 @@ static void put_range_diff(struct txn *t, const char *set, const struct range_li
         if (!have) {
                 /* a fresh set: from the highest address down, which the
                  * kernel's rbtree inserts about twice as fast */
-                for (i = want->n; i > 0; i--)
-                        elem_put_range_desc(&w, want->family, &want->v[i - 1]);
+                for (i = want->n; i > 0; i--) {
+                        a = slice_at(want, i - 1);
+                        elem_put_range_desc(&w, want->family, &a);
+                }
                 elem_close(&w);
                 return;
         }
         /* changes: ascending, the order in which the kernel accepts a start
          * element deleted and added again in the same transaction */
         for (i = 0, j = 0; i < want->n;) {
-                int c = j < have->n ? range_cmp(&want->v[i], &have->v[j]) : -1;
+                int c;
 
+                a = slice_at(want, i);
+                if (j < have->n) {
+                        b = slice_at(have, j);
+                        c = range_cmp(&a, &b);
+                } else {
+                        c = -1;
+                }
                 if (c == 0) {
                         i++, j++;
                 } else if (c > 0) {
                         j++;
                 } else {
-                        elem_put_range(&w, want->family, &want->v[i]);
+                        elem_put_range(&w, want->family, &a);
                         i++;
                 }
         }
         elem_close(&w);
+}
+
+/* ---- sharded allowed lists (see ruleset.h) ---- */
+
+static unsigned addr_bits(int family)
+{
+        return family == AF_INET ? 32 : 128;
+}
+
+static unsigned shard_bits(int family)
+{
+        return family == AF_INET ? RULESET_SHARD_BITS4 : RULESET_SHARD_BITS6;
+}
+
+static uint32_t shard_last(int family)
+{
+        return (1u << shard_bits(family)) - 1;
+}
+
+static uint32_t shard_key(int family, addr128 a)
+{
+        return (uint32_t)(a >> (addr_bits(family) - shard_bits(family)));
+}
+
+static addr128 shard_lo(int family, uint32_t k)
+{
+        return (addr128)k << (addr_bits(family) - shard_bits(family));
+}
+
+static addr128 shard_hi(int family, uint32_t k)
+{
+        return shard_lo(family, k) | (((addr128)1 << (addr_bits(family) - shard_bits(family))) - 1);
+}
+
+const char *ruleset_shard_name(const char *list, int family, uint32_t key, char *buf, size_t len)
+{
+        snprintf(buf, len, "%s_%0*x", list, family == AF_INET ? 2 : 3, key);
+        return buf;
+}
+
+/* The shards a merged list touches, in order, one slice each. */
+struct shard_iter {
+        const struct range_list *l;
+        size_t i;               /* first range that may reach the next shard */
+        uint32_t next;          /* the lowest key still to come */
+        bool done;
+};
+
+static void shard_iter_init(struct shard_iter *it, const struct range_list *l)
+{
+        *it = (struct shard_iter){ .l = l, .done = !l || l->n == 0 };
+}
+
+static bool shard_next(struct shard_iter *it, struct slice *ret)
+{
+        const struct range_list *l = it->l;
+        int f = l ? l->family : AF_INET;
+        uint32_t k;
+        size_t j;
+
+        if (it->done)
+                return false;
+        k = it->next;
+        while (it->i < l->n && l->v[it->i].hi < shard_lo(f, k))
+                it->i++;
+        if (it->i == l->n) {
+                it->done = true;
+                return false;
+        }
+        if (shard_key(f, l->v[it->i].lo) > k)
+                k = shard_key(f, l->v[it->i].lo);
+        for (j = it->i; j < l->n && l->v[j].lo <= shard_hi(f, k); j++)
+                ;
+        *ret = (struct slice){ .family = f, .key = k, .v = &l->v[it->i], .n = j - it->i,
+                               .lo = shard_lo(f, k), .hi = shard_hi(f, k) };
+        /* a range that goes on into the next shard is seen there again */
+        it->i = l->v[j - 1].hi > ret->hi ? j - 1 : j;
+        if (k == shard_last(f))
+                it->done = true;
+        else
+                it->next = k + 1;
+        return true;
+}
+
+/* The shard is one range that covers it whole: the map accepts it. */
+static bool slice_full(const struct slice *s)
+{
+        return s->n == 1 && s->v[0].lo <= s->lo && s->v[0].hi >= s->hi;
+}
+
+/* The verdict map of a sharded list. Its size is the number of possible
+ * shards, so the kernel picks a fixed-size hash. */
+static void put_map(struct txn *t, const char *name, int family)
+{
+        struct nftnl_set *s = nn(nftnl_set_alloc());
+        struct nlmsghdr *nlh;
+
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, t->table);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+        nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, family == AF_INET ? TYPE_IPADDR : TYPE_IP6ADDR);
+        nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, family == AF_INET ? 4 : 16);
+        nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
+        nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+        nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, shard_last(family) + 1);
+        nftnl_set_set_u32(s, NFTNL_SET_ID, ++t->set_id);
+        nlh = txn_msg(t, NFT_MSG_NEWSET, NLM_F_CREATE);
+        nftnl_set_nlmsg_build_payload(nlh, s);
+        txn_next(t);
+        nftnl_set_free(s);
+}
+
+/* Add (chain: jump there, NULL: accept) or delete the map's element for a shard. */
+static void put_map_elem(struct txn *t, uint16_t type, const char *map, int family, uint32_t key,
+                         const char *chain)
+{
+        struct nlmsghdr *nlh = txn_msg(t, type, type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0);
+        struct nlattr *list, *e, *k;
+        uint8_t bytes[16];
+
+        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, t->table);
+        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, map);
+        list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+        e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
+        k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
+        addr_to_bytes(family, shard_lo(family, key), bytes);
+        mnl_attr_put(nlh, NFTA_DATA_VALUE, family == AF_INET ? 4 : 16, bytes);
+        mnl_attr_nest_end(nlh, k);
+        if (type == NFT_MSG_NEWSETELEM) {
+                struct nlattr *d = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_DATA);
+                struct nlattr *v = mnl_attr_nest_start(nlh, NFTA_DATA_VERDICT);
+
+                mnl_attr_put_u32(nlh, NFTA_VERDICT_CODE, htonl(chain ? (uint32_t)NFT_JUMP : NF_ACCEPT));
+                if (chain)
+                        mnl_attr_put_strz(nlh, NFTA_VERDICT_CHAIN, chain);
+                mnl_attr_nest_end(nlh, v);
+                mnl_attr_nest_end(nlh, d);
+                t->st.elements_added++;
+        } else {
+                t->st.elements_deleted++;
+        }
+        mnl_attr_nest_end(nlh, e);
+        mnl_attr_nest_end(nlh, list);
+        txn_next(t);
+}
+
+static void add_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len);
+static void add_lookup(struct nftnl_rule *r, const char *set);
+static void add_verdict(struct nftnl_rule *r, int verdict, const char *chain);
+static struct nftnl_rule *rule_new(struct txn *t, const char *chain);
+static void rule_put(struct txn *t, struct nftnl_rule *r);
+
+/* ip(6) saddr, without the nfproto test (the caller knows the family) */
+static void add_saddr(struct nftnl_rule *r, int family)
+{
+        if (family == AF_INET)
+                add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
+        else
+                add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
+}
+
+/* A shard's set, its elements and its chain: ip saddr @SHARD accept. */
+static void put_shard_create(struct txn *t, const char *name, const struct slice *w)
+{
+        struct nftnl_rule *r;
+
+        put_set(t, NFT_MSG_NEWSET, name, w->family == AF_INET ? TYPE_IPADDR : TYPE_IP6ADDR,
+                w->family == AF_INET ? 4 : 16, true);
+        put_range_diff(t, name, w, NULL);
+        put_chain(t, NFT_MSG_NEWCHAIN, name, false);
+        r = rule_new(t, name);
+        add_saddr(r, w->family);
+        add_lookup(r, name);
+        add_verdict(r, NF_ACCEPT, NULL);
+        rule_put(t, r);
+}
+
+/* After its map element is gone: the shard's chain, then its set. */
+static void put_shard_delete(struct txn *t, const char *name)
+{
+        put_flush_chain(t, name);
+        put_chain(t, NFT_MSG_DELCHAIN, name, false);
+        put_set(t, NFT_MSG_DELSET, name, 0, 0, false);
+}
+
+/* One shard from have's form to want's (either may be NULL: none). */
+static void put_shard(struct txn *t, const char *map, const struct slice *w, const struct slice *h)
+{
+        enum { NONE, PART, FULL } wf = !w ? NONE : slice_full(w) ? FULL : PART,
+                                  hf = !h ? NONE : slice_full(h) ? FULL : PART;
+        const struct slice *any = w ? w : h;
+        char name[160];
+
+        ruleset_shard_name(map, any->family, any->key, name, sizeof(name));
+        if (wf == PART && hf == PART) {
+                if (w->n != h->n || memcmp(w->v, h->v, w->n * sizeof(*w->v)) != 0)
+                        put_range_diff(t, name, w, h);
+                return;
+        }
+        if (wf == hf)
+                return;
+        if (hf != NONE)
+                put_map_elem(t, NFT_MSG_DELSETELEM, map, any->family, any->key, NULL);
+        if (hf == PART)
+                put_shard_delete(t, name);
+        if (wf == PART)
+                put_shard_create(t, name, w);
+        if (wf != NONE)
+                put_map_elem(t, NFT_MSG_NEWSETELEM, map, any->family, any->key, wf == PART ? name : NULL);
+}
+
+/* Every shard of want against the same shard of have (NULL: a new map). */
+static void put_shards_diff(struct txn *t, const char *map, const struct range_list *want,
+                            const struct range_list *have)
+{
+        struct shard_iter wi, hi;
+        struct slice ws, hs;
+        bool wok, hok;
+
+        shard_iter_init(&wi, want);
+        shard_iter_init(&hi, have);
+        wok = shard_next(&wi, &ws);
+        hok = shard_next(&hi, &hs);
+        while (wok || hok) {
+                if (wok && (!hok || ws.key < hs.key)) {
+                        put_shard(t, map, &ws, NULL);
+                        wok = shard_next(&wi, &ws);
+                } else if (!wok || hs.key < ws.key) {
+                        put_shard(t, map, NULL, &hs);
+                        hok = shard_next(&hi, &hs);
+                } else {
+                        put_shard(t, map, &ws, &hs);
+                        wok = shard_next(&wi, &ws);
+                        hok = shard_next(&hi, &hs);
+                }
+        }
+}
+
+/* Remove an allowed list's objects in the form it was installed in. */
+static void put_allow_delete(struct txn *t, const char *name, const struct range_list *l, bool sharded)
+{
+        struct shard_iter it;
+        struct slice s;
+        char shard[160];
+
+        put_set(t, NFT_MSG_DELSET, name, 0, 0, false);
+        if (!sharded)
+                return;
+        /* the map is gone first: nothing jumps to the shards' chains */
+        shard_iter_init(&it, l);
+        while (shard_next(&it, &s))
+                if (!slice_full(&s))
+                        put_shard_delete(t, ruleset_shard_name(name, s.family, s.key, shard, sizeof(shard)));
+}
+
+/* One family's allowed list of a policy (have NULL: a new policy), as a
+ * plain interval set or sharded; a change of form replaces the objects. */
+static void put_allow(struct txn *t, const struct ruleset_opts *o, struct policy *want, const struct policy *have,
+                      int f)
+{
+        const struct range_list *wl = &want->allow[f], *hl = have ? &have->allow[f] : NULL;
+        int family = f == FAM_V6 ? AF_INET6 : AF_INET;
+        bool ws = ruleset_want_sharded(o, wl);
+        char name[128];
+
+        ruleset_obj_name(f == FAM_V6 ? OBJ_ALLOW6 : OBJ_ALLOW4, want->name, name, sizeof(name));
+        want->sharded[f] = ws;
+        if (hl && have->sharded[f] != ws) {
+                put_allow_delete(t, name, hl, have->sharded[f]);
+                hl = NULL;
+        }
+        if (ws) {
+                if (!hl)
+                        put_map(t, name, family);
+                put_shards_diff(t, name, wl, hl);
+        } else {
+                struct slice w = slice_whole(wl), h;
+
+                if (hl)
+                        h = slice_whole(hl);
+                else
+                        put_set(t, NFT_MSG_NEWSET, name, family == AF_INET ? TYPE_IPADDR : TYPE_IP6ADDR,
+                                family == AF_INET ? 4 : 16, true);
+                put_range_diff(t, name, &w, hl ? &h : NULL);
+        }
 }
 
 /* The ports in `from` that `not` (NULL: none) lacks, as elements of one
@@ -572,11 +905,38 @@ static void add_nfproto(struct nftnl_rule *r, int family)
 static void add_saddr_lookup(struct nftnl_rule *r, int family, const char *set)
 {
         add_nfproto(r, family);
-        if (family == AF_INET)
-                add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4);
-        else
-                add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16);
+        add_saddr(r, family);
         add_lookup(r, set);
+}
+
+/* The mask that keeps an address's shard bits. */
+static void shard_mask(int family, uint8_t *ret)
+{
+        addr_to_bytes(family, shard_hi(family, 0) ^ family_max(family), ret);
+}
+
+/* meta nfproto ipvX + ip(6) saddr & MASK vmap @map */
+static void add_saddr_vmap(struct nftnl_rule *r, int family, const char *map)
+{
+        uint32_t len = family == AF_INET ? 4 : 16;
+        uint8_t mask[16], zero[16] = { 0 };
+        struct nftnl_expr *e;
+
+        add_nfproto(r, family);
+        add_saddr(r, family);
+        shard_mask(family, mask);
+        e = ex("bitwise");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+        nftnl_rule_add_expr(r, e);
+        e = ex("lookup");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+        nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, map);
+        nftnl_rule_add_expr(r, e);
 }
 
 static void add_counter_ref(struct nftnl_rule *r, const char *name)
@@ -794,7 +1154,14 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
                         if (!step_has_rule(p, st))
                                 continue;
                         r = rule_new(t, chain);
-                        add_saddr_lookup(r, st->family, ruleset_obj_name(st->set, p->name, name, sizeof(name)));
+                        ruleset_obj_name(st->set, p->name, name, sizeof(name));
+                        if (!st->deny && p->sharded[fam_index(st->family)]) {
+                                /* ip saddr & 255.0.0.0 vmap @allow4_P */
+                                add_saddr_vmap(r, st->family, name);
+                                rule_put(t, r);
+                                continue;
+                        }
+                        add_saddr_lookup(r, st->family, name);
                         if (st->deny) {
                                 add_counter_ref(r, queued);
                                 add_queue(r, o);
@@ -810,13 +1177,11 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
         }
 }
 
-/* Sets, counters and chain of one policy; elements from `have` (NULL: none). */
+/* Sets (but the allowed lists: put_allow), counters and chain of one policy. */
 static void put_policy_objects(struct txn *t, const struct policy *p)
 {
         char name[128];
 
-        put_set(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)), TYPE_IPADDR, 4, true);
-        put_set(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)), TYPE_IP6ADDR, 16, true);
         put_set(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)), TYPE_IPADDR, 4, true);
         put_set(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)), TYPE_IP6ADDR, 16, true);
         put_set(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_PORTS, p->name, name, sizeof(name)), TYPE_INET_SERVICE, 2,
@@ -831,18 +1196,23 @@ static void put_policy_objects(struct txn *t, const struct policy *p)
         put_chain(t, NFT_MSG_NEWCHAIN, ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)), false);
 }
 
-static void put_policy_elements(struct txn *t, const struct policy *want, const struct policy *have)
+/* want's elements against have's (NULL: a new policy). */
+static void put_policy_elements(struct txn *t, const struct ruleset_opts *o, struct policy *want,
+                                const struct policy *have)
 {
         char name[128];
 
-        put_range_diff(t, ruleset_obj_name(OBJ_ALLOW4, want->name, name, sizeof(name)), &want->allow[FAM_V4],
-                       have ? &have->allow[FAM_V4] : NULL);
-        put_range_diff(t, ruleset_obj_name(OBJ_ALLOW6, want->name, name, sizeof(name)), &want->allow[FAM_V6],
-                       have ? &have->allow[FAM_V6] : NULL);
-        put_range_diff(t, ruleset_obj_name(OBJ_DENY4, want->name, name, sizeof(name)), &want->deny[FAM_V4],
-                       have ? &have->deny[FAM_V4] : NULL);
-        put_range_diff(t, ruleset_obj_name(OBJ_DENY6, want->name, name, sizeof(name)), &want->deny[FAM_V6],
-                       have ? &have->deny[FAM_V6] : NULL);
+        put_allow(t, o, want, have, FAM_V4);
+        put_allow(t, o, want, have, FAM_V6);
+        for (int f = 0; f < FAM_N; f++) {
+                struct slice w = slice_whole(&want->deny[f]), h;
+
+                if (have)
+                        h = slice_whole(&have->deny[f]);
+                put_range_diff(t, ruleset_obj_name(f == FAM_V6 ? OBJ_DENY6 : OBJ_DENY4, want->name, name,
+                                                   sizeof(name)),
+                               &w, have ? &h : NULL);
+        }
         put_ports(t, ruleset_obj_name(OBJ_PORTS, want->name, name, sizeof(name)), want, have);
         if (have) {
                 /* a reload may allow a source that flooded before */
@@ -856,8 +1226,10 @@ static void put_policy_delete(struct txn *t, const struct policy *p)
         char name[128];
 
         put_chain(t, NFT_MSG_DELCHAIN, ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)), false);
-        put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)), 0, 0, false);
-        put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)), 0, 0, false);
+        put_allow_delete(t, ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)), &p->allow[FAM_V4],
+                         p->sharded[FAM_V4]);
+        put_allow_delete(t, ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)), &p->allow[FAM_V6],
+                         p->sharded[FAM_V6]);
         put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)), 0, 0, false);
         put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)), 0, 0, false);
         put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_PORTS, p->name, name, sizeof(name)), 0, 0, false);
@@ -876,10 +1248,10 @@ static const struct policy *find_policy(const struct policy_set *s, const char *
         return NULL;
 }
 
-static void put_all(struct txn *t, const struct ruleset_opts *o, const struct policy_set *want,
+static void put_all(struct txn *t, const struct ruleset_opts *o, struct policy_set *want,
                     const struct policy_set *have);
 
-int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, const struct policy_set *want,
+int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, struct policy_set *want,
                   const struct policy_set *have, struct ruleset_stats *stats)
 {
         struct txn t;
@@ -894,7 +1266,7 @@ int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, const str
         return r;
 }
 
-int ruleset_build(const struct ruleset_opts *o, const struct policy_set *want, const struct policy_set *have,
+int ruleset_build(const struct ruleset_opts *o, struct policy_set *want, const struct policy_set *have,
                   void **ret_buf, size_t *ret_len, struct ruleset_stats *stats)
 {
         struct iovec *iov;
@@ -927,7 +1299,7 @@ int ruleset_build(const struct ruleset_opts *o, const struct policy_set *want, c
         return 0;
 }
 
-static void put_all(struct txn *t, const struct ruleset_opts *o, const struct policy_set *want,
+static void put_all(struct txn *t, const struct ruleset_opts *o, struct policy_set *want,
                     const struct policy_set *have)
 {
         if (!have) {
@@ -956,7 +1328,7 @@ static void put_all(struct txn *t, const struct ruleset_opts *o, const struct po
 
                 if (!old)
                         put_policy_objects(t, &want->v[i]);
-                put_policy_elements(t, &want->v[i], old);
+                put_policy_elements(t, o, &want->v[i], old);
         }
         put_rules(t, o, want);
 }
@@ -1115,14 +1487,82 @@ static int count_cb(const struct nlmsghdr *nlh, void *data)
         return MNL_CB_OK;
 }
 
-int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a)
+/* The set's flags (NFT_SET_MAP tells a sharded list's map). */
+static int set_flags_cb(const struct nlmsghdr *nlh, void *data)
+{
+        struct nftnl_set *s = nn(nftnl_set_alloc());
+
+        if (nftnl_set_nlmsg_parse(nlh, s) == 0 && nftnl_set_is_set(s, NFTNL_SET_FLAGS))
+                *(uint32_t *)data = nftnl_set_get_u32(s, NFTNL_SET_FLAGS);
+        nftnl_set_free(s);
+        return MNL_CB_OK;
+}
+
+static int set_flags(struct ruleset_nl *nl, const char *table, const char *set, uint32_t *ret)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nftnl_set *s = nn(nftnl_set_alloc());
+        struct nlmsghdr *nlh;
+
+        *ret = 0;
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSET, NFPROTO_INET, NLM_F_ACK, nl->seq++);
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, set);
+        nftnl_set_nlmsg_build_payload(nlh, s);
+        nftnl_set_free(s);
+        return query(nl, nlh, set_flags_cb, ret);
+}
+
+/* What a map's elements say: per element a verdict and, for a jump, the
+ * chain (which names the shard's set too). */
+struct map_elems {
+        size_t n, cap;
+        struct map_elem {
+                uint32_t verdict;
+                char chain[NFT_CHAIN_MAXNAMELEN];
+        } *v;
+};
+
+static int map_elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+        struct map_elems *m = data;
+        struct nftnl_set *s = nn(nftnl_set_alloc());
+        struct nftnl_set_elems_iter *it;
+        struct nftnl_set_elem *e;
+
+        if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0) {
+                it = nftnl_set_elems_iter_create(s);
+                while (it && (e = nftnl_set_elems_iter_next(it))) {
+                        struct map_elem *x;
+
+                        if (m->n == m->cap) {
+                                m->cap = m->cap ? m->cap * 2 : 64;
+                                m->v = nn(realloc(m->v, m->cap * sizeof(*m->v)));
+                        }
+                        x = &m->v[m->n++];
+                        x->verdict = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)
+                                             ? nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT)
+                                             : NF_DROP;
+                        snprintf(x->chain, sizeof(x->chain), "%s",
+                                 nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)
+                                         ? nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN)
+                                         : "");
+                }
+                nftnl_set_elems_iter_destroy(it);
+        }
+        nftnl_set_free(s);
+        return MNL_CB_OK;
+}
+
+/* GETSETELEM for one key (the kernel answers with the element, or the
+ * interval, holding it). */
+static int elem_query(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a,
+                      mnl_cb_t cb, void *data)
 {
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlmsghdr *nlh;
         struct nlattr *list, *e, *k;
         uint8_t key[16];
-        size_t found = 0;
-        int r;
 
         nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_ACK, nl->seq++);
         mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
@@ -1135,8 +1575,34 @@ int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set
         mnl_attr_nest_end(nlh, k);
         mnl_attr_nest_end(nlh, e);
         mnl_attr_nest_end(nlh, list);
-        /* the kernel answers with the interval holding the key, if any */
-        r = query(nl, nlh, count_cb, &found);
+        return query(nl, nlh, cb, data);
+}
+
+int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a)
+{
+        struct map_elems m = { 0 };
+        uint32_t flags;
+        size_t found = 0;
+        int r;
+
+        r = set_flags(nl, table, set, &flags);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (flags & NFT_SET_MAP) {
+                /* sharded: the map names the shard, or accepts it whole */
+                r = elem_query(nl, table, set, family, shard_lo(family, shard_key(family, a)), map_elems_cb, &m);
+                if (r == 0 && m.n == 1 && m.v[0].verdict == NF_ACCEPT)
+                        r = 1;
+                else if (r == 0 && m.n == 1 && m.v[0].verdict == (uint32_t)NFT_JUMP)
+                        r = ruleset_set_lookup(nl, table, m.v[0].chain, family, a);
+                else if (r == 0 || r == -ENOENT)
+                        r = 0;
+                free(m.v);
+                return r;
+        }
+        r = elem_query(nl, table, set, family, a, count_cb, &found);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
@@ -1144,18 +1610,42 @@ int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set
         return found > 0;
 }
 
-
-int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, size_t *ret_n)
+static int set_dump(struct ruleset_nl *nl, const char *table, const char *set, mnl_cb_t cb, void *data)
 {
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlmsghdr *nlh;
-        size_t n = 0;
-        int r;
 
         nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK, nl->seq++);
         mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
         mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
-        r = query(nl, nlh, count_cb, &n);
+        return query(nl, nlh, cb, data);
+}
+
+int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, size_t *ret_n)
+{
+        struct map_elems m = { 0 };
+        uint32_t flags;
+        size_t n = 0;
+        int r;
+
+        r = set_flags(nl, table, set, &flags);
+        if (r < 0)
+                return r;
+        if (!(flags & NFT_SET_MAP)) {
+                r = set_dump(nl, table, set, count_cb, &n);
+                if (r < 0)
+                        return r;
+                *ret_n = n;
+                return 0;
+        }
+        r = set_dump(nl, table, set, map_elems_cb, &m);
+        for (size_t i = 0; r == 0 && i < m.n; i++) {
+                if (m.v[i].verdict == (uint32_t)NFT_JUMP)
+                        r = set_dump(nl, table, m.v[i].chain, count_cb, &n);
+                else if (m.v[i].verdict == NF_ACCEPT)
+                        n++;
+        }
+        free(m.v);
         if (r < 0)
                 return r;
         *ret_n = n;
@@ -1375,18 +1865,55 @@ static void print_prefix(const struct prefix *p, void *userdata)
         fprintf(c->f, "%s%s", c->n++ ? ", " : "", prefix_format(p, buf, sizeof(buf)));
 }
 
-static void print_set(FILE *f, const char *name, const char *type, const struct range_list *l)
+static void print_slice(FILE *f, const char *name, const struct slice *s)
 {
         struct print_ctx c = { .f = f };
 
-        fprintf(f, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", name, type);
-        if (l->n) {
+        fprintf(f, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n", name,
+                s->family == AF_INET ? "ipv4_addr" : "ipv6_addr");
+        if (s->n) {
                 fprintf(f, "\t\telements = { ");
-                for (size_t i = 0; i < l->n; i++)
-                        range_to_prefixes(l->family, l->v[i], print_prefix, &c);
+                for (size_t i = 0; i < s->n; i++)
+                        range_to_prefixes(s->family, slice_at(s, i), print_prefix, &c);
                 fprintf(f, " }\n");
         }
         fprintf(f, "\t}\n");
+}
+
+/* An allowed list: one interval set, or its shards' sets and chains and
+ * the map that picks them. */
+static void print_allow(FILE *f, const struct ruleset_opts *o, const char *name, const struct range_list *l)
+{
+        struct shard_iter it;
+        struct slice s;
+        char shard[160], key[ADDR_STRLEN];
+        size_t n = 0;
+
+        if (!ruleset_want_sharded(o, l)) {
+                s = slice_whole(l);
+                print_slice(f, name, &s);
+                return;
+        }
+        shard_iter_init(&it, l);
+        while (shard_next(&it, &s)) {
+                if (slice_full(&s))
+                        continue;
+                ruleset_shard_name(name, s.family, s.key, shard, sizeof(shard));
+                print_slice(f, shard, &s);
+                fprintf(f, "\tchain %s {\n\t\t%s saddr @%s accept\n\t}\n", shard,
+                        s.family == AF_INET ? "ip" : "ip6", shard);
+        }
+        fprintf(f, "\tmap %s {\n\t\ttype %s : verdict\n\t\tsize %u\n\t\telements = { ", name,
+                l->family == AF_INET ? "ipv4_addr" : "ipv6_addr", shard_last(l->family) + 1);
+        shard_iter_init(&it, l);
+        while (shard_next(&it, &s)) {
+                fprintf(f, "%s%s : ", n++ ? ", " : "", addr_format(s.family, s.lo, key));
+                if (slice_full(&s))
+                        fprintf(f, "accept");
+                else
+                        fprintf(f, "jump %s", ruleset_shard_name(name, s.family, s.key, shard, sizeof(shard)));
+        }
+        fprintf(f, " }\n\t}\n");
 }
 
 static void print_queue(FILE *f, const struct ruleset_opts *o, const char *counter)
@@ -1415,10 +1942,15 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
                 const struct policy *p = &want->v[i];
 
                 fprintf(f, "\t# policy %s\n", p->name);
-                print_set(f, ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)), "ipv4_addr", &p->allow[FAM_V4]);
-                print_set(f, ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)), "ipv6_addr", &p->allow[FAM_V6]);
-                print_set(f, ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)), "ipv4_addr", &p->deny[FAM_V4]);
-                print_set(f, ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)), "ipv6_addr", &p->deny[FAM_V6]);
+                print_allow(f, o, ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)), &p->allow[FAM_V4]);
+                print_allow(f, o, ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)), &p->allow[FAM_V6]);
+                for (int fd = 0; fd < FAM_N; fd++) {
+                        struct slice d = slice_whole(&p->deny[fd]);
+
+                        print_slice(f, ruleset_obj_name(fd == FAM_V6 ? OBJ_DENY6 : OBJ_DENY4, p->name, name,
+                                                        sizeof(name)),
+                                    &d);
+                }
                 fprintf(f, "\tset %s {\n\t\ttype inet_service\n\t\telements = { ",
                         ruleset_obj_name(OBJ_PORTS, p->name, name, sizeof(name)));
                 for (size_t k = 0; k < p->nports; k++)
@@ -1479,8 +2011,18 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
                 for (const struct policy_step *st = policy_steps; st < policy_steps + POLICY_STEPS; st++) {
                         if (!step_has_rule(p, st))
                                 continue;
-                        fprintf(f, "\t\t%s saddr @%s ", st->family == AF_INET ? "ip" : "ip6",
-                                ruleset_obj_name(st->set, p->name, name, sizeof(name)));
+                        ruleset_obj_name(st->set, p->name, name, sizeof(name));
+                        if (!st->deny && ruleset_want_sharded(o, &p->allow[fam_index(st->family)])) {
+                                char mask[ADDR_STRLEN];
+                                uint8_t m[16];
+
+                                shard_mask(st->family, m);
+                                addr_format(st->family, addr_from_bytes(st->family, m), mask);
+                                fprintf(f, "\t\t%s saddr & %s vmap @%s\n", st->family == AF_INET ? "ip" : "ip6",
+                                        mask, name);
+                                continue;
+                        }
+                        fprintf(f, "\t\t%s saddr @%s ", st->family == AF_INET ? "ip" : "ip6", name);
                         if (st->deny)
                                 print_queue(f, o, queued);
                         else

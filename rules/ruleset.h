@@ -24,7 +24,29 @@ struct ruleset_opts {
         bool monitor;           /* mode = monitor: marked packets are accepted */
         bool drop;              /* action = drop (else reject with tcp reset) */
         bool native_queue;      /* native nft queue expression, else xt NFQUEUE via nft_compat */
+        size_t shard_min;       /* allowed lists of at least this many ranges are sharded; 0: never */
 };
+
+/* Sharding. The kernel's interval sets keep, besides their tree, a sorted
+ * array for lookups that every commit touching the set rebuilds whole: a
+ * one-element change to a 1M-range set costs a walk of all of it. A big
+ * allowed list therefore goes to the kernel as one interval set per part
+ * of the address space (the first RULESET_SHARD_BITS4 bits of an IPv4
+ * address, RULESET_SHARD_BITS6 of IPv6), each behind its own chain, with
+ * a verdict map keyed by the masked source address to pick the part:
+ *     ip saddr & 255.0.0.0 vmap @allow4_P   { 52.0.0.0 : jump allow4_P_34, ... }
+ *     chain allow4_P_34 { ip saddr @allow4_P_34 accept }
+ * A part the list covers whole is a plain `accept` in the map. A reload
+ * then commits only the parts that changed, and an allowed SYN searches
+ * one small set. */
+#define RULESET_SHARD_BITS4 8
+#define RULESET_SHARD_BITS6 12
+
+/* Does this allowed list go to the kernel sharded under these options? */
+static inline bool ruleset_want_sharded(const struct ruleset_opts *o, const struct range_list *l)
+{
+        return o->shard_min > 0 && l->n >= o->shard_min;
+}
 
 /* What the last transaction sent, for logs and benchmarks. */
 struct ruleset_stats {
@@ -59,14 +81,16 @@ int ruleset_nl_fd(const struct ruleset_nl *nl);
 /* Bring the kernel to the state for `want`, atomically. With `have` NULL,
  * any existing table of that name is deleted and rebuilt in the same
  * transaction; with `have` (what the previous apply installed), only the set
- * elements that differ are sent. Returns 0 or a negative errno; on error the
- * kernel state is unchanged. */
-int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, const struct policy_set *want,
+ * elements that differ are sent, and of a sharded list only the parts that
+ * changed. Records in want->v[i].sharded how each allowed list was laid out
+ * (the next apply diffs against it). Returns 0 or a negative errno; on error
+ * the kernel state is unchanged. */
+int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, struct policy_set *want,
                   const struct policy_set *have, struct ruleset_stats *stats);
 
 /* Build the same transaction without sending it (tests, benchmarks): the
  * batch's bytes, malloc'd, in *ret_buf. */
-int ruleset_build(const struct ruleset_opts *o, const struct policy_set *want, const struct policy_set *have,
+int ruleset_build(const struct ruleset_opts *o, struct policy_set *want, const struct policy_set *have,
                   void **ret_buf, size_t *ret_len, struct ruleset_stats *stats);
 
 /* Delete the table (no error when it is not there). */
@@ -79,10 +103,13 @@ int ruleset_table_exists(struct ruleset_nl *nl, const char *table);
  * Returns 0, -ENOENT when there is no such counter, or negative errno. */
 int ruleset_counter(struct ruleset_nl *nl, const char *table, const char *name, bool reset, uint64_t *ret_packets);
 
-/* Is the address in the live kernel set? Returns 1, 0 or negative errno. */
+/* Is the address in the live kernel set (or, when `set` is a sharded
+ * allowed list's map, in the part the map sends it to)? Returns 1, 0 or
+ * negative errno. */
 int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a);
 
-/* Count the ranges (interval start elements) of a live kernel set.
+/* Count the ranges (interval start elements) of a live kernel set, or of
+ * all the parts of a sharded one (a part the map accepts whole counts one).
  * Returns 0, -ENOENT when there is no such table or set, or negative errno. */
 int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, size_t *ret_n);
 
@@ -117,6 +144,10 @@ bool ruleset_probe_native_queue(void);
 
 /* Print the ruleset for `want` in `nft -f` syntax. */
 void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_set *want);
+
+/* The name of the set and chain of one part of a sharded list: the list's
+ * name, '_', the part's leading bits in hex (allow4_P_34, allow6_P_2a0). */
+const char *ruleset_shard_name(const char *list, int family, uint32_t key, char *buf, size_t len);
 
 /* Names of the per-policy objects (buf of NAME_MAX+1). */
 enum ruleset_obj {

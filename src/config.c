@@ -22,13 +22,14 @@
 #define DEFAULT_TABLE "mxlock"
 #define DEFAULT_QUEUE 25
 #define DEFAULT_METRICS_INTERVAL 15
+#define DEFAULT_SHARD_MIN 16384      /* see ruleset.h: sharded allowed sets */
 
 enum section { SEC_NONE, SEC_DAEMON, SEC_POLICY };
 
 enum daemon_key {
         DK_MODE, DK_ACTION, DK_FAILURE, DK_QUEUE, DK_QUEUES, DK_TABLE,
         DK_AUDIT_LOG, DK_USER, DK_CONTROL_SOCKET, DK_CONTROL_GROUP,
-        DK_PROVIDER_DIRS, DK_METRICS_FILE, DK_METRICS_INTERVAL, DK_JOURNAL,
+        DK_PROVIDER_DIRS, DK_METRICS_FILE, DK_METRICS_INTERVAL, DK_JOURNAL, DK_SHARD_MIN,
         DK_COUNT
 };
 
@@ -50,6 +51,7 @@ static const struct {
         [DK_METRICS_FILE] = { "metrics_file", false },
         [DK_METRICS_INTERVAL] = { "metrics_interval", false },
         [DK_JOURNAL] = { "journal", false },
+        [DK_SHARD_MIN] = { "shard_min", false },
 };
 
 struct parser {
@@ -321,6 +323,12 @@ static int daemon_set(struct parser *p, enum daemon_key k, const char *value)
                 if (r < 0)
                         return r;
                 c->metrics_interval = (unsigned)n;
+                return 0;
+        case DK_SHARD_MIN:
+                r = set_number(p, key, value, 0, 100000000, &n);
+                if (r < 0)
+                        return r;
+                c->shard_min = (size_t)n;
                 return 0;
         case DK_JOURNAL:
                 r = parse_bool(value);
@@ -644,6 +652,7 @@ static int set_defaults(struct config *c)
         c->queues = 1;
         snprintf(c->table, sizeof(c->table), "%s", DEFAULT_TABLE);
         c->metrics_interval = DEFAULT_METRICS_INTERVAL;
+        c->shard_min = DEFAULT_SHARD_MIN;
         c->journal = false;
         c->audit_log = strdup(DEFAULT_AUDIT_LOG);
         c->control_socket = strdup(DEFAULT_CONTROL_SOCKET);

@@ -64,6 +64,7 @@ struct config {
         char *metrics_file;     /* NULL: no metrics */
         unsigned metrics_interval; /* seconds */
         bool journal;           /* also send refused attempts to the journal */
+        size_t shard_min;       /* allowed sets this big are sharded in the kernel; 0: never */
         struct cfg_policy *policies;
         size_t npolicies;
 };

@@ -248,6 +248,7 @@ static void opts_from_config(struct ruleset_opts *o, const struct config *c, boo
         o->monitor = c->mode == MODE_MONITOR;
         o->drop = c->action == ACTION_DROP;
         o->native_queue = native;
+        o->shard_min = c->shard_min;
 }
 
 static void index_ports(struct daemon *d)

@@ -35,6 +35,7 @@ struct policy {
         uint32_t min_ttl;                /* shortest DNS TTL of a resolved name, 0: none */
         struct catalog_ranges **refs;    /* cached catalogs whose ranges it uses */
         size_t nrefs;
+        bool sharded[FAM_N];             /* set by ruleset_apply: allow[f] went to the kernel sharded */
 };
 
 struct policy_set {
