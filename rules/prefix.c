@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
 #include "prefix.h"
@@ -279,15 +280,61 @@ void range_list_init(struct range_list *l, int family)
         *l = (struct range_list){ .family = family };
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define RANGE_MAP_MIN (1u << 20)   /* bytes: smaller lists come from malloc */
+
+static size_t mapped_size(size_t cap)
+{
+        size_t page = 4096;
+
+        return (cap * sizeof(struct range) + page - 1) & ~(page - 1);
+}
+
 void range_list_free(struct range_list *l)
 {
         if (!l)
                 return;
-        if (!l->borrowed)
-                free(l->v);
+        if (!l->borrowed) {
+                if (l->mapped)
+                        (void)munmap(l->v, mapped_size(l->cap));
+                else
+                        free(l->v);
+        }
         l->v = NULL;
         l->n = l->cap = 0;
         l->borrowed = false;
+        l->mapped = false;
+}
+
+int range_list_alloc(struct range_list *l, size_t cap)
+{
+        void *p;
+
+        range_list_free(l);
+        if (cap == 0)
+                return 0;
+        if (cap > SIZE_MAX / sizeof(struct range) / 2)
+                return -ENOMEM;
+        if (cap * sizeof(struct range) < RANGE_MAP_MIN) {
+                l->v = malloc(cap * sizeof(struct range));
+                if (!l->v)
+                        return -ENOMEM;
+                l->cap = cap;
+                return 0;
+        }
+        p = mmap(NULL, mapped_size(cap), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED)
+                return -ENOMEM;
+        /* all pages in one call (Linux 5.14); an older kernel faults them
+         * in as the pass goes. Huge pages were faster on average, but their
+         * compaction stalled a reload now and then for 60 ms. */
+        (void)madvise(p, mapped_size(cap), MADV_POPULATE_WRITE);
+        l->v = p;
+        l->cap = cap;
+        l->mapped = true;
+        return 0;
 }
 
 void range_list_borrow(struct range_list *dst, const struct range_list *src)
@@ -299,12 +346,18 @@ void range_list_borrow(struct range_list *dst, const struct range_list *src)
         dst->borrowed = true;
 }
 
+/* Does a range starting at lo (not below last's start) overlap or touch last? */
+static bool range_touches(const struct range *last, addr128 lo)
+{
+        return lo <= last->hi || lo - 1 == last->hi;
+}
+
 void range_list_put_merged(struct range_list *l, struct range r)
 {
         if (l->n) {
                 struct range *last = &l->v[l->n - 1];
 
-                if (r.lo <= last->hi || r.lo - 1 == last->hi) {
+                if (range_touches(last, r.lo)) {
                         if (r.hi > last->hi)
                                 last->hi = r.hi;
                         return;
@@ -315,21 +368,30 @@ void range_list_put_merged(struct range_list *l, struct range r)
 
 int range_list_union(struct range_list *dst, const struct range_list *a, const struct range_list *b)
 {
-        size_t i = 0, j = 0, cap = a->n + b->n;
+        const struct range_list *in[2] = { a, b };
+        size_t at[2] = { 0, 0 };
 
-        range_list_free(dst);
         dst->family = a->family;
-        if (cap == 0)
-                return 0;
-        dst->v = malloc(cap * sizeof(*dst->v));
-        if (!dst->v)
+        if (range_list_alloc(dst, a->n + b->n) < 0)
                 return -ENOMEM;
-        dst->cap = cap;
-        while (i < a->n || j < b->n) {
-                if (j >= b->n || (i < a->n && a->v[i].lo <= b->v[j].lo))
-                        range_list_put_merged(dst, a->v[i++]);
-                else
-                        range_list_put_merged(dst, b->v[j++]);
+        while (at[0] < a->n || at[1] < b->n) {
+                /* x: the list with the lower next start; y: the other */
+                int x = at[1] < b->n && (at[0] >= a->n || b->v[at[1]].lo < a->v[at[0]].lo);
+                int y = !x;
+                addr128 stop = at[y] < in[y]->n ? in[y]->v[at[y]].lo : ADDR128_MAX;
+                struct range *out;
+
+                /* x's ranges that join what is there; past it, the rest of
+                 * x's run up to y's next range is copied as it is (a merged
+                 * list's ranges never touch each other) */
+                do
+                        range_list_put_merged(dst, in[x]->v[at[x]++]);
+                while (at[x] < in[x]->n && in[x]->v[at[x]].lo < stop &&
+                       range_touches(&dst->v[dst->n - 1], in[x]->v[at[x]].lo));
+                out = dst->v + dst->n;
+                while (at[x] < in[x]->n && in[x]->v[at[x]].lo < stop)
+                        *out++ = in[x]->v[at[x]++];
+                dst->n = (size_t)(out - dst->v);
         }
         return 0;
 }
@@ -346,9 +408,18 @@ int range_list_add(struct range_list *l, struct range r)
 
                 if (cap < l->cap || cap > SIZE_MAX / sizeof(*v))
                         return -ENOMEM;
-                v = realloc(l->v, cap * sizeof(*v));
-                if (!v)
-                        return -ENOMEM;
+                if (l->mapped) {
+                        v = malloc(cap * sizeof(*v));
+                        if (!v)
+                                return -ENOMEM;
+                        memcpy(v, l->v, l->n * sizeof(*v));
+                        (void)munmap(l->v, mapped_size(l->cap));
+                        l->mapped = false;
+                } else {
+                        v = realloc(l->v, cap * sizeof(*v));
+                        if (!v)
+                                return -ENOMEM;
+                }
                 l->v = v;
                 l->cap = cap;
         }

@@ -613,8 +613,21 @@ static bool shard_next(struct shard_iter *it, struct slice *ret)
         }
         if (shard_key(f, l->v[it->i].lo) > k)
                 k = shard_key(f, l->v[it->i].lo);
-        for (j = it->i; j < l->n && l->v[j].lo <= shard_hi(f, k); j++)
-                ;
+        {
+                /* the first range that starts beyond the shard */
+                addr128 hi = shard_hi(f, k);
+                size_t lo = it->i + 1, end = l->n;
+
+                while (lo < end) {
+                        size_t mid = lo + (end - lo) / 2;
+
+                        if (l->v[mid].lo <= hi)
+                                lo = mid + 1;
+                        else
+                                end = mid;
+                }
+                j = lo;
+        }
         *ret = (struct slice){ .family = f, .key = k, .v = &l->v[it->i], .n = j - it->i,
                                .lo = shard_lo(f, k), .hi = shard_hi(f, k) };
         /* a range that goes on into the next shard is seen there again */

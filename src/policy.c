@@ -377,29 +377,45 @@ out:
 }
 
 /* The union of a merged list and a cache's compact IPv4 ranges, in one
- * pass straight into dst (a reload of a 1M-range policy spends its
+ * pass straight into dst. The cache's ranges are merged already, so only
+ * those next to one of a's can join anything: the runs between a's ranges
+ * are copied as they are (a reload of a 1M-range policy spends its
  * userspace time here and in first touches of fresh memory). */
 static int union_v4(struct range_list *dst, const struct range_list *a, const uint32_t (*b)[2], size_t nb)
 {
         size_t i = 0, j = 0, cap = a->n + nb;
 
-        range_list_free(dst);
         dst->family = AF_INET;
-        dst->v = malloc((cap ? cap : 1) * sizeof(*dst->v));
-        if (!dst->v)
+        if (range_list_alloc(dst, cap) < 0)
                 return -ENOMEM;
-        dst->cap = cap;
         while (i < a->n || j < nb) {
                 struct range r;
 
                 if (j >= nb || (i < a->n && a->v[i].lo <= b[j][0])) {
-                        r = a->v[i++];
-                } else {
-                        r.lo = b[j][0];
-                        r.hi = b[j][1];
-                        j++;
+                        range_list_put_merged(dst, a->v[i++]);
+                        continue;
                 }
-                range_list_put_merged(dst, r);
+                /* b's run up to a's next range: once past what the last
+                 * range covers, b's ranges cannot touch each other */
+                {
+                        addr128 stop = i < a->n ? a->v[i].lo : ~(addr128)0;
+                        struct range *out;
+
+                        do {
+                                r.lo = b[j][0];
+                                r.hi = b[j][1];
+                                range_list_put_merged(dst, r);
+                                j++;
+                        } while (j < nb && b[j][0] < stop && (addr128)b[j][0] <= dst->v[dst->n - 1].hi + 1);
+                        out = dst->v + dst->n;
+                        while (j < nb && b[j][0] < stop) {
+                                out->lo = b[j][0];
+                                out->hi = b[j][1];
+                                out++;
+                                j++;
+                        }
+                        dst->n = (size_t)(out - dst->v);
+                }
         }
         return 0;
 }

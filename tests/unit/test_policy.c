@@ -130,6 +130,45 @@ static void test_cached_equals_uncached(void **state)
         policy_cache_free(cache);
 }
 
+/* The cached path joins the config's ranges with the catalog's in one
+ * pass that copies runs of catalog ranges as they are: random catalogs and
+ * configs whose ranges cover, touch and split each other must give the
+ * same lists as a full merge. */
+static void test_cached_union_random(void **state)
+{
+        unsigned seed = 12345;
+
+        for (int round = 0; round < 300; round++) {
+                struct policy_cache *cache = policy_cache_new();
+                char cat[8192] = "description = test\nsource = test\n", allow[2048] = "";
+                struct policy_set *a, *b;
+                int ncat = 1 + (int)(rand_r(&seed) % 40), nallow = 1 + (int)(rand_r(&seed) % 8);
+
+                for (int k = 0; k < ncat; k++) {
+                        unsigned len = 24 + rand_r(&seed) % 9;
+                        size_t used = strlen(cat);
+
+                        snprintf(cat + used, sizeof(cat) - used, "10.0.%u.%u/%u\n", rand_r(&seed) % 8,
+                                 (rand_r(&seed) % 256) & ~((1u << (32 - len)) - 1) & 255, len);
+                }
+                for (int k = 0; k < nallow; k++) {
+                        unsigned len = 21 + rand_r(&seed) % 12;
+                        size_t used = strlen(allow);
+
+                        snprintf(allow + used, sizeof(allow) - used, "%s10.0.%u.0/%u", k ? " " : "",
+                                 (rand_r(&seed) % 8) & ~((1u << (len < 24 ? 24 - len : 0)) - 1), len < 24 ? len : 24);
+                }
+                write_file("gw.conf", cat);
+                write_config(allow);
+                a = build(NULL);
+                b = build(cache);
+                assert_same_ranges(a, b);
+                policy_set_free(a);
+                policy_set_free(b);
+                policy_cache_free(cache);
+        }
+}
+
 static void test_config_change_uses_cache(void **state)
 {
         struct policy_cache *cache = policy_cache_new();
@@ -201,6 +240,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_cached_equals_uncached, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_cached_union_random, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config_change_uses_cache, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_catalog_change_is_parsed_again, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cache_outlives_nothing, setup, teardown),

@@ -746,6 +746,55 @@ static void check_random_merge(int family, size_t n)
         free(his);
 }
 
+/* range_list_union copies runs of one list as they are: random merged
+ * lists that cover, touch and split each other, up to the top of the
+ * space and as big lists (the mmap'd allocation), must give what a merge
+ * of both gives. */
+static void test_union_random(void **state)
+{
+        unsigned seed = 99;
+
+        for (int round = 0; round < 400; round++) {
+                int family = round % 2 ? AF_INET6 : AF_INET;
+                addr128 top = family == AF_INET ? (addr128)0xffffffffu : ~(addr128)0;
+                addr128 base = top - 4095;      /* near the top: ranges that end at it */
+                size_t big = round % 50 == 0 ? 100000 : 0;
+                struct range_list a, b, all, u;
+
+                range_list_init(&a, family);
+                range_list_init(&b, family);
+                range_list_init(&all, family);
+                range_list_init(&u, family);
+                for (int k = 0; k < 2; k++) {
+                        struct range_list *l = k ? &b : &a;
+                        size_t n = big ? big : 1 + (size_t)(rand_r(&seed) % 30);
+
+                        for (size_t i = 0; i < n; i++) {
+                                struct range r;
+                                addr128 span = big ? 40000000 : 4096;
+
+                                r.lo = (big ? 0 : base) + rand_r(&seed) % span;
+                                r.hi = r.lo + rand_r(&seed) % (rand_r(&seed) % 8 ? 4 : 600);
+                                if (r.hi > top || r.hi < r.lo)
+                                        r.hi = top;
+                                if (!big && rand_r(&seed) % 40 == 0)
+                                        r.hi = top;
+                                assert_int_equal(range_list_add(l, r), 0);
+                                assert_int_equal(range_list_add(&all, r), 0);
+                        }
+                        range_list_merge(l);
+                }
+                range_list_merge(&all);
+                assert_int_equal(range_list_union(&u, &a, &b), 0);
+                assert_int_equal(u.n, all.n);
+                assert_memory_equal(u.v, all.v, all.n * sizeof(struct range));
+                range_list_free(&a);
+                range_list_free(&b);
+                range_list_free(&all);
+                range_list_free(&u);
+        }
+}
+
 static void test_merge_1m_ipv4(void **state)
 {
         (void)state;
@@ -778,6 +827,7 @@ int main(void)
                 cmocka_unit_test(test_contains_boundaries),
                 cmocka_unit_test(test_cidr),
                 cmocka_unit_test(test_fuzz_regressions),
+                cmocka_unit_test(test_union_random),
                 cmocka_unit_test(test_merge_1m_ipv4),
                 cmocka_unit_test(test_merge_200k_ipv6),
         };
