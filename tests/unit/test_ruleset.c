@@ -301,6 +301,160 @@ static void test_large_set_splits_messages(void **state)
         policy_fini(&p);
 }
 
+/* What a transaction does to which object, one "TYPE NAME" per line:
+ * NEWSET/DELSET/NEWCHAIN/DELCHAIN/NEWELEM/DELELEM and the set or chain. */
+static void actions(const void *buf, size_t len, char *out, size_t outlen)
+{
+        const struct nlmsghdr *nlh = buf;
+        int rem = (int)len;
+        size_t used = 0;
+
+        out[0] = '\0';
+        for (; mnl_nlmsg_ok(nlh, rem); nlh = mnl_nlmsg_next(nlh, &rem)) {
+                static const struct { uint16_t type; const char *name; uint16_t attr; } kinds[] = {
+                        { NFT_MSG_NEWSET, "NEWSET", NFTA_SET_NAME },
+                        { NFT_MSG_DELSET, "DELSET", NFTA_SET_NAME },
+                        { NFT_MSG_NEWCHAIN, "NEWCHAIN", NFTA_CHAIN_NAME },
+                        { NFT_MSG_DELCHAIN, "DELCHAIN", NFTA_CHAIN_NAME },
+                        { NFT_MSG_NEWSETELEM, "NEWELEM", NFTA_SET_ELEM_LIST_SET },
+                        { NFT_MSG_DELSETELEM, "DELELEM", NFTA_SET_ELEM_LIST_SET },
+                };
+                const struct nlattr *a;
+
+                if ((nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES)
+                        continue;
+                for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+                        if ((nlh->nlmsg_type & 0xff) != kinds[k].type)
+                                continue;
+                        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+                                if (mnl_attr_get_type(a) == kinds[k].attr)
+                                        used += (size_t)snprintf(out + used, outlen - used, "%s %s\n",
+                                                                 kinds[k].name, mnl_attr_get_str(a));
+                        }
+                }
+                assert_true(used < outlen);
+        }
+}
+
+static int count_lines(const char *text, const char *line)
+{
+        int n = 0;
+
+        for (const char *p = text; (p = strstr(p, line)); p += strlen(line))
+                n++;
+        return n;
+}
+
+/* Sharded lists: a fresh install builds a map and a set and chain per
+ * part; a reload touches only the parts that changed; a part covered whole
+ * is an accept in the map; a change of form replaces the objects. */
+static void test_sharded_lists(void **state)
+{
+        static const char *const before[] = { "10.1.0.0/16", "10.2.0.0/16", "52.208.1.91", "52.58.249.172",
+                                              "198.51.100.0/24", "2001:db8:25::/48", "2a01:111:f400::/48", NULL };
+        static const char *const after[] = { "10.1.0.0/16", "10.2.0.0/17", "52.208.1.91", "52.58.249.172",
+                                             "198.51.100.0/24", "2001:db8:25::/48", "2a01:111:f400::/48", NULL };
+        static const char *const whole[] = { "10.0.0.0/8", "52.208.1.91", "52.58.249.172",
+                                             "2001:db8:25::/48", "2a01:111:f400::/48", NULL };
+        static const char *const fewer[] = { "52.208.1.91", "52.58.249.172", "2001:db8:25::/48",
+                                             "2a01:111:f400::/48", NULL };
+        struct policy a, b;
+        struct policy_set have = { .v = &a, .n = 1 }, want = { .v = &b, .n = 1 };
+        struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1, .shard_min = 2 };
+        struct ruleset_stats st;
+        char act[16384];
+        void *buf;
+        size_t len;
+
+        policy_init(&a, "p", before);
+        assert_int_equal(ruleset_build(&o, &have, NULL, &buf, &len, &st), 0);
+        assert_true(a.sharded[FAM_V4] && a.sharded[FAM_V6]);
+        actions(buf, len, act, sizeof(act));
+        assert_non_null(strstr(act, "NEWSET allow4_p\n"));     /* the map */
+        assert_non_null(strstr(act, "NEWSET allow4_p_0a\n"));
+        assert_non_null(strstr(act, "NEWCHAIN allow4_p_0a\n"));
+        assert_non_null(strstr(act, "NEWELEM allow4_p_0a\n"));
+        assert_non_null(strstr(act, "NEWSET allow4_p_34\n"));
+        assert_non_null(strstr(act, "NEWSET allow4_p_c6\n"));
+        assert_non_null(strstr(act, "NEWSET allow6_p_200\n"));
+        assert_non_null(strstr(act, "NEWSET allow6_p_2a0\n"));
+        assert_int_equal(count_lines(act, "NEWELEM allow4_p\n"), 3);  /* one map element per part */
+        free(buf);
+
+        /* 10.2.0.0/16 becomes 10.2.0.0/17: only part 0a's set changes */
+        policy_init(&b, "p", after);
+        assert_int_equal(ruleset_build(&o, &want, &have, &buf, &len, &st), 0);
+        actions(buf, len, act, sizeof(act));
+        assert_string_equal(act, "DELELEM allow4_p_0a\nNEWELEM allow4_p_0a\n"
+                                 "DELELEM offenders4_p\nDELELEM offenders6_p\n");
+        assert_int_equal(st.elements_deleted, 2);       /* 10.2.0.0/16: start and end */
+        assert_int_equal(st.elements_added, 2);         /* 10.2.0.0/17 */
+        free(buf);
+
+        /* 10.0.0.0/8 covers part 0a whole: its set and chain go, the map accepts it;
+         * 198.51.100.0/24 is gone: part c6 goes */
+        policy_fini(&b);
+        policy_init(&b, "p", whole);
+        assert_int_equal(ruleset_build(&o, &want, &have, &buf, &len, &st), 0);
+        actions(buf, len, act, sizeof(act));
+        assert_non_null(strstr(act, "DELCHAIN allow4_p_0a\nDELSET allow4_p_0a\n"));
+        assert_non_null(strstr(act, "DELCHAIN allow4_p_c6\nDELSET allow4_p_c6\n"));
+        assert_int_equal(count_lines(act, "DELELEM allow4_p\n"), 2);
+        assert_int_equal(count_lines(act, "NEWELEM allow4_p\n"), 1);
+        assert_null(strstr(act, "allow4_p_34"));
+        assert_null(strstr(act, "allow6_p"));
+        free(buf);
+
+        /* below shard_min (one IPv4 range): the map and its parts give way to a plain set */
+        policy_fini(&b);
+        policy_init(&b, "p", fewer);
+        o.shard_min = 3;
+        assert_int_equal(ruleset_build(&o, &want, &have, &buf, &len, &st), 0);
+        assert_false(b.sharded[FAM_V4]);
+        assert_false(b.sharded[FAM_V6]);
+        actions(buf, len, act, sizeof(act));
+        assert_non_null(strstr(act, "DELSET allow4_p\n"));
+        assert_non_null(strstr(act, "DELCHAIN allow4_p_0a\nDELSET allow4_p_0a\n"));
+        assert_non_null(strstr(act, "DELCHAIN allow4_p_34\nDELSET allow4_p_34\n"));
+        assert_non_null(strstr(act, "DELSET allow6_p_2a0\n"));
+        assert_true(strstr(act, "NEWSET allow4_p\n") > strstr(act, "DELSET allow4_p\n"));
+        assert_non_null(strstr(act, "NEWELEM allow4_p\n"));
+        free(buf);
+        policy_fini(&a);
+        policy_fini(&b);
+}
+
+/* A range across parts is cut at their edges, and the parts it covers whole
+ * are accepts: 9.255.255.0-11.0.0.255 is three parts. */
+static void test_sharded_range_across_parts(void **state)
+{
+        static const char *const none[] = { "192.0.2.1", NULL };
+        struct policy p;
+        struct policy_set ps = { .v = &p, .n = 1 };
+        struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1, .shard_min = 1 };
+        struct ruleset_stats st;
+        char act[4096];
+        void *buf;
+        size_t len;
+
+        policy_init(&p, "x", none);
+        range_list_free(&p.allow[FAM_V4]);
+        range_list_init(&p.allow[FAM_V4], AF_INET);
+        assert_int_equal(range_list_add(&p.allow[FAM_V4],
+                                        (struct range){ .lo = 0x09ffff00u, .hi = 0x0b0000ffu }), 0);
+        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
+        actions(buf, len, act, sizeof(act));
+        assert_non_null(strstr(act, "NEWSET allow4_x_09\n"));
+        assert_null(strstr(act, "NEWSET allow4_x_0a\n"));     /* covered whole */
+        assert_non_null(strstr(act, "NEWSET allow4_x_0b\n"));
+        assert_int_equal(count_lines(act, "NEWELEM allow4_x\n"), 3);
+        /* 9.255.255.0 start + an end element at 10.0.0.0, 11.0.0.0 start +
+         * 11.0.1.0 end, 3 map elements, port 25 */
+        assert_int_equal(st.elements_added, 2 + 2 + 3 + 1);
+        free(buf);
+        policy_fini(&p);
+}
+
 static void test_marks(void **state)
 {
         assert_int_equal(ruleset_mark_policy(ruleset_mark(0)), 0);
@@ -318,6 +472,8 @@ int main(void)
                 cmocka_unit_test(test_reload_sends_only_the_difference),
                 cmocka_unit_test(test_interval_end_at_top_of_space),
                 cmocka_unit_test(test_large_set_splits_messages),
+                cmocka_unit_test(test_sharded_lists),
+                cmocka_unit_test(test_sharded_range_across_parts),
                 cmocka_unit_test(test_marks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
