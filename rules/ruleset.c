@@ -84,6 +84,7 @@ const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char *buf, 
                 [OBJ_DENY6] = "deny6_",   [OBJ_PORTS] = "ports_",   [OBJ_CHAIN] = "policy_",
                 [OBJ_QUEUED] = "queued_", [OBJ_HANDLED] = "handled_",
                 [OBJ_OFFENDERS4] = "offenders4_", [OBJ_OFFENDERS6] = "offenders6_", [OBJ_REPEAT] = "repeat_",
+                [OBJ_REFUSE] = "refuse_",
         };
         snprintf(buf, len, "%s%s", prefix[k], policy);
         return buf;
@@ -1078,20 +1079,96 @@ static bool step_has_rule(const struct policy *p, const struct policy_step *st)
         return (st->deny ? p->deny : p->allow)[fam_index(st->family)].n > 0;
 }
 
-/* The rules of all chains, in order. */
+/* early, one rule for a policy's offenders of one family: sources that
+ * flood are refused before conntrack sees them (a new SYN would otherwise
+ * cost a conntrack entry each), on a locked port of this host only. */
+static void put_early_rule(struct txn *t, const struct ruleset_opts *o, const struct policy *p, int family)
+{
+        char name[128], repeat[128], ports[128];
+        struct nftnl_rule *r = rule_new(t, CHAIN_EARLY);
+        struct nftnl_expr *e;
+        uint32_t local = RTN_LOCAL;
+
+        add_syn_match(r);
+        add_saddr_lookup(r, family,
+                         ruleset_obj_name(family == AF_INET6 ? OBJ_OFFENDERS6 : OBJ_OFFENDERS4, p->name, name,
+                                          sizeof(name)));
+        add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+        add_lookup(r, ruleset_obj_name(OBJ_PORTS, p->name, ports, sizeof(ports)));
+        e = ex("fib");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+        nftnl_rule_add_expr(r, e);
+        e = ex("cmp");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &local, sizeof(local));
+        nftnl_rule_add_expr(r, e);
+        add_counter_ref(r, ruleset_obj_name(OBJ_REPEAT, p->name, repeat, sizeof(repeat)));
+        add_refusal(r, o);
+        rule_put(t, r);
+}
+
+/* The rules of all chains, in order. An allowed SYN pays for as few
+ * expressions as can decide it (each costs, measured, about 1 % of the
+ * path of a SYN here): the SYN test, the port dispatch, the allowed set.
+ * The early chain holds rules only while there are repeat offenders
+ * (ruleset_early), and our verdicts, which come back as NF_REPEAT with a
+ * mark and run the chains again, are finished in refuse_P: only
+ * attempts that are not allowed get there. */
 static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct policy_set *s)
 {
-        char name[128], chain[128];
+        char name[128], chain[128], refuse[128];
         struct nftnl_rule *r;
 
-        /* input: our verdicts come back as NF_REPEAT with a mark and are
-         * finished here, ahead of everything else. */
-        for (size_t i = 0; i < s->n; i++) {
-                uint32_t mark = ruleset_mark(i);
+        r = rule_new(t, CHAIN_INPUT);
+        add_syn_match(r);
+        add_verdict(r, NFT_JUMP, CHAIN_SYN);
+        rule_put(t, r);
 
-                r = rule_new(t, CHAIN_INPUT);
+        /* syn: dispatch on the destination port */
+        for (size_t i = 0; i < s->n; i++) {
+                r = rule_new(t, CHAIN_SYN);
+                add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+                add_lookup(r, ruleset_obj_name(OBJ_PORTS, s->v[i].name, name, sizeof(name)));
+                add_verdict(r, NFT_GOTO, ruleset_obj_name(OBJ_CHAIN, s->v[i].name, chain, sizeof(chain)));
+                rule_put(t, r);
+        }
+
+        for (size_t i = 0; i < s->n; i++) {
+                const struct policy *p = &s->v[i];
+                uint32_t mark = ruleset_mark(i);
+                char queued[128];
+
+                ruleset_obj_name(OBJ_CHAIN, p->name, chain, sizeof(chain));
+                ruleset_obj_name(OBJ_REFUSE, p->name, refuse, sizeof(refuse));
+                ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
+                for (const struct policy_step *st = policy_steps; st < policy_steps + POLICY_STEPS; st++) {
+                        if (!step_has_rule(p, st))
+                                continue;
+                        r = rule_new(t, chain);
+                        ruleset_obj_name(st->set, p->name, name, sizeof(name));
+                        if (st->deny) {
+                                add_saddr_lookup(r, st->family, name);
+                                add_verdict(r, NFT_GOTO, refuse);
+                        } else if (p->sharded[fam_index(st->family)]) {
+                                /* ip saddr & 255.0.0.0 vmap @allow4_P */
+                                add_saddr_vmap(r, st->family, name);
+                        } else {
+                                add_saddr_lookup(r, st->family, name);
+                                add_verdict(r, NF_ACCEPT, NULL);
+                        }
+                        rule_put(t, r);
+                }
+                r = rule_new(t, chain);
+                add_verdict(r, NFT_GOTO, refuse);
+                rule_put(t, r);
+
+                /* refuse_P: our verdict on a repeated packet, else the queue */
+                r = rule_new(t, refuse);
                 add_meta_cmp(r, NFT_META_MARK, &mark, sizeof(mark));
-                add_counter_ref(r, ruleset_obj_name(OBJ_HANDLED, s->v[i].name, name, sizeof(name)));
+                add_counter_ref(r, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
                 if (o->monitor) {
                         struct nftnl_expr *e = ex("immediate");
                         uint32_t zero = 0;
@@ -1108,86 +1185,30 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
                         add_refusal(r, o);
                 }
                 rule_put(t, r);
-        }
-        r = rule_new(t, CHAIN_INPUT);
-        add_syn_match(r);
-        add_verdict(r, NFT_JUMP, CHAIN_SYN);
-        rule_put(t, r);
-
-        /* early: sources that flood are refused before conntrack sees them
-         * (a new SYN would otherwise cost a conntrack entry each), on a
-         * locked port of this host only */
-        for (size_t i = 0; i < s->n && !o->monitor; i++) {
-                const struct policy *p = &s->v[i];
-
-                for (int fam = 0; fam < 2; fam++) {
-                        char repeat[128], ports[128];
-                        struct nftnl_expr *e;
-                        uint32_t local = RTN_LOCAL;
-
-                        r = rule_new(t, CHAIN_EARLY);
-                        add_syn_match(r);
-                        add_saddr_lookup(r, fam ? AF_INET6 : AF_INET,
-                                         ruleset_obj_name(fam ? OBJ_OFFENDERS6 : OBJ_OFFENDERS4, p->name, name,
-                                                          sizeof(name)));
-                        add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
-                        add_lookup(r, ruleset_obj_name(OBJ_PORTS, p->name, ports, sizeof(ports)));
-                        e = ex("fib");
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
-                        nftnl_rule_add_expr(r, e);
-                        e = ex("cmp");
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-                        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &local, sizeof(local));
-                        nftnl_rule_add_expr(r, e);
-                        add_counter_ref(r, ruleset_obj_name(OBJ_REPEAT, p->name, repeat, sizeof(repeat)));
-                        add_refusal(r, o);
-                        rule_put(t, r);
-                }
-        }
-
-        /* syn: dispatch on the destination port */
-        for (size_t i = 0; i < s->n; i++) {
-                r = rule_new(t, CHAIN_SYN);
-                add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
-                add_lookup(r, ruleset_obj_name(OBJ_PORTS, s->v[i].name, name, sizeof(name)));
-                add_verdict(r, NFT_GOTO, ruleset_obj_name(OBJ_CHAIN, s->v[i].name, chain, sizeof(chain)));
-                rule_put(t, r);
-        }
-
-        for (size_t i = 0; i < s->n; i++) {
-                const struct policy *p = &s->v[i];
-                char queued[128];
-
-                ruleset_obj_name(OBJ_CHAIN, p->name, chain, sizeof(chain));
-                ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
-                for (const struct policy_step *st = policy_steps; st < policy_steps + POLICY_STEPS; st++) {
-                        if (!step_has_rule(p, st))
-                                continue;
-                        r = rule_new(t, chain);
-                        ruleset_obj_name(st->set, p->name, name, sizeof(name));
-                        if (!st->deny && p->sharded[fam_index(st->family)]) {
-                                /* ip saddr & 255.0.0.0 vmap @allow4_P */
-                                add_saddr_vmap(r, st->family, name);
-                                rule_put(t, r);
-                                continue;
-                        }
-                        add_saddr_lookup(r, st->family, name);
-                        if (st->deny) {
-                                add_counter_ref(r, queued);
-                                add_queue(r, o);
-                        } else {
-                                add_verdict(r, NF_ACCEPT, NULL);
-                        }
-                        rule_put(t, r);
-                }
-                r = rule_new(t, chain);
+                r = rule_new(t, refuse);
                 add_counter_ref(r, queued);
                 add_queue(r, o);
                 rule_put(t, r);
         }
+}
+
+int ruleset_early(struct ruleset_nl *nl, const struct ruleset_opts *o, const struct policy_set *s,
+                  const uint8_t *families)
+{
+        struct txn t;
+        int r;
+
+        txn_begin(&t, nl, o->table);
+        put_flush_chain(&t, CHAIN_EARLY);
+        for (size_t i = 0; i < s->n && !o->monitor; i++) {
+                if (families[i] & RULESET_EARLY_V4)
+                        put_early_rule(&t, o, &s->v[i], AF_INET);
+                if (families[i] & RULESET_EARLY_V6)
+                        put_early_rule(&t, o, &s->v[i], AF_INET6);
+        }
+        r = txn_commit(&t);
+        txn_free(&t);
+        return r;
 }
 
 /* Sets (but the allowed lists: put_allow), counters and chain of one policy. */
@@ -1206,6 +1227,7 @@ static void put_policy_objects(struct txn *t, const struct policy *p)
         put_set_full(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_OFFENDERS6, p->name, name, sizeof(name)), TYPE_IP6ADDR,
                      16, false, true);
         put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_REPEAT, p->name, name, sizeof(name)));
+        put_chain(t, NFT_MSG_NEWCHAIN, ruleset_obj_name(OBJ_REFUSE, p->name, name, sizeof(name)), false);
         put_chain(t, NFT_MSG_NEWCHAIN, ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)), false);
 }
 
@@ -1239,6 +1261,7 @@ static void put_policy_delete(struct txn *t, const struct policy *p)
         char name[128];
 
         put_chain(t, NFT_MSG_DELCHAIN, ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)), false);
+        put_chain(t, NFT_MSG_DELCHAIN, ruleset_obj_name(OBJ_REFUSE, p->name, name, sizeof(name)), false);
         put_allow_delete(t, ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)), &p->allow[FAM_V4],
                          p->sharded[FAM_V4]);
         put_allow_delete(t, ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)), &p->allow[FAM_V6],
@@ -1330,8 +1353,10 @@ static void put_all(struct txn *t, const struct ruleset_opts *o, struct policy_s
                 put_flush_chain(t, CHAIN_INPUT);
                 put_flush_chain(t, CHAIN_SYN);
                 put_flush_chain(t, CHAIN_EARLY);
-                for (size_t i = 0; i < have->n; i++)
+                for (size_t i = 0; i < have->n; i++) {
                         put_flush_chain(t, ruleset_obj_name(OBJ_CHAIN, have->v[i].name, chain, sizeof(chain)));
+                        put_flush_chain(t, ruleset_obj_name(OBJ_REFUSE, have->v[i].name, chain, sizeof(chain)));
+                }
                 for (size_t i = 0; i < have->n; i++)
                         if (!find_policy(want, have->v[i].name))
                                 put_policy_delete(t, &have->v[i]);
@@ -1410,29 +1435,43 @@ static int query(struct ruleset_nl *nl, struct nlmsghdr *nlh, mnl_cb_t cb, void 
         return r;
 }
 
+/* 1 for a table that is there, 2 when it is there but dormant. */
 static int table_cb(const struct nlmsghdr *nlh, void *data)
 {
-        *(int *)data = 1;
+        struct nftnl_table *t = nn(nftnl_table_alloc());
+        int state = 1;
+
+        if (nftnl_table_nlmsg_parse(nlh, t) == 0 && nftnl_table_is_set(t, NFTNL_TABLE_FLAGS) &&
+            (nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS) & NFT_TABLE_F_DORMANT))
+                state = 2;
+        nftnl_table_free(t);
+        *(int *)data = state;
         return MNL_CB_OK;
 }
 
-int ruleset_table_exists(struct ruleset_nl *nl, const char *table)
+/* The table's state: 0 missing, 1 active, 2 dormant; or negative errno. */
+static int table_state(struct ruleset_nl *nl, const char *table)
 {
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct nftnl_table *t = nn(nftnl_table_alloc());
         struct nlmsghdr *nlh;
-        int found = 0, r;
+        int state = 0, r;
 
         nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, nl->seq++);
         nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
         nftnl_table_nlmsg_build_payload(nlh, t);
         nftnl_table_free(t);
-        r = query(nl, nlh, table_cb, &found);
+        r = query(nl, nlh, table_cb, &state);
         if (r == -ENOENT)
                 return 0;
-        if (r < 0)
-                return r;
-        return found;
+        return r < 0 ? r : state;
+}
+
+int ruleset_table_exists(struct ruleset_nl *nl, const char *table)
+{
+        int r = table_state(nl, table);
+
+        return r < 0 ? r : r > 0;
 }
 
 struct counter_q {
@@ -1679,6 +1718,12 @@ int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy
         size_t n = 0;
         int r;
 
+        /* a dormant table's hooks are off: it enforces nothing */
+        r = table_state(nl, table);
+        if (r != 1) {
+                nftnl_rule_free(rl);
+                return r < 0 ? r : 0;
+        }
         nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, nl->seq++);
         nftnl_rule_set_str(rl, NFTNL_RULE_TABLE, table);
         nftnl_rule_set_str(rl, NFTNL_RULE_CHAIN, CHAIN_INPUT);
@@ -1689,8 +1734,8 @@ int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy
                 return 0;
         if (r < 0)
                 return r;
-        /* one verdict rule per policy, then the SYN dispatch */
-        return n == want->n + 1;
+        /* the SYN dispatch */
+        return n == 1;
 }
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
@@ -1979,19 +2024,11 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
         }
         fprintf(f, "\tchain %s {\n\t\ttype filter hook input priority %d; policy accept;\n", CHAIN_INPUT,
                 CHAIN_PRIORITY);
-        for (size_t i = 0; i < want->n; i++) {
-                fprintf(f, "\t\tmeta mark 0x%08x counter name \"%s\" ", ruleset_mark(i),
-                        ruleset_obj_name(OBJ_HANDLED, want->v[i].name, name, sizeof(name)));
-                if (o->monitor)
-                        fprintf(f, "meta mark set 0x0 accept\n");
-                else if (o->drop)
-                        fprintf(f, "drop\n");
-                else
-                        fprintf(f, "reject with tcp reset\n");
-        }
         fprintf(f, "\t\ttcp flags & (fin | syn | rst | ack) == syn jump %s\n\t}\n", CHAIN_SYN);
         fprintf(f, "\tchain %s {\n\t\ttype filter hook prerouting priority %d; policy accept;\n", CHAIN_EARLY,
                 CHAIN_EARLY_PRIORITY);
+        if (!o->monitor && want->n)
+                fprintf(f, "\t\t# while a policy has repeat offenders, mxlockd adds per policy and family:\n");
         for (size_t i = 0; i < want->n && !o->monitor; i++) {
                 const struct policy *p = &want->v[i];
                 char repeat[128], ports[128];
@@ -1999,7 +2036,7 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
                 ruleset_obj_name(OBJ_REPEAT, p->name, repeat, sizeof(repeat));
                 ruleset_obj_name(OBJ_PORTS, p->name, ports, sizeof(ports));
                 for (int fam = 0; fam < 2; fam++)
-                        fprintf(f, "\t\ttcp flags & (fin | syn | rst | ack) == syn %s saddr @%s tcp dport @%s "
+                        fprintf(f, "\t\t# tcp flags & (fin | syn | rst | ack) == syn %s saddr @%s tcp dport @%s "
                                    "fib daddr type local counter name \"%s\" %s\n",
                                 fam ? "ip6" : "ip",
                                 ruleset_obj_name(fam ? OBJ_OFFENDERS6 : OBJ_OFFENDERS4, p->name, name, sizeof(name)),
@@ -2017,9 +2054,21 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
         fprintf(f, "\t}\n");
         for (size_t i = 0; i < want->n; i++) {
                 const struct policy *p = &want->v[i];
-                char queued[128];
+                char queued[128], refuse[128];
 
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
+                ruleset_obj_name(OBJ_REFUSE, p->name, refuse, sizeof(refuse));
+                fprintf(f, "\tchain %s {\n\t\tmeta mark 0x%08x counter name \"%s\" ", refuse, ruleset_mark(i),
+                        ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
+                if (o->monitor)
+                        fprintf(f, "meta mark set 0x0 accept\n");
+                else if (o->drop)
+                        fprintf(f, "drop\n");
+                else
+                        fprintf(f, "reject with tcp reset\n");
+                fprintf(f, "\t\t");
+                print_queue(f, o, queued);
+                fprintf(f, "\t}\n");
                 fprintf(f, "\tchain %s {\n", ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)));
                 for (const struct policy_step *st = policy_steps; st < policy_steps + POLICY_STEPS; st++) {
                         if (!step_has_rule(p, st))
@@ -2035,15 +2084,10 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
                                         mask, name);
                                 continue;
                         }
-                        fprintf(f, "\t\t%s saddr @%s ", st->family == AF_INET ? "ip" : "ip6", name);
-                        if (st->deny)
-                                print_queue(f, o, queued);
-                        else
-                                fprintf(f, "accept\n");
+                        fprintf(f, "\t\t%s saddr @%s %s%s\n", st->family == AF_INET ? "ip" : "ip6", name,
+                                st->deny ? "goto " : "accept", st->deny ? refuse : "");
                 }
-                fprintf(f, "\t\t");
-                print_queue(f, o, queued);
-                fprintf(f, "\t}\n");
+                fprintf(f, "\t\tgoto %s\n\t}\n", refuse);
         }
         fprintf(f, "}\n");
 }

@@ -113,8 +113,9 @@ int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set
  * Returns 0, -ENOENT when there is no such table or set, or negative errno. */
 int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, size_t *ret_n);
 
-/* Is the table there and whole: its input chain holds the rules `want`
- * puts there? Returns 1, 0 (missing or tampered with) or negative errno. */
+/* Is the table there, not dormant, and whole: its input chain holds the
+ * rule `want` puts there? Returns 1, 0 (missing or tampered with) or
+ * negative errno. */
 int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy_set *want);
 
 /* The ruleset generation of this network namespace: every commit, by
@@ -135,6 +136,14 @@ int ruleset_offenders_del(struct ruleset_nl *nl, const char *table, const char *
 /* Call cb with every offender of the policy and family and its packet count. */
 int ruleset_offenders_read(struct ruleset_nl *nl, const char *table, const char *policy, int family,
                            void (*cb)(int family, addr128 a, uint64_t packets, void *userdata), void *userdata);
+/* The early (prerouting) chain's rules that refuse a policy's offenders
+ * are there only while it has some, so that no other packet pays for
+ * them: families[i] says, per policy of s, which families' rules to have
+ * (RULESET_EARLY_V4 | RULESET_EARLY_V6). One transaction replaces them. */
+#define RULESET_EARLY_V4 1
+#define RULESET_EARLY_V6 2
+int ruleset_early(struct ruleset_nl *nl, const struct ruleset_opts *o, const struct policy_set *s,
+                  const uint8_t *families);
 /* Empty both offender sets of a policy. */
 int ruleset_offenders_flush(struct ruleset_nl *nl, const char *table, const char *policy);
 
@@ -152,7 +161,7 @@ const char *ruleset_shard_name(const char *list, int family, uint32_t key, char 
 /* Names of the per-policy objects (buf of NAME_MAX+1). */
 enum ruleset_obj {
         OBJ_ALLOW4, OBJ_ALLOW6, OBJ_DENY4, OBJ_DENY6, OBJ_PORTS, OBJ_CHAIN, OBJ_QUEUED, OBJ_HANDLED,
-        OBJ_OFFENDERS4, OBJ_OFFENDERS6, OBJ_REPEAT,
+        OBJ_OFFENDERS4, OBJ_OFFENDERS6, OBJ_REPEAT, OBJ_REFUSE,
 };
 const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char *buf, size_t len);
 

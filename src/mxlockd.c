@@ -112,6 +112,8 @@ struct daemon {
         struct timeval started;
         struct offender offenders[OFFENDERS_MAX];
         size_t noffenders;
+        uint8_t *early;                 /* per policy: the families whose early rule is in (NULL: none) */
+        size_t nearly;
         uint64_t offenders_full;        /* floods we could not hand to the kernel */
 };
 
@@ -457,6 +459,48 @@ static void write_repeat_summary(struct daemon *d, const struct offender *o, uin
         journal_attempt(d, "summary", policy, family, src, 0, NULL, d->pol->v[o->policy].ports[0], count);
 }
 
+/* The early chain's rules follow the offender sets: a policy and family
+ * with offenders has its rule, the others none, so that no other packet
+ * pays for the offender check. */
+static void early_sync(struct daemon *d)
+{
+        size_t n = d->pol->n;
+        uint8_t *want = calloc(n ? n : 1, 1);
+        bool same = true;
+        int r;
+
+        if (!want)
+                return;
+        for (size_t i = 0; i < d->noffenders; i++)
+                want[d->offenders[i].policy] |= d->offenders[i].family == AF_INET ? RULESET_EARLY_V4
+                                                                                  : RULESET_EARLY_V6;
+        for (size_t i = 0; i < n || i < d->nearly; i++)
+                if ((i < n ? want[i] : 0) != (d->early && i < d->nearly ? d->early[i] : 0))
+                        same = false;
+        if (same) {
+                free(want);
+                return;
+        }
+        r = ruleset_early(d->nl, &d->opts, d->pol, want);
+        if (r < 0) {
+                /* offenders then reach the queue and are refused and counted there */
+                log_warning_errno(r, "Cannot update the repeat offenders' rules: %m");
+                free(want);
+                return;
+        }
+        free(d->early);
+        d->early = want;
+        d->nearly = n;
+}
+
+/* An install replaced the early chain: no rules in it now. */
+static void early_reset(struct daemon *d)
+{
+        free(d->early);
+        d->early = NULL;
+        d->nearly = 0;
+}
+
 /* A source started flooding: let the kernel refuse it from now on. */
 static void offender_add(struct daemon *d, struct tally_entry *e, const struct timeval *now)
 {
@@ -483,6 +527,7 @@ static void offender_add(struct daemon *d, struct tally_entry *e, const struct t
         o->family = e->family;
         o->policy = e->policy;
         o->since = *now;
+        early_sync(d);
 }
 
 /* A source left the kernel's offender set: if it floods again, it goes
@@ -599,6 +644,7 @@ static void offenders_tick(struct daemon *d, bool all)
                         d->pstats[p].repeat_accounted = after;
                 }
         }
+        early_sync(d);
 }
 
 /* ---- the queue ---- */
@@ -812,6 +858,7 @@ static int install(struct daemon *d, const struct ruleset_opts *o, struct policy
         if (r < 0)
                 return r;
         d->opts = tryo;
+        early_reset(d);         /* the install emptied the early chain */
         log_info("Table inet %s in force: %zu policies, %zu ranges (%zu elements added, %zu removed, "
                  "%zu messages, %zu bytes)", tryo.table, want->n, policy_set_ranges(want), st.elements_added,
                  st.elements_deleted, st.messages, st.bytes);
@@ -1756,6 +1803,7 @@ out:
                 close(d->watchfd);
         tally_free(&d->tally);
         free(d->pstats);
+        free(d->early);
         policy_set_free(d->pol);
         policy_cache_free(d->cache);
         hosts_free(d);

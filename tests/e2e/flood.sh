@@ -77,6 +77,10 @@ table inet mxtest {
 }
 NFT
 ok "mxlockd restarts" mxlockd_start "$T/mxlock.conf" || lab_finish
+early_rules() {         # the early (prerouting) chain's rules that refuse offenders
+        nft_srv list chain inet "$TABLE" early | grep -c 'saddr @offenders'
+}
+ok "no offenders yet: the early chain has no rule an allowed SYN would pay for" test "$(early_rules)" = 0
 many() {
         timeout -s INT 4 ip netns exec "$NS_SPAM" trafgen --no-sock-mem --notouch-irq --cpus 1 -o mx0 \
                 -i "$T/many.cfg" >"$T/trafgen-many.out" 2>&1 &
@@ -84,13 +88,16 @@ many() {
         # a reload mid-flood empties the offender set: the sources must
         # go back into it, not stay on the queue path
         sleep 2
+        EARLY_DURING=$(early_rules)
         kill -HUP "$MXLOCKD_PID"
         wait "$tg"
         grep "packets outgoing" "$T/trafgen-many.out" || { tail -n 3 "$T/trafgen-many.out"; false; }
 }
 ok "4 s of SYNs from 256 sources, a reload after 2 s" many
+ok "while offenders are held the early chain refuses them (one IPv6 rule)" test "$EARLY_DURING" = 1
 sleep 2
 ok "mxlockd stops on SIGTERM with status 0" mxlockd_stop
+ok "stopped: the offenders and their rule are gone" test "$(early_rules)" = 0
 many_counted() {
         local k
         k=$(ip netns exec "$NS_SRV" nft list chain inet mxtest pre | grep -o 'packets [0-9]*' | cut -d' ' -f2)

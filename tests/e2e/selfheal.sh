@@ -45,7 +45,8 @@ back_within() {
 }
 intact_again() {
         [ "$(restored_count)" -gt "$1" ] && table_present &&
-                nft_srv list chain inet "$TABLE" input | grep -q "jump syn"
+                nft_srv list chain inet "$TABLE" input | grep -q "jump syn" &&
+                ! nft_srv list table inet "$TABLE" | grep -q "flags dormant"
 }
 
 ok "nft flush ruleset: back within a second" back_within "flush ruleset" nft_srv flush ruleset
@@ -56,6 +57,10 @@ ok "gateway still connects" probe_is connected "$NS_GW" "$SRV4" 25
 ok "nft flush table inet $TABLE: back within a second" back_within "flush table" nft_srv flush table inet "$TABLE"
 ok "nft delete table inet $TABLE: back within a second" back_within "delete table" nft_srv delete table inet "$TABLE"
 ok "the lock holds again after a delete" probe_is refused "$NS_SPAM" "$EXT4" 25 "" 1000
+# a dormant table keeps every rule but its hooks are off: nothing enforced
+ok "nft add table inet $TABLE { flags dormant; }: back within a second" \
+        back_within "dormant" nft_srv add table inet "$TABLE" "{ flags dormant; }"
+ok "the lock holds again after dormant" probe_is refused "$NS_SPAM" "$EXT4" 25 "" 1000
 
 # A foreign table is never touched, however often ours is rebuilt.
 nft_srv -f - <<'EOF'

@@ -151,11 +151,14 @@ static void test_native_queue_encoding(void **state)
         assert_int_equal(s.qnum, 25);
         assert_int_equal(s.qtotal, 1);
         assert_int_equal(s.qflags, 0);          /* failure = closed: no bypass */
-        assert_int_equal(s.reject_exprs, 3);    /* the verdict rule and the two offender rules */
+        assert_int_equal(s.reject_exprs, 1);    /* the verdict rule; offender rules come with offenders */
+        /* an allowed SYN's rules: the SYN test, the port dispatch, allow4,
+         * allow6 (empty sets get none); then goto refuse, the verdict rule, the queue */
+        assert_int_equal(s.rules, 1 + 1 + 1 + 1 + 1 + 2);
         assert_int_equal(s.foreign, 0);
         free(buf);
 
-        /* a deny entry brings its rule: deny4 and the catch-all */
+        /* a deny entry brings its rule (to the same refuse chain) */
         {
                 struct prefix px;
 
@@ -164,7 +167,8 @@ static void test_native_queue_encoding(void **state)
         }
         assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
         decode(buf, len, "mxlock", &s);
-        assert_int_equal(s.queue_exprs, 2);
+        assert_int_equal(s.queue_exprs, 1);
+        assert_int_equal(s.rules, 1 + 1 + 1 + 1 + 1 + 1 + 2);
         free(buf);
 
         o.bypass = true;
