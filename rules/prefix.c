@@ -108,8 +108,56 @@ char *addr_format(int family, addr128 a, char *buf)
                 return buf;
         }
         addr_to_bytes(family, a, bytes);
-        if (!inet_ntop(family, bytes, buf, ADDR_STRLEN))
-                buf[0] = '\0';
+        {
+                /* RFC 5952 by hand, as glibc's inet_ntop writes it (which
+                 * goes through sprintf, and a flood of IPv6 sources formats
+                 * each one): the first longest run of two or more zero
+                 * groups becomes "::". Addresses that inet_ntop writes with
+                 * an IPv4 tail (::a.b.c.d, ::ffff:a.b.c.d) are left to it. */
+                static const char hex[] = "0123456789abcdef";
+                unsigned w[8];
+                int best = -1, bestlen = 0, cur = -1, curlen = 0;
+                char *p = buf;
+
+                for (int i = 0; i < 8; i++) {
+                        w[i] = (unsigned)bytes[2 * i] << 8 | bytes[2 * i + 1];
+                        if (w[i] == 0) {
+                                if (cur < 0)
+                                        cur = i, curlen = 0;
+                                if (++curlen > bestlen)
+                                        best = cur, bestlen = curlen;
+                        } else {
+                                cur = -1;
+                        }
+                }
+                if (bestlen < 2)
+                        best = -1;
+                if (best == 0 && (bestlen == 6 || (bestlen == 5 && w[5] == 0xffff))) {
+                        if (!inet_ntop(family, bytes, buf, ADDR_STRLEN))
+                                buf[0] = '\0';
+                        return buf;
+                }
+                for (int i = 0; i < 8; i++) {
+                        if (i == best) {
+                                *p++ = ':';
+                                if (i == 0)
+                                        *p++ = ':';
+                                i += bestlen - 1;
+                                continue;
+                        }
+                        for (int sh = 12, lead = 1; sh >= 0; sh -= 4) {
+                                unsigned d = (w[i] >> sh) & 0xf;
+
+                                if (d == 0 && lead && sh)
+                                        continue;
+                                lead = 0;
+                                *p++ = hex[d];
+                        }
+                        if (i < 7)
+                                *p++ = ':';
+                }
+                *p = '\0';
+        }
         return buf;
 }
 

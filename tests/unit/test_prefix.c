@@ -254,6 +254,38 @@ static void test_format(void **state)
         assert_string_equal(addr_format(AF_INET6, 0, buf), "::");
 }
 
+/* addr_format writes IPv6 by hand: the same text as inet_ntop for
+ * addresses with zero groups anywhere, runs of every length and ties. */
+static void test_format_ipv6_like_inet_ntop(void **state)
+{
+        unsigned seed = 7;
+
+        for (int i = 0; i < 200000; i++) {
+                uint8_t b[16];
+                char mine[ADDR_STRLEN], theirs[ADDR_STRLEN];
+                int family;
+                addr128 a;
+
+                for (int k = 0; k < 8; k++) {
+                        unsigned r = (unsigned)rand_r(&seed), v;
+
+                        /* mostly zero groups, some small, some full */
+                        v = r % 3 == 0 ? 0 : r % 3 == 1 ? (r >> 4) % 16 : (r >> 4) & 0xffff;
+                        if (i % 7 == 0 && k < 6)
+                                v = 0;
+                        if (i % 11 == 0 && k == 5)
+                                v = 0xffff;
+                        b[2 * k] = (uint8_t)(v >> 8);
+                        b[2 * k + 1] = (uint8_t)v;
+                }
+                a = addr_from_bytes(AF_INET6, b);
+                assert_non_null(inet_ntop(AF_INET6, b, theirs, sizeof(theirs)));
+                assert_string_equal(addr_format(AF_INET6, a, mine), theirs);
+                assert_int_equal(addr_parse(mine, &family, &a), 0);
+                assert_int_equal(family, AF_INET6);
+        }
+}
+
 static void test_bytes(void **state)
 {
         const uint8_t b4[4] = { 192, 0, 2, 1 };
@@ -817,6 +849,7 @@ int main(void)
                 cmocka_unit_test(test_parse_bad),
                 cmocka_unit_test(test_addr_parse),
                 cmocka_unit_test(test_format),
+                cmocka_unit_test(test_format_ipv6_like_inet_ntop),
                 cmocka_unit_test(test_bytes),
                 cmocka_unit_test(test_prefix_range_contains),
                 cmocka_unit_test(test_merge_overlap),
