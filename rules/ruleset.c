@@ -1516,8 +1516,8 @@ int ruleset_counter(struct ruleset_nl *nl, const char *table, const char *name, 
         return 0;
 }
 
-/* Count the interval start elements of a GETSETELEM answer. */
-static int count_cb(const struct nlmsghdr *nlh, void *data)
+/* Call fn for each element of a GETSETELEM answer. */
+static void each_elem(const struct nlmsghdr *nlh, void (*fn)(struct nftnl_set_elem *e, void *data), void *data)
 {
         struct nftnl_set *s = nn(nftnl_set_alloc());
         struct nftnl_set_elems_iter *it;
@@ -1525,17 +1525,27 @@ static int count_cb(const struct nlmsghdr *nlh, void *data)
 
         if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0) {
                 it = nftnl_set_elems_iter_create(s);
-                while (it && (e = nftnl_set_elems_iter_next(it))) {
-                        uint32_t flags = 0;
-
-                        if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
-                                flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
-                        if (!(flags & NFT_SET_ELEM_INTERVAL_END))
-                                (*(size_t *)data)++;
-                }
+                while (it && (e = nftnl_set_elems_iter_next(it)))
+                        fn(e, data);
                 nftnl_set_elems_iter_destroy(it);
         }
         nftnl_set_free(s);
+}
+
+static void count_elem(struct nftnl_set_elem *e, void *data)
+{
+        uint32_t flags = 0;
+
+        if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+                flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
+        if (!(flags & NFT_SET_ELEM_INTERVAL_END))
+                (*(size_t *)data)++;
+}
+
+/* Count the interval start elements of a GETSETELEM answer. */
+static int count_cb(const struct nlmsghdr *nlh, void *data)
+{
+        each_elem(nlh, count_elem, data);
         return MNL_CB_OK;
 }
 
@@ -1575,34 +1585,25 @@ struct map_elems {
         } *v;
 };
 
-static int map_elems_cb(const struct nlmsghdr *nlh, void *data)
+static void map_elem(struct nftnl_set_elem *e, void *data)
 {
         struct map_elems *m = data;
-        struct nftnl_set *s = nn(nftnl_set_alloc());
-        struct nftnl_set_elems_iter *it;
-        struct nftnl_set_elem *e;
+        struct map_elem *x;
 
-        if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0) {
-                it = nftnl_set_elems_iter_create(s);
-                while (it && (e = nftnl_set_elems_iter_next(it))) {
-                        struct map_elem *x;
-
-                        if (m->n == m->cap) {
-                                m->cap = m->cap ? m->cap * 2 : 64;
-                                m->v = nn(realloc(m->v, m->cap * sizeof(*m->v)));
-                        }
-                        x = &m->v[m->n++];
-                        x->verdict = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT)
-                                             ? nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT)
-                                             : NF_DROP;
-                        snprintf(x->chain, sizeof(x->chain), "%s",
-                                 nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)
-                                         ? nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN)
-                                         : "");
-                }
-                nftnl_set_elems_iter_destroy(it);
+        if (m->n == m->cap) {
+                m->cap = m->cap ? m->cap * 2 : 64;
+                m->v = nn(realloc(m->v, m->cap * sizeof(*m->v)));
         }
-        nftnl_set_free(s);
+        x = &m->v[m->n++];
+        x->verdict = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_VERDICT) ? nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_VERDICT)
+                                                                     : NF_DROP;
+        snprintf(x->chain, sizeof(x->chain), "%s",
+                 nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN) ? nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN) : "");
+}
+
+static int map_elems_cb(const struct nlmsghdr *nlh, void *data)
+{
+        each_elem(nlh, map_elem, data);
         return MNL_CB_OK;
 }
 
@@ -1832,28 +1833,22 @@ static int elem_counter_cb(struct nftnl_expr *e, void *data)
         return 0;
 }
 
-static int offenders_cb(const struct nlmsghdr *nlh, void *data)
+static void offender_elem(struct nftnl_set_elem *e, void *data)
 {
         struct offenders_q *q = data;
-        struct nftnl_set *s = nn(nftnl_set_alloc());
-        struct nftnl_set_elems_iter *it;
-        struct nftnl_set_elem *e;
+        uint32_t len = 0;
+        const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+        uint64_t packets = 0;
 
-        if (nftnl_set_elems_nlmsg_parse(nlh, s) == 0) {
-                it = nftnl_set_elems_iter_create(s);
-                while (it && (e = nftnl_set_elems_iter_next(it))) {
-                        uint32_t len = 0;
-                        const void *key = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
-                        uint64_t packets = 0;
+        if (!key || len != (q->family == AF_INET ? 4u : 16u))
+                return;
+        nftnl_set_elem_expr_foreach(e, elem_counter_cb, &packets);
+        q->cb(q->family, addr_from_bytes(q->family, key), packets, q->userdata);
+}
 
-                        if (!key || len != (q->family == AF_INET ? 4u : 16u))
-                                continue;
-                        nftnl_set_elem_expr_foreach(e, elem_counter_cb, &packets);
-                        q->cb(q->family, addr_from_bytes(q->family, key), packets, q->userdata);
-                }
-                nftnl_set_elems_iter_destroy(it);
-        }
-        nftnl_set_free(s);
+static int offenders_cb(const struct nlmsghdr *nlh, void *data)
+{
+        each_elem(nlh, offender_elem, data);
         return MNL_CB_OK;
 }
 
