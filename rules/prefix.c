@@ -486,13 +486,58 @@ static int range_compare(const void *a, const void *b)
         return 0;
 }
 
+#define RADIX_MIN 4096
+
+/* IPv4 ranges in (lo, hi) order by a radix sort of 64-bit keys: a catalog
+ * of 700k ranges sorted with qsort took 40 % of its reload. Returns 0, or
+ * -ENOMEM (the caller sorts another way). */
+static int sort_v4_radix(struct range_list *l)
+{
+        uint64_t *a = malloc(l->n * sizeof(*a)), *b = malloc(l->n * sizeof(*b)), *t;
+        size_t count[256];
+
+        if (!a || !b) {
+                free(a);
+                free(b);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < l->n; i++)
+                a[i] = (uint64_t)l->v[i].lo << 32 | (uint64_t)l->v[i].hi;
+        for (unsigned shift = 0; shift < 64; shift += 8) {
+                size_t sum = 0;
+
+                memset(count, 0, sizeof(count));
+                for (size_t i = 0; i < l->n; i++)
+                        count[(a[i] >> shift) & 0xff]++;
+                if (count[(a[0] >> shift) & 0xff] == l->n)
+                        continue;       /* this byte is the same everywhere */
+                for (int k = 0; k < 256; k++) {
+                        size_t c = count[k];
+
+                        count[k] = sum;
+                        sum += c;
+                }
+                for (size_t i = 0; i < l->n; i++)
+                        b[count[(a[i] >> shift) & 0xff]++] = a[i];
+                t = a, a = b, b = t;
+        }
+        for (size_t i = 0; i < l->n; i++) {
+                l->v[i].lo = a[i] >> 32;
+                l->v[i].hi = a[i] & 0xffffffffu;
+        }
+        free(a);
+        free(b);
+        return 0;
+}
+
 size_t range_list_merge(struct range_list *l)
 {
         size_t dups = 0, w = 0;
 
         if (l->n == 0 || l->borrowed)
                 return 0;       /* a borrowed list was merged by its owner */
-        qsort(l->v, l->n, sizeof(*l->v), range_compare);
+        if (l->family != AF_INET || l->n < RADIX_MIN || sort_v4_radix(l) < 0)
+                qsort(l->v, l->n, sizeof(*l->v), range_compare);
         for (size_t i = 0; i < l->n; i++) {
                 struct range r = l->v[i];
                 struct range *last = w ? &l->v[w - 1] : NULL;

@@ -827,6 +827,68 @@ static void test_union_random(void **state)
         }
 }
 
+static int u64_cmp(const void *a, const void *b)
+{
+        uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+/* Big IPv4 lists are sorted by radix: the merged ranges must be exactly
+ * the covered addresses (a bitmap of a /12 says which), and the duplicate
+ * count the number of exact repeats. */
+static void test_merge_radix_exact(void **state)
+{
+        const size_t n = 60000, space = 1u << 20;
+        uint8_t *covered = calloc(space, 1);
+        uint64_t *keys = malloc(n * sizeof(*keys));
+        struct range_list l;
+        size_t dups = 0, k = 0;
+        unsigned seed = 3;
+
+        assert_non_null(covered);
+        assert_non_null(keys);
+        range_list_init(&l, AF_INET);
+        for (size_t i = 0; i < n; i++) {
+                uint32_t lo = (uint32_t)rand_r(&seed) % space, len = 1 + (uint32_t)rand_r(&seed) % 12;
+                struct range r;
+
+                if (lo + len > space)
+                        lo = (uint32_t)(space - len);
+                if (i % 9 == 0 && i > 0) {
+                        lo = (uint32_t)(keys[i - 1] >> 32) - 0x0a000000u;
+                        len = (uint32_t)(keys[i - 1] & 0xffffffffu) - (uint32_t)(keys[i - 1] >> 32) + 1;
+                }
+                r.lo = 0x0a000000u + lo;
+                r.hi = r.lo + len - 1;
+                keys[i] = (uint64_t)r.lo << 32 | (uint64_t)r.hi;
+                memset(covered + lo, 1, len);
+                assert_int_equal(range_list_add(&l, r), 0);
+        }
+        qsort(keys, n, sizeof(*keys), u64_cmp);
+        for (size_t i = 1; i < n; i++)
+                dups += keys[i] == keys[i - 1];
+        assert_int_equal(range_list_merge(&l), dups);
+        for (size_t a = 0; a < space;) {
+                size_t b = a;
+
+                if (!covered[a]) {
+                        a++;
+                        continue;
+                }
+                while (b + 1 < space && covered[b + 1])
+                        b++;
+                assert_true(k < l.n);
+                assert_true(l.v[k].lo == 0x0a000000u + a && l.v[k].hi == 0x0a000000u + b);
+                k++;
+                a = b + 1;
+        }
+        assert_int_equal(k, l.n);
+        range_list_free(&l);
+        free(covered);
+        free(keys);
+}
+
 static void test_merge_1m_ipv4(void **state)
 {
         (void)state;
@@ -861,6 +923,7 @@ int main(void)
                 cmocka_unit_test(test_cidr),
                 cmocka_unit_test(test_fuzz_regressions),
                 cmocka_unit_test(test_union_random),
+                cmocka_unit_test(test_merge_radix_exact),
                 cmocka_unit_test(test_merge_1m_ipv4),
                 cmocka_unit_test(test_merge_200k_ipv6),
         };
