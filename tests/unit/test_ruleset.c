@@ -459,6 +459,40 @@ static void test_sharded_range_across_parts(void **state)
         policy_fini(&p);
 }
 
+/* A policy with sharded lists that a reload drops takes its map, its
+ * parts' sets and chains and its refuse chain with it. */
+static void test_sharded_policy_removed(void **state)
+{
+        static const char *const a_pfx[] = { "10.1.0.0/16", "52.208.1.91", NULL };
+        static const char *const b_pfx[] = { "40.92.0.0/15", "52.100.0.0/15", "2a01:111:f400::/48", NULL };
+        struct policy two[2], one;
+        struct policy_set have = { .v = two, .n = 2 }, want = { .v = &one, .n = 1 };
+        struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1, .shard_min = 2 };
+        char act[16384];
+        void *buf;
+        size_t len;
+
+        policy_init(&two[0], "a", a_pfx);
+        policy_init(&two[1], "b", b_pfx);
+        assert_int_equal(ruleset_build(&o, &have, NULL, &buf, &len, NULL), 0);
+        free(buf);
+        assert_true(two[1].sharded[FAM_V4]);
+        assert_false(two[1].sharded[FAM_V6]);   /* one range: below shard_min */
+        policy_init(&one, "a", a_pfx);
+        assert_int_equal(ruleset_build(&o, &want, &have, &buf, &len, NULL), 0);
+        actions(buf, len, act, sizeof(act));
+        assert_non_null(strstr(act, "DELCHAIN policy_b\nDELCHAIN refuse_b\nDELSET allow4_b\n"));
+        assert_non_null(strstr(act, "DELCHAIN allow4_b_28\nDELSET allow4_b_28\n"));
+        assert_non_null(strstr(act, "DELCHAIN allow4_b_34\nDELSET allow4_b_34\n"));
+        assert_non_null(strstr(act, "DELSET allow6_b\n"));
+        assert_null(strstr(act, "DELSET allow4_a"));
+        assert_null(strstr(act, "NEWSET"));
+        free(buf);
+        policy_fini(&two[0]);
+        policy_fini(&two[1]);
+        policy_fini(&one);
+}
+
 static void test_marks(void **state)
 {
         assert_int_equal(ruleset_mark_policy(ruleset_mark(0)), 0);
@@ -478,6 +512,7 @@ int main(void)
                 cmocka_unit_test(test_large_set_splits_messages),
                 cmocka_unit_test(test_sharded_lists),
                 cmocka_unit_test(test_sharded_range_across_parts),
+                cmocka_unit_test(test_sharded_policy_removed),
                 cmocka_unit_test(test_marks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
