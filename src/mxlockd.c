@@ -114,6 +114,13 @@ struct daemon {
         size_t noffenders;
         uint8_t *early;                 /* per policy: the families whose early rule is in (NULL: none) */
         size_t nearly;
+        struct pending_offender {       /* offenders of the batch being read, for offenders_apply */
+                addr128 addr;
+                int family;
+                uint16_t policy;
+                struct timeval since;
+        } pending[RECV_BATCH];
+        size_t npending;
         uint64_t offenders_full;        /* floods we could not hand to the kernel */
 };
 
@@ -501,33 +508,61 @@ static void early_reset(struct daemon *d)
         d->nearly = 0;
 }
 
-/* A source started flooding: let the kernel refuse it from now on. */
+/* A source started flooding: let the kernel refuse it from now on. The
+ * kernel's set is changed after the batch's verdicts are sent
+ * (offenders_apply): a commit takes a millisecond, which the SYNs waiting
+ * for their verdict should not. */
+static void offenders_apply(struct daemon *d);
+
 static void offender_add(struct daemon *d, struct tally_entry *e, const struct timeval *now)
 {
-        struct offender *o;
-        int r;
+        struct pending_offender *p;
 
         e->offender = true;
-        for (size_t i = 0; i < d->noffenders; i++)
-                if (d->offenders[i].addr == e->addr && d->offenders[i].family == e->family &&
-                    d->offenders[i].policy == e->policy)
-                        return;
-        if (d->noffenders == OFFENDERS_MAX) {
-                d->offenders_full++;
-                return;         /* still refused and counted, through the queue */
+        if (d->npending == RECV_BATCH)
+                offenders_apply(d);
+        p = &d->pending[d->npending++];
+        p->addr = e->addr;
+        p->family = e->family;
+        p->policy = e->policy;
+        p->since = *now;
+}
+
+static void offenders_apply(struct daemon *d)
+{
+        size_t added = 0;
+
+        for (size_t k = 0; k < d->npending; k++) {
+                const struct pending_offender *p = &d->pending[k];
+                struct offender *o;
+                bool known = false;
+                int r;
+
+                for (size_t i = 0; i < d->noffenders && !known; i++)
+                        known = d->offenders[i].addr == p->addr && d->offenders[i].family == p->family &&
+                                d->offenders[i].policy == p->policy;
+                if (known)
+                        continue;
+                if (d->noffenders == OFFENDERS_MAX) {
+                        d->offenders_full++;
+                        continue;       /* still refused and counted, through the queue */
+                }
+                r = ruleset_offender_add(d->nl, d->cfg->table, d->pol->v[p->policy].name, p->family, p->addr);
+                if (r < 0) {
+                        log_debug("Cannot add a repeat offender to the kernel: %s", strerror(-r));
+                        continue;
+                }
+                o = &d->offenders[d->noffenders++];
+                memset(o, 0, sizeof(*o));
+                o->addr = p->addr;
+                o->family = p->family;
+                o->policy = p->policy;
+                o->since = p->since;
+                added++;
         }
-        r = ruleset_offender_add(d->nl, d->cfg->table, d->pol->v[e->policy].name, e->family, e->addr);
-        if (r < 0) {
-                log_debug("Cannot add a repeat offender to the kernel: %s", strerror(-r));
-                return;
-        }
-        o = &d->offenders[d->noffenders++];
-        memset(o, 0, sizeof(*o));
-        o->addr = e->addr;
-        o->family = e->family;
-        o->policy = e->policy;
-        o->since = *now;
-        early_sync(d);
+        d->npending = 0;
+        if (added)
+                early_sync(d);
 }
 
 /* A source left the kernel's offender set: if it floods again, it goes
@@ -729,6 +764,7 @@ static void on_queue(struct daemon *d)
                 r = queue_flush(d->queue);
                 if (r < 0)
                         log_warning_errno(r, "Sending verdicts failed: %m");
+                offenders_apply(d);
         } while (n == RECV_BATCH);
         if (n < 0)
                 log_warning_errno(n, "Reading the queue failed: %m");
