@@ -12,21 +12,10 @@
 #include "prefix.h"
 
 #define ADDR128_MAX (~(addr128)0)
-#define ADDR32_MAX ((addr128)0xffffffffu)
 
 /* Longest text we look at: an IPv6 address with an embedded IPv4 tail plus
  * "/128"; anything longer is not a prefix. */
 #define PREFIX_TEXT_MAX 64
-
-static unsigned family_bits(int family)
-{
-        return family == AF_INET ? 32 : 128;
-}
-
-static addr128 family_max(int family)
-{
-        return family == AF_INET ? ADDR32_MAX : ADDR128_MAX;
-}
 
 /* The host part of a prefix of length len in a family of the given bits. */
 static addr128 host_mask(unsigned bits, unsigned len)
@@ -168,7 +157,7 @@ char *prefix_format(const struct prefix *p, char *buf, size_t len)
         if (len == 0)
                 return buf;
         addr_format(p->family, p->addr, a);
-        if (p->len >= family_bits(p->family))
+        if (p->len >= addr_bits(p->family))
                 snprintf(buf, len, "%s", a);
         else
                 snprintf(buf, len, "%s/%u", a, (unsigned)p->len);
@@ -271,7 +260,7 @@ int prefix_parse(const char *text, struct prefix *ret, unsigned *ret_flags)
         r = addr_parse(buf, &p.family, &p.addr);
         if (r < 0)
                 return r;
-        bits = family_bits(p.family);
+        bits = addr_bits(p.family);
         len = bits;
         if (slash) {
                 const char *d = slash + 1;
@@ -304,11 +293,11 @@ done:
 
 struct range prefix_range(const struct prefix *p)
 {
-        unsigned bits = family_bits(p->family);
+        unsigned bits = addr_bits(p->family);
         addr128 mask = host_mask(bits, p->len);
         struct range r;
 
-        r.lo = p->addr & ~mask & family_max(p->family);
+        r.lo = p->addr & ~mask & addr_max(p->family);
         r.hi = r.lo | mask;
         return r;
 }
@@ -317,7 +306,7 @@ bool prefix_contains(const struct prefix *p, int family, addr128 a)
 {
         struct range r;
 
-        if (family != p->family || a > family_max(family))
+        if (family != p->family || a > addr_max(family))
                 return false;
         r = prefix_range(p);
         return a >= r.lo && a <= r.hi;
@@ -394,12 +383,6 @@ void range_list_borrow(struct range_list *dst, const struct range_list *src)
         dst->borrowed = true;
 }
 
-/* Does a range starting at lo (not below last's start) overlap or touch last? */
-static bool range_touches(const struct range *last, addr128 lo)
-{
-        return lo <= last->hi || lo - 1 == last->hi;
-}
-
 void range_list_put_merged(struct range_list *l, struct range r)
 {
         if (l->n) {
@@ -448,7 +431,7 @@ int range_list_add(struct range_list *l, struct range r)
 {
         if (l->borrowed)
                 return -EPERM;
-        if (r.lo > r.hi || r.hi > family_max(l->family))
+        if (r.lo > r.hi || r.hi > addr_max(l->family))
                 return -EINVAL;
         if (l->n == l->cap) {
                 size_t cap = l->cap ? l->cap * 2 : 16;
@@ -557,12 +540,10 @@ size_t range_list_merge(struct range_list *l)
         return dups;
 }
 
-bool range_list_contains(const struct range_list *l, addr128 a)
+size_t range_list_upper(const struct range_list *l, size_t from, addr128 a)
 {
-        size_t lo = 0, hi = l->n;
+        size_t lo = from, hi = l->n;
 
-        /* Find the first range with lo > a; the one before it is the only
-         * candidate. */
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
 
@@ -571,7 +552,15 @@ bool range_list_contains(const struct range_list *l, addr128 a)
                 else
                         hi = mid;
         }
-        return lo > 0 && a <= l->v[lo - 1].hi;
+        return lo;
+}
+
+bool range_list_contains(const struct range_list *l, addr128 a)
+{
+        /* the range before the first that starts above a is the only candidate */
+        size_t i = range_list_upper(l, 0, a);
+
+        return i > 0 && a <= l->v[i - 1].hi;
 }
 
 /* Walk the minimal CIDR blocks of r, calling cb (when set) for each; returns
@@ -579,13 +568,13 @@ bool range_list_contains(const struct range_list *l, addr128 a)
 static size_t range_walk(int family, struct range r,
                          void (*cb)(const struct prefix *p, void *userdata), void *userdata)
 {
-        unsigned bits = family_bits(family);
+        unsigned bits = addr_bits(family);
         addr128 lo = r.lo;
         size_t count = 0;
 
         if (family != AF_INET && family != AF_INET6)
                 return 0;
-        if (r.lo > r.hi || r.hi > family_max(family))
+        if (r.lo > r.hi || r.hi > addr_max(family))
                 return 0;
         for (;;) {
                 addr128 span = r.hi - lo;

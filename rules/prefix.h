@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* An address in host order; IPv4 uses the low 32 bits. */
 typedef unsigned __int128 addr128;
@@ -36,6 +37,17 @@ enum prefix_flags {
         PREFIX_HOST_BITS = 1 << 1,      /* host bits were set and cleared (10.0.0.1/24) */
 };
 
+/* Bits of an address of the family, and its highest address. */
+static inline unsigned addr_bits(int family)
+{
+        return family == AF_INET ? 32 : 128;
+}
+
+static inline addr128 addr_max(int family)
+{
+        return family == AF_INET ? (addr128)0xffffffffu : ~(addr128)0;
+}
+
 /* Parse "192.0.2.0/24", "192.0.2.7", "2001:db8::/32", "2001:db8::1" or the
  * legacy wildcard "10.100.80.*" (also "10.100.*.*"). Returns 0, or -EINVAL
  * when the text is not an address or prefix. *ret_flags gets PREFIX_* bits. */
@@ -64,6 +76,12 @@ bool prefix_contains(const struct prefix *p, int family, addr128 a);
  * has room, joining it with the last range when they overlap or touch. */
 void range_list_put_merged(struct range_list *l, struct range r);
 
+/* Does a range starting at lo (not below last's start) overlap or touch last? */
+static inline bool range_touches(const struct range *last, addr128 lo)
+{
+        return lo <= last->hi || lo - 1 == last->hi;
+}
+
 void range_list_init(struct range_list *l, int family);
 void range_list_free(struct range_list *l);
 /* Room for cap ranges in an initialised list (emptied) that a linear pass
@@ -83,6 +101,9 @@ int range_list_union(struct range_list *dst, const struct range_list *a, const s
 /* dst shares src's ranges (read-only) until freed; src must outlive it. */
 void range_list_borrow(struct range_list *dst, const struct range_list *src);
 
+/* The index of the first range at or after `from` that starts above a
+ * (l->n when none does): binary search in a sorted list. */
+size_t range_list_upper(const struct range_list *l, size_t from, addr128 a);
 /* Binary search in a merged list. */
 bool range_list_contains(const struct range_list *l, addr128 a);
 /* Number of addresses-independent CIDR blocks needed to express the list. */

@@ -413,12 +413,11 @@ static void elem_put(struct elem_writer *w, const uint8_t *key, bool end)
 
 static void elem_put_range(struct elem_writer *w, int family, const struct range *r)
 {
-        addr128 max = family == AF_INET ? (addr128)0xffffffffu : ~(addr128)0;
         uint8_t key[16];
 
         addr_to_bytes(family, r->lo, key);
         elem_put(w, key, false);
-        if (r->hi != max) {
+        if (r->hi != addr_max(family)) {
                 addr_to_bytes(family, r->hi + 1, key);
                 elem_put(w, key, true);
         }
@@ -427,10 +426,9 @@ static void elem_put_range(struct elem_writer *w, int family, const struct range
 /* The same two elements, end first. */
 static void elem_put_range_desc(struct elem_writer *w, int family, const struct range *r)
 {
-        addr128 max = family == AF_INET ? (addr128)0xffffffffu : ~(addr128)0;
         uint8_t key[16];
 
-        if (r->hi != max) {
+        if (r->hi != addr_max(family)) {
                 addr_to_bytes(family, r->hi + 1, key);
                 elem_put(w, key, true);
         }
@@ -468,14 +466,9 @@ static struct range slice_at(const struct slice *s, size_t i)
         return r;
 }
 
-static addr128 family_max(int family)
-{
-        return family == AF_INET ? (addr128)0xffffffffu : ~(addr128)0;
-}
-
 static struct slice slice_whole(const struct range_list *l)
 {
-        return (struct slice){ .family = l->family, .v = l->v, .n = l->n, .lo = 0, .hi = family_max(l->family) };
+        return (struct slice){ .family = l->family, .v = l->v, .n = l->n, .lo = 0, .hi = addr_max(l->family) };
 }
 
 /* Send the difference between two slices of the same bounds (have NULL:
@@ -547,11 +540,6 @@ static void put_range_diff(struct txn *t, const char *set, const struct slice *w
 
 /* ---- sharded allowed lists (see ruleset.h) ---- */
 
-static unsigned addr_bits(int family)
-{
-        return family == AF_INET ? 32 : 128;
-}
-
 static unsigned shard_bits(int family)
 {
         return family == AF_INET ? RULESET_SHARD_BITS4 : RULESET_SHARD_BITS6;
@@ -614,21 +602,7 @@ static bool shard_next(struct shard_iter *it, struct slice *ret)
         }
         if (shard_key(f, l->v[it->i].lo) > k)
                 k = shard_key(f, l->v[it->i].lo);
-        {
-                /* the first range that starts beyond the shard */
-                addr128 hi = shard_hi(f, k);
-                size_t lo = it->i + 1, end = l->n;
-
-                while (lo < end) {
-                        size_t mid = lo + (end - lo) / 2;
-
-                        if (l->v[mid].lo <= hi)
-                                lo = mid + 1;
-                        else
-                                end = mid;
-                }
-                j = lo;
-        }
+        j = range_list_upper(l, it->i + 1, shard_hi(f, k));     /* the first range beyond the shard */
         *ret = (struct slice){ .family = f, .key = k, .v = &l->v[it->i], .n = j - it->i,
                                .lo = shard_lo(f, k), .hi = shard_hi(f, k) };
         /* a range that goes on into the next shard is seen there again */
@@ -926,7 +900,7 @@ static void add_saddr_lookup(struct nftnl_rule *r, int family, const char *set)
 /* The mask that keeps an address's shard bits. */
 static void shard_mask(int family, uint8_t *ret)
 {
-        addr_to_bytes(family, shard_hi(family, 0) ^ family_max(family), ret);
+        addr_to_bytes(family, shard_hi(family, 0) ^ addr_max(family), ret);
 }
 
 /* meta nfproto ipvX + ip(6) saddr & MASK vmap @map */

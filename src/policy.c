@@ -406,7 +406,7 @@ static int union_v4(struct range_list *dst, const struct range_list *a, const ui
                                 r.hi = b[j][1];
                                 range_list_put_merged(dst, r);
                                 j++;
-                        } while (j < nb && b[j][0] < stop && (addr128)b[j][0] <= dst->v[dst->n - 1].hi + 1);
+                        } while (j < nb && b[j][0] < stop && range_touches(&dst->v[dst->n - 1], b[j][0]));
                         out = dst->v + dst->n;
                         while (j < nb && b[j][0] < stop) {
                                 out->lo = b[j][0];
