@@ -314,8 +314,10 @@ static void put_flush_chain(struct txn *t, const char *chain)
         nftnl_rule_free(r);
 }
 
+/* A set (flags NFT_SET_INTERVAL, NFT_SET_MAP: a verdict map), with a
+ * counter per element, and of a fixed size (0: none), or its deletion. */
 static void put_set_full(struct txn *t, uint16_t type, const char *name, uint32_t keytype, uint32_t keylen,
-                         bool interval, bool counters)
+                         uint32_t flags, bool counters, uint32_t size)
 {
         struct nftnl_set *s = nn(nftnl_set_alloc());
         struct nlmsghdr *nlh;
@@ -326,7 +328,11 @@ static void put_set_full(struct txn *t, uint16_t type, const char *name, uint32_
         if (type == NFT_MSG_NEWSET) {
                 nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, keytype);
                 nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, keylen);
-                nftnl_set_set_u32(s, NFTNL_SET_FLAGS, interval ? NFT_SET_INTERVAL : 0);
+                nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
+                if (flags & NFT_SET_MAP)
+                        nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
+                if (size)
+                        nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, size);
                 nftnl_set_set_u32(s, NFTNL_SET_ID, ++t->set_id);
                 if (counters)
                         nftnl_set_add_expr(s, nn(nftnl_expr_alloc("counter")));
@@ -340,7 +346,7 @@ static void put_set_full(struct txn *t, uint16_t type, const char *name, uint32_
 static void put_set(struct txn *t, uint16_t type, const char *name, uint32_t keytype, uint32_t keylen,
                     bool interval)
 {
-        put_set_full(t, type, name, keytype, keylen, interval, false);
+        put_set_full(t, type, name, keytype, keylen, interval ? NFT_SET_INTERVAL : 0, false, 0);
 }
 
 /* DELSETELEM without an element list flushes the set. */
@@ -471,33 +477,41 @@ static struct slice slice_whole(const struct range_list *l)
         return (struct slice){ .family = l->family, .v = l->v, .n = l->n, .lo = 0, .hi = addr_max(l->family) };
 }
 
+/* want's i-th range against have's j-th, both clipped; a side that is used
+ * up compares above everything. */
+static int slice_cmp(const struct slice *want, size_t i, const struct slice *have, size_t j)
+{
+        struct range a, b;
+
+        if (i >= want->n)
+                return 1;
+        if (j >= have->n)
+                return -1;
+        a = slice_at(want, i);
+        b = slice_at(have, j);
+        return range_cmp(&a, &b);
+}
+
 /* Send the difference between two slices of the same bounds (have NULL:
  * a fresh set): deletions first. */
 static void put_range_diff(struct txn *t, const char *set, const struct slice *want, const struct slice *have)
 {
         struct elem_writer w = { .t = t, .set = set, .keylen = want->family == AF_INET ? 4 : 16 };
-        struct range a, b;
+        struct range r;
         size_t i, j;
 
         w.type = NFT_MSG_DELSETELEM;
         w.counter = &t->st.elements_deleted;
         for (i = 0, j = 0; have && j < have->n;) {
-                int c;
+                int c = slice_cmp(want, i, have, j);
 
-                b = slice_at(have, j);
-                if (i < want->n) {
-                        a = slice_at(want, i);
-                        c = range_cmp(&a, &b);
-                } else {
-                        c = 1;
-                }
                 if (c == 0) {
                         i++, j++;
                 } else if (c < 0) {
                         i++;
                 } else {
-                        elem_put_range(&w, want->family, &b);
-                        j++;
+                        r = slice_at(have, j++);
+                        elem_put_range(&w, want->family, &r);
                 }
         }
         elem_close(&w);
@@ -508,8 +522,8 @@ static void put_range_diff(struct txn *t, const char *set, const struct slice *w
                 /* a fresh set: from the highest address down, which the
                  * kernel's rbtree inserts about twice as fast */
                 for (i = want->n; i > 0; i--) {
-                        a = slice_at(want, i - 1);
-                        elem_put_range_desc(&w, want->family, &a);
+                        r = slice_at(want, i - 1);
+                        elem_put_range_desc(&w, want->family, &r);
                 }
                 elem_close(&w);
                 return;
@@ -517,22 +531,15 @@ static void put_range_diff(struct txn *t, const char *set, const struct slice *w
         /* changes: ascending, the order in which the kernel accepts a start
          * element deleted and added again in the same transaction */
         for (i = 0, j = 0; i < want->n;) {
-                int c;
+                int c = slice_cmp(want, i, have, j);
 
-                a = slice_at(want, i);
-                if (j < have->n) {
-                        b = slice_at(have, j);
-                        c = range_cmp(&a, &b);
-                } else {
-                        c = -1;
-                }
                 if (c == 0) {
                         i++, j++;
                 } else if (c > 0) {
                         j++;
                 } else {
-                        elem_put_range(&w, want->family, &a);
-                        i++;
+                        r = slice_at(want, i++);
+                        elem_put_range(&w, want->family, &r);
                 }
         }
         elem_close(&w);
@@ -624,22 +631,8 @@ static bool slice_full(const struct slice *s)
  * shards, so the kernel picks a fixed-size hash. */
 static void put_map(struct txn *t, const char *name, int family)
 {
-        struct nftnl_set *s = nn(nftnl_set_alloc());
-        struct nlmsghdr *nlh;
-
-        nftnl_set_set_str(s, NFTNL_SET_TABLE, t->table);
-        nftnl_set_set_str(s, NFTNL_SET_NAME, name);
-        nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
-        nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, family == AF_INET ? TYPE_IPADDR : TYPE_IP6ADDR);
-        nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, family == AF_INET ? 4 : 16);
-        nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_MAP);
-        nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
-        nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, shard_last(family) + 1);
-        nftnl_set_set_u32(s, NFTNL_SET_ID, ++t->set_id);
-        nlh = txn_msg(t, NFT_MSG_NEWSET, NLM_F_CREATE);
-        nftnl_set_nlmsg_build_payload(nlh, s);
-        txn_next(t);
-        nftnl_set_free(s);
+        put_set_full(t, NFT_MSG_NEWSET, name, family == AF_INET ? TYPE_IPADDR : TYPE_IP6ADDR,
+                     family == AF_INET ? 4 : 16, NFT_SET_MAP, false, shard_last(family) + 1);
 }
 
 /* Add (chain: jump there, NULL: accept) or delete the map's element for a shard. */
@@ -1197,9 +1190,9 @@ static void put_policy_objects(struct txn *t, const struct policy *p)
         put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_QUEUED, p->name, name, sizeof(name)));
         put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
         put_set_full(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_OFFENDERS4, p->name, name, sizeof(name)), TYPE_IPADDR, 4,
-                     false, true);
+                     0, true, 0);
         put_set_full(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_OFFENDERS6, p->name, name, sizeof(name)), TYPE_IP6ADDR,
-                     16, false, true);
+                     16, 0, true, 0);
         put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_REPEAT, p->name, name, sizeof(name)));
         put_chain(t, NFT_MSG_NEWCHAIN, ruleset_obj_name(OBJ_REFUSE, p->name, name, sizeof(name)), false);
         put_chain(t, NFT_MSG_NEWCHAIN, ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)), false);
