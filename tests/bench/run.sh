@@ -76,6 +76,7 @@ say() { printf '# %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
 now_ns() { date +%s%N; }
 calc() { awk "BEGIN { printf \"%.6g\", $* }"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 in_srv() { ip netns exec "$NS_SRV" "$@"; }
 in_gen() { ip netns exec "$NS_GEN" "$@"; }
 
@@ -744,8 +745,8 @@ for n in $SIZES; do
                 perf_stop "load$n"
                 mx_all+=("$(calc "($MX_T1 - $MX_T0) / 1e9")")
         done
-        NFT_S=$(printf '%s\n' "${nft_all[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-        MX_S=$(printf '%s\n' "${mx_all[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+        NFT_S=$(median "${nft_all[@]}")
+        MX_S=$(median "${mx_all[@]}")
         say "load $n: mxlockd ${mx_all[*]} s, nft -f ${nft_all[*]} s"
         read -r EA ED EM EB <<<"$(inforce "$MXERR")"
         RANGES=$(grep -o '[0-9]* ranges' "$MXERR" | tail -n 1 | cut -d' ' -f1)
@@ -845,8 +846,8 @@ measure_kind() {
                 in_srv "$BUILD/mxlock" -c "$C" explain --json $new 25 2>/dev/null | grep -q '"kernel_allow":true' || explain=false
                 in_srv "$BUILD/mxlock" -c "$C" explain --json $old 25 2>/dev/null | grep -q '"kernel_allow":false' || explain=false
         done
-        K_MS=$(printf '%s\n' "${ms[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-        K_MX=$(printf '%s\n' "${mx[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
+        K_MS=$(median "${ms[@]}")
+        K_MX=$(median "${mx[@]}")
         K_ALL=$(printf '%s,' "${ms[@]}")
         K_ALL="[${K_ALL%,}]"
         K_OK=$ok K_CHG=$chg K_SEEN=$seen K_EXPLAIN=$explain
