@@ -841,6 +841,17 @@ static struct nftnl_expr *ex(const char *name)
         return nn(nftnl_expr_alloc(name));
 }
 
+/* register 1 == data */
+static void add_cmp_eq(struct nftnl_rule *r, const void *data, uint32_t len)
+{
+        struct nftnl_expr *e = ex("cmp");
+
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
+        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+        nftnl_rule_add_expr(r, e);
+}
+
 static void add_meta_cmp(struct nftnl_rule *r, uint32_t key, const void *data, uint32_t len)
 {
         struct nftnl_expr *e = ex("meta");
@@ -848,11 +859,7 @@ static void add_meta_cmp(struct nftnl_rule *r, uint32_t key, const void *data, u
         nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
         nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
         nftnl_rule_add_expr(r, e);
-        e = ex("cmp");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-        nftnl_rule_add_expr(r, e);
+        add_cmp_eq(r, data, len);
 }
 
 static void add_payload(struct nftnl_rule *r, uint32_t base, uint32_t offset, uint32_t len)
@@ -1006,11 +1013,7 @@ static void add_syn_match(struct nftnl_rule *r)
         nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
         nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, 1);
         nftnl_rule_add_expr(r, e);
-        e = ex("cmp");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &syn, 1);
-        nftnl_rule_add_expr(r, e);
+        add_cmp_eq(r, &syn, 1);
 }
 
 /* reject with tcp reset, or drop */
@@ -1067,11 +1070,7 @@ static void put_early_rule(struct txn *t, const struct ruleset_opts *o, const st
         nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
         nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
         nftnl_rule_add_expr(r, e);
-        e = ex("cmp");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
-        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &local, sizeof(local));
-        nftnl_rule_add_expr(r, e);
+        add_cmp_eq(r, &local, sizeof(local));
         add_counter_ref(r, ruleset_obj_name(OBJ_REPEAT, p->name, repeat, sizeof(repeat)));
         add_refusal(r, o);
         rule_put(t, r);
