@@ -5,12 +5,14 @@
  * only checked loosely here; the policy module parses them. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "catalog.h"
 
@@ -77,18 +79,20 @@ static bool date_valid(const char *s)
         return d <= mdays[m - 1] + (m == 2 && is_leap(y));
 }
 
+static bool entry_char(char ch)
+{
+        return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
+               ch == ':' || ch == '.' || ch == '/' || ch == '*';
+}
+
 /* Loose entry check: an address, prefix or legacy wildcard. */
 static bool entry_valid(const char *s)
 {
         if (!*s)
                 return false;
-        for (; *s; s++) {
-                char ch = *s;
-
-                if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
-                      ch == ':' || ch == '.' || ch == '/' || ch == '*'))
+        for (; *s; s++)
+                if (!entry_char(*s))
                         return false;
-        }
         return true;
 }
 
@@ -122,16 +126,15 @@ static int catalog_key(struct catalog *c, const char *path, int line, const char
         return 0;
 }
 
-static int catalog_entry(struct catalog *c, const char *path, int line, const char *text,
-                         const char *comment, char *err)
+/* Hand over or keep an entry that passed the loose check. */
+static int entry_put(struct catalog *c, const char *path, int line, const char *text, const char *comment,
+                     const struct catalog_scan *sc, char *err)
 {
         struct catalog_entry *e;
 
-        if (strpbrk(text, " \t"))
-                return catalog_fail(err, path, line, -EINVAL,
-                                    "'%.64s': one address or prefix per line (comments start with '#')", text);
-        if (!entry_valid(text))
-                return catalog_fail(err, path, line, -EINVAL, "'%.64s' is not an address or prefix", text);
+        c->entries++;
+        if (sc && sc->entry)
+                return sc->entry(text, comment && *comment ? comment : NULL, line, err, sc->userdata);
         if (c->n == c->cap) {
                 size_t cap = c->cap ? c->cap * 2 : 16;
                 struct catalog_entry *v = realloc(c->v, cap * sizeof(*v));
@@ -154,8 +157,19 @@ static int catalog_entry(struct catalog *c, const char *path, int line, const ch
         return 0;
 }
 
-static int catalog_line(struct catalog *c, const char *path, int line, char *s,
-                        int key_line[4], char *err)
+static int catalog_entry(struct catalog *c, const char *path, int line, const char *text,
+                         const char *comment, const struct catalog_scan *sc, char *err)
+{
+        if (strpbrk(text, " \t"))
+                return catalog_fail(err, path, line, -EINVAL,
+                                    "'%.64s': one address or prefix per line (comments start with '#')", text);
+        if (!entry_valid(text))
+                return catalog_fail(err, path, line, -EINVAL, "'%.64s' is not an address or prefix", text);
+        return entry_put(c, path, line, text, comment, sc, err);
+}
+
+static int catalog_line(struct catalog *c, const char *path, int line, char *s, int key_line[4],
+                        const struct catalog_scan *sc, char *err)
 {
         char *hash, *comment = NULL, *eq;
 
@@ -169,7 +183,7 @@ static int catalog_line(struct catalog *c, const char *path, int line, char *s,
                 return 0;
         eq = strchr(s, '=');
         if (!eq)
-                return catalog_entry(c, path, line, s, comment, err);
+                return catalog_entry(c, path, line, s, comment, sc, err);
         *eq = '\0';
         return catalog_key(c, path, line, cfg_trim(s), cfg_trim(eq + 1), key_line, err);
 }
@@ -191,15 +205,89 @@ static int name_from_path(const char *path, char name[CATALOG_NAME_MAX])
         return 0;
 }
 
-int catalog_parse_file(const char *path, const char *name, struct catalog **ret, char err[CONFIG_ERRLEN])
+#define SCAN_BUF (64 * 1024)       /* room for any line CATALOG_LINE_MAX allows */
+
+/* One line of the file, without its "\n" or "\r\n", NUL-terminated in place. */
+static int scan_line(struct catalog *c, const char *path, int line, char *s, size_t len, int key_line[4],
+                     const struct catalog_scan *sc, char *err)
+{
+        size_t i;
+
+        if (len > 0 && s[len - 1] == '\r')
+                len--;
+        s[len] = '\0';
+        if (len > CATALOG_LINE_MAX)
+                return catalog_fail(err, path, line, -EINVAL, "line longer than %d bytes", CATALOG_LINE_MAX);
+        /* most lines of a big catalog are a bare prefix (no NUL, comment,
+         * blank or key): those skip the checks and searches of catalog_line */
+        for (i = 0; i < len && entry_char(s[i]); i++)
+                ;
+        if (i == len && len > 0)
+                return entry_put(c, path, line, s, NULL, sc, err);
+        if (memchr(s, '\0', len))
+                return catalog_fail(err, path, line, -EINVAL, "NUL byte in line");
+        return catalog_line(c, path, line, s, key_line, sc, err);
+}
+
+/* Read fd line by line through one buffer (a 1M-line catalog went through
+ * getline and a strdup per entry before: a third of its reload). */
+static int scan_fd(struct catalog *c, int fd, const char *path, const struct catalog_scan *sc, char *err)
+{
+        int key_line[4] = { 0 };
+        size_t have = 0, start = 0;
+        int line = 0, r = 0;
+        bool eof = false;
+        char *buf;
+
+        buf = malloc(SCAN_BUF + 1);
+        if (!buf)
+                return catalog_fail(err, path, 0, -ENOMEM, "out of memory");
+        while (!eof) {
+                ssize_t n;
+                char *nl;
+
+                if (start > 0) {
+                        memmove(buf, buf + start, have - start);
+                        have -= start;
+                        start = 0;
+                }
+                n = read(fd, buf + have, SCAN_BUF - have);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = catalog_fail(err, path, 0, -errno, "%s", strerror(errno));
+                        goto out;
+                }
+                if (n == 0)
+                        eof = true;
+                have += (size_t)n;
+                while ((nl = memchr(buf + start, '\n', have - start))) {
+                        r = scan_line(c, path, ++line, buf + start, (size_t)(nl - (buf + start)), key_line, sc,
+                                      err);
+                        if (r < 0)
+                                goto out;
+                        start = (size_t)(nl - buf) + 1;
+                }
+                /* what is left has no newline: the last line, or a line too
+                 * long for the buffer (longer than any allowed one) */
+                if (eof && start < have)
+                        r = scan_line(c, path, ++line, buf + start, have - start, key_line, sc, err);
+                else if (start == 0 && have == SCAN_BUF)
+                        r = catalog_fail(err, path, line + 1, -EINVAL, "line longer than %d bytes",
+                                         CATALOG_LINE_MAX);
+                if (r < 0)
+                        goto out;
+        }
+out:
+        free(buf);
+        return r;
+}
+
+int catalog_scan_file(const char *path, const char *name, struct catalog_scan *sc, struct catalog **ret,
+                      char err[CONFIG_ERRLEN])
 {
         struct catalog *c = NULL;
-        int key_line[4] = { 0 };
-        char *buf = NULL;
-        size_t bufsz = 0;
-        ssize_t n;
-        int line = 0, r;
-        FILE *f = NULL;
+        int fd = -1, r;
 
         err[0] = '\0';
         c = calloc(1, sizeof(*c));
@@ -222,39 +310,16 @@ int catalog_parse_file(const char *path, const char *name, struct catalog **ret,
                 goto out;
         }
 
-        f = fopen(path, "re");
-        if (!f) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || (sc && fstat(fd, &sc->st) < 0)) {
                 r = -errno;
                 catalog_fail(err, path, 0, r, "%s", strerror(-r));
                 goto out;
         }
-        errno = 0;
-        while ((n = getline(&buf, &bufsz, f)) >= 0) {
-                size_t len = (size_t)n;
-
-                line++;
-                if (len > 0 && buf[len - 1] == '\n')
-                        buf[--len] = '\0';
-                if (len > 0 && buf[len - 1] == '\r')
-                        buf[--len] = '\0';
-                if (strlen(buf) != len) {
-                        r = catalog_fail(err, path, line, -EINVAL, "NUL byte in line");
-                        goto out;
-                }
-                if (len > CATALOG_LINE_MAX) {
-                        r = catalog_fail(err, path, line, -EINVAL, "line longer than %d bytes", CATALOG_LINE_MAX);
-                        goto out;
-                }
-                r = catalog_line(c, path, line, buf, key_line, err);
-                if (r < 0)
-                        goto out;
-        }
-        if (ferror(f)) {
-                r = errno ? -errno : -EIO;
-                catalog_fail(err, path, 0, r, "%s", strerror(-r));
+        r = scan_fd(c, fd, path, sc, err);
+        if (r < 0)
                 goto out;
-        }
-        if (c->n == 0 && !c->spf) {
+        if (c->entries == 0 && !c->spf) {
                 r = catalog_fail(err, path, 0, -EINVAL, "no addresses and no spf record");
                 goto out;
         }
@@ -262,11 +327,15 @@ int catalog_parse_file(const char *path, const char *name, struct catalog **ret,
         c = NULL;
         r = 0;
 out:
-        if (f)
-                fclose(f);
-        free(buf);
+        if (fd >= 0)
+                close(fd);
         catalog_free(c);
         return r;
+}
+
+int catalog_parse_file(const char *path, const char *name, struct catalog **ret, char err[CONFIG_ERRLEN])
+{
+        return catalog_scan_file(path, name, NULL, ret, err);
 }
 
 /* Is DIR/NAME.conf a regular file? 1 yes, 0 no, negative errno when it

@@ -5,6 +5,7 @@
 #define MXLOCK_CATALOG_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "config.h"
 
@@ -23,8 +24,19 @@ struct catalog {
         char *source;
         char *spf;              /* NULL when none */
         char *checked;          /* "YYYY-MM-DD" the ranges were checked, or NULL */
-        struct catalog_entry *v;
+        struct catalog_entry *v;        /* empty when scanned with an entry callback */
         size_t n, cap;
+        size_t entries;                 /* entry lines read */
+};
+
+/* How catalog_scan_file hands over the entries: to entry() when it is set
+ * (checked loosely as for catalog_parse_file; the catalog keeps none), and
+ * the stat of the file it read. entry() returns 0, or a negative errno with
+ * "FILE:LINE: message" in err. */
+struct catalog_scan {
+        int (*entry)(const char *text, const char *comment, int line, char err[CONFIG_ERRLEN], void *userdata);
+        void *userdata;
+        struct stat st;                 /* out: fstat of the file read */
 };
 
 /* Find NAME.conf in the colon-separated dirs (the last dir that has it wins:
@@ -39,6 +51,11 @@ int catalog_find(const char *dirs, const char *name, char **ret_path, char err[C
 
 /* Parse one catalog file. */
 int catalog_parse_file(const char *path, const char *name, struct catalog **ret, char err[CONFIG_ERRLEN]);
+
+/* Parse one catalog file, entries going through sc (NULL: kept in the
+ * catalog, as catalog_parse_file does). */
+int catalog_scan_file(const char *path, const char *name, struct catalog_scan *sc, struct catalog **ret,
+                      char err[CONFIG_ERRLEN]);
 
 /* Call cb for each catalog name available in dirs (each name once, sorted). */
 int catalog_list(const char *dirs, void (*cb)(const char *name, const char *path, void *userdata), void *userdata);

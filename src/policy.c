@@ -244,19 +244,21 @@ static int find_catalog(struct build_ctx *b, const struct cfg_item *it, const ch
         return r;
 }
 
-/* Parse a catalog that must have ranges (an spf-only one needs a sync). */
-static int read_catalog(struct build_ctx *b, const struct cfg_item *it, const char *path, struct catalog **ret)
+/* Parse a catalog that must have ranges (an spf-only one needs a sync);
+ * with sc, its entries go through sc. */
+static int read_catalog(struct build_ctx *b, const struct cfg_item *it, const char *path,
+                        struct catalog_scan *sc, struct catalog **ret)
 {
         struct catalog *cat = NULL;
         char cerr[CONFIG_ERRLEN];
         int r;
 
-        r = catalog_parse_file(path, it->text, &cat, cerr);
+        r = catalog_scan_file(path, it->text, sc, &cat, cerr);
         if (r < 0) {
                 snprintf(b->err, CONFIG_ERRLEN, "%s", cerr);
                 return r;
         }
-        if (cat->n == 0) {
+        if (cat->entries == 0) {
                 r = fail(b, -EINVAL, it->file, it->line,
                          "provider '%s' has no ranges yet (spf-only catalog %s: run `mxlock sync %s`)",
                          it->text, cat->path, it->text);
@@ -267,11 +269,30 @@ static int read_catalog(struct build_ctx *b, const struct cfg_item *it, const ch
         return 0;
 }
 
+/* A catalog entry straight into the cache's unmerged lists. */
+static int cache_entry(const char *text, const char *comment, int line, char err[CONFIG_ERRLEN], void *userdata)
+{
+        struct catalog_ranges *cr = userdata;
+        struct prefix px;
+        int r;
+
+        r = prefix_parse(text, &px, NULL);
+        if (r < 0) {
+                snprintf(err, CONFIG_ERRLEN, "%s:%d: '%s' is not an address or prefix", cr->path, line, text);
+                return r;
+        }
+        r = range_list_add(&cr->r[fam_index(px.family)], prefix_range(&px));
+        if (r < 0)
+                snprintf(err, CONFIG_ERRLEN, "%s: out of memory", cr->path);
+        return r;
+}
+
 /* The merged ranges of a catalog, from the cache when its file has not
  * changed; the policy takes a reference. */
 static int add_provider_cached(struct build_ctx *b, struct policy *p, const struct cfg_item *it, const char *dirs,
                                struct policy_cache *cache)
 {
+        struct catalog_scan sc = { .entry = cache_entry };
         struct catalog_ranges *cr, **pp;
         struct catalog *cat = NULL;
         char *path = NULL;
@@ -294,9 +315,6 @@ static int add_provider_cached(struct build_ctx *b, struct policy *p, const stru
                     cr->mtime.tv_nsec == st.st_mtim.tv_nsec)
                         goto found;
 
-        r = read_catalog(b, it, path, &cat);
-        if (r < 0)
-                goto out;
         cr = calloc(1, sizeof(*cr));
         if (!cr) {
                 r = -ENOMEM;
@@ -305,21 +323,13 @@ static int add_provider_cached(struct build_ctx *b, struct policy *p, const stru
         range_list_init(&cr->r[FAM_V4], AF_INET);
         range_list_init(&cr->r[FAM_V6], AF_INET6);
         cr->refs = 1;   /* the cache's */
-        for (size_t i = 0; i < cat->n; i++) {
-                struct prefix px;
-
-                r = prefix_parse(cat->v[i].text, &px, NULL);
-                if (r < 0) {
-                        r = fail(b, r, cat->path, cat->v[i].line, "'%s' is not an address or prefix",
-                                 cat->v[i].text);
-                        ranges_unref(cr);
-                        goto out;
-                }
-                r = range_list_add(&cr->r[fam_index(px.family)], prefix_range(&px));
-                if (r < 0) {
-                        ranges_unref(cr);
-                        goto out;
-                }
+        cr->path = path;
+        path = NULL;
+        sc.userdata = cr;
+        r = read_catalog(b, it, cr->path, &sc, &cat);
+        if (r < 0) {
+                ranges_unref(cr);
+                goto out;
         }
         dups = range_list_merge(&cr->r[FAM_V4]) + range_list_merge(&cr->r[FAM_V6]);
         /* kept for the daemon's lifetime: IPv4 in a quarter of the room */
@@ -339,12 +349,11 @@ static int add_provider_cached(struct build_ctx *b, struct policy *p, const stru
         }
         if (dups)
                 warn(b, cat->path, 0, "%zu duplicate prefix%s ignored", dups, dups == 1 ? "" : "es");
-        cr->path = path;
-        path = NULL;
-        cr->dev = st.st_dev;
-        cr->ino = st.st_ino;
-        cr->size = st.st_size;
-        cr->mtime = st.st_mtim;
+        /* what was read, which may be newer than what was looked up */
+        cr->dev = sc.st.st_dev;
+        cr->ino = sc.st.st_ino;
+        cr->size = sc.st.st_size;
+        cr->mtime = sc.st.st_mtim;
         /* an older parse of the same path leaves the cache (its users keep it) */
         for (pp = &cache->head; *pp; pp = &(*pp)->next)
                 if (strcmp((*pp)->path, cr->path) == 0) {
@@ -464,7 +473,7 @@ static int add_provider(struct build_ctx *b, struct policy *p, const struct cfg_
         r = find_catalog(b, it, dirs, &path);
         if (r < 0)
                 return r;
-        r = read_catalog(b, it, path, &cat);
+        r = read_catalog(b, it, path, NULL, &cat);
         free(path);
         if (r < 0)
                 return r;

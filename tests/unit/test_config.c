@@ -826,6 +826,56 @@ static void test_catalog_nul_and_long(void **state)
         free(big);
 }
 
+
+/* The reader goes through a 64 KiB buffer: lines across its edges, CRLF
+ * ends, a last line without a newline, and a line longer than the buffer. */
+static void test_catalog_buffer_edges(void **state)
+{
+        const size_t lines = 30000;
+        char err[CONFIG_ERRLEN];
+        struct catalog *c = NULL;
+        size_t len = 0;
+        char *text = malloc(lines * 32 + 200000), *path;
+
+        (void)state;
+        assert_non_null(text);
+        len += (size_t)sprintf(text + len, "description = edges\r\n");
+        for (size_t i = 0; i < lines; i++)
+                len += (size_t)sprintf(text + len, i % 5 ? "10.%zu.%zu.0/24%s" : "10.%zu.%zu.1 # host %s",
+                                       i / 256 % 256, i % 256, i % 3 ? "\n" : "\r\n");
+        len += (size_t)sprintf(text + len, "192.0.2.9");
+        path = write_catalog("edges", "edges.conf", text);
+        assert_int_equal(catalog_parse_file(path, "edges", &c, err), 0);
+        assert_int_equal(c->n, lines + 1);
+        for (size_t i = 0; i < lines; i += 997) {
+                char want[32];
+
+                snprintf(want, sizeof(want), i % 5 ? "10.%zu.%zu.0/24" : "10.%zu.%zu.1", i / 256 % 256, i % 256);
+                assert_string_equal(c->v[i].text, want);
+                assert_int_equal(c->v[i].line, (int)i + 2);
+                if (i % 5 == 0)
+                        assert_non_null(c->v[i].comment);
+                else
+                        assert_null(c->v[i].comment);
+        }
+        assert_string_equal(c->v[lines].text, "192.0.2.9");
+        catalog_free(c);
+        free(path);
+
+        /* line 3 is 100000 bytes: longer than the buffer */
+        len = (size_t)sprintf(text, "192.0.2.1\n192.0.2.2\n# ");
+        memset(text + len, 'y', 100000);
+        len += 100000;
+        sprintf(text + len, "\n192.0.2.3\n");
+        path = write_catalog("edges", "huge.conf", text);
+        c = NULL;
+        assert_int_equal(catalog_parse_file(path, "huge", &c, err), -EINVAL);
+        assert_non_null(strstr(err, "huge.conf:3: line longer than 4096 bytes"));
+        assert_null(c);
+        free(path);
+        free(text);
+}
+
 static void test_catalog_spf_only(void **state)
 {
         char err[CONFIG_ERRLEN];
@@ -1063,6 +1113,7 @@ int main(void)
                 cmocka_unit_test(test_catalog_parse),
                 cmocka_unit_test(test_catalog_errors),
                 cmocka_unit_test(test_catalog_nul_and_long),
+                cmocka_unit_test(test_catalog_buffer_edges),
                 cmocka_unit_test(test_catalog_spf_only),
                 cmocka_unit_test(test_catalog_override),
                 cmocka_unit_test(test_catalog_list),
