@@ -11,7 +11,6 @@
 
 #include "prefix.h"
 
-#define ADDR128_MAX (~(addr128)0)
 
 /* Longest text we look at: an IPv6 address with an embedded IPv4 tail plus
  * "/128"; anything longer is not a prefix. */
@@ -624,22 +623,49 @@ static void range_list_sort(struct range_list *l)
         qsort(l->v, l->n, sizeof(*l->v), range_compare);
 }
 
-size_t range_list_merge(struct range_list *l)
+/* Does r join the merged range last (overlapping or adjacent)? A range
+ * ending at the top of the space swallows everything after it. */
+static bool range_joins(const struct range *last, const struct range *r)
+{
+        return last->hi == ADDR128_MAX || r->lo <= last->hi + 1;
+}
+
+int range_list_merge_members(struct range_list *l, struct range_list *members, size_t *ret_dups)
 {
         size_t dups = 0, w = 0;
 
-        if (l->n == 0 || l->borrowed)
+        if (l->n == 0 || l->borrowed) {
+                *ret_dups = 0;
                 return 0;       /* a borrowed list was merged by its owner */
+        }
         range_list_sort(l);
+        if (members) {
+                /* before merging in place: the runs of two ranges or more */
+                struct range span = l->v[0];
+                size_t start = 0;
+
+                for (size_t i = 1; i <= l->n; i++) {
+                        if (i < l->n && range_joins(&span, &l->v[i])) {
+                                if (l->v[i].hi > span.hi)
+                                        span.hi = l->v[i].hi;
+                                continue;
+                        }
+                        for (size_t k = start; i - start > 1 && k < i; k++)
+                                if (range_list_add(members, l->v[k]) < 0)
+                                        return -ENOMEM;
+                        if (i < l->n) {
+                                span = l->v[i];
+                                start = i;
+                        }
+                }
+        }
         for (size_t i = 0; i < l->n; i++) {
                 struct range r = l->v[i];
                 struct range *last = w ? &l->v[w - 1] : NULL;
 
                 if (i > 0 && r.lo == l->v[i - 1].lo && r.hi == l->v[i - 1].hi)
                         dups++;
-                /* Overlapping or adjacent; a last range ending at the top of
-                 * the space swallows everything after it. */
-                if (last && (last->hi == ADDR128_MAX || r.lo <= last->hi + 1)) {
+                if (last && range_joins(last, &r)) {
                         if (r.hi > last->hi)
                                 last->hi = r.hi;
                         continue;
@@ -647,6 +673,15 @@ size_t range_list_merge(struct range_list *l)
                 l->v[w++] = r;
         }
         l->n = w;
+        *ret_dups = dups;
+        return 0;
+}
+
+size_t range_list_merge(struct range_list *l)
+{
+        size_t dups;
+
+        (void)range_list_merge_members(l, NULL, &dups);
         return dups;
 }
 

@@ -10,6 +10,7 @@
 
 /* An address in host order; IPv4 uses the low 32 bits. */
 typedef unsigned __int128 addr128;
+#define ADDR128_MAX (~(addr128)0)
 
 #define ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
 
@@ -95,6 +96,11 @@ int range_list_add(struct range_list *l, struct range r);
 /* Sort and merge overlapping and adjacent ranges in place. Returns the number
  * of input ranges that were exact duplicates of an earlier one. */
 size_t range_list_merge(struct range_list *l);
+/* range_list_merge, also appending to members (sorted, when it was empty)
+ * every input range that shares its merged range with another: what an
+ * edit of the input needs to redo one merged range. Returns 0 or -ENOMEM
+ * (l is then sorted, not merged). */
+int range_list_merge_members(struct range_list *l, struct range_list *members, size_t *ret_dups);
 /* dst (initialised, empty) becomes the merged union of two merged lists of
  * its family, in one linear pass. Returns 0 or -ENOMEM. */
 int range_list_union(struct range_list *dst, const struct range_list *a, const struct range_list *b);
