@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,7 +135,7 @@ static int entry_put(struct catalog *c, const char *path, int line, const char *
 
         c->entries++;
         if (sc && sc->entry)
-                return sc->entry(text, comment && *comment ? comment : NULL, line, err, sc->userdata);
+                return sc->entry(text, comment, line, err, sc->userdata);
         if (c->n == c->cap) {
                 size_t cap = c->cap ? c->cap * 2 : 16;
                 struct catalog_entry *v = realloc(c->v, cap * sizeof(*v));
@@ -147,45 +148,14 @@ static int entry_put(struct catalog *c, const char *path, int line, const char *
         e = &c->v[c->n];
         e->line = line;
         e->text = strdup(text);
-        e->comment = comment && *comment ? strdup(comment) : NULL;
-        if (!e->text || (comment && *comment && !e->comment)) {
+        e->comment = comment ? strdup(comment) : NULL;
+        if (!e->text || (comment && !e->comment)) {
                 free(e->text);
                 free(e->comment);
                 return catalog_fail(err, path, 0, -ENOMEM, "out of memory");
         }
         c->n++;
         return 0;
-}
-
-static int catalog_entry(struct catalog *c, const char *path, int line, const char *text,
-                         const char *comment, const struct catalog_scan *sc, char *err)
-{
-        if (strpbrk(text, " \t"))
-                return catalog_fail(err, path, line, -EINVAL,
-                                    "'%.64s': one address or prefix per line (comments start with '#')", text);
-        if (!entry_valid(text))
-                return catalog_fail(err, path, line, -EINVAL, "'%.64s' is not an address or prefix", text);
-        return entry_put(c, path, line, text, comment, sc, err);
-}
-
-static int catalog_line(struct catalog *c, const char *path, int line, char *s, int key_line[4],
-                        const struct catalog_scan *sc, char *err)
-{
-        char *hash, *comment = NULL, *eq;
-
-        hash = strchr(s, '#');
-        if (hash) {
-                *hash = '\0';
-                comment = cfg_trim(hash + 1);
-        }
-        s = cfg_trim(s);
-        if (!*s)
-                return 0;
-        eq = strchr(s, '=');
-        if (!eq)
-                return catalog_entry(c, path, line, s, comment, sc, err);
-        *eq = '\0';
-        return catalog_key(c, path, line, cfg_trim(s), cfg_trim(eq + 1), key_line, err);
 }
 
 /* The catalog name of a path: its base name without ".conf". */
@@ -207,26 +177,99 @@ static int name_from_path(const char *path, char name[CATALOG_NAME_MAX])
 
 #define SCAN_BUF (64 * 1024)       /* room for any line CATALOG_LINE_MAX allows */
 
-/* One line of the file, without its "\n" or "\r\n", NUL-terminated in place. */
-static int scan_line(struct catalog *c, const char *path, int line, char *s, size_t len, int key_line[4],
-                     const struct catalog_scan *sc, char *err)
+enum line_kind {
+        LINE_NONE,              /* blank or only a comment */
+        LINE_ENTRY,             /* *a the entry, *b its comment or NULL */
+        LINE_KEY,               /* *a the key, *b its value */
+        LINE_LONG,
+        LINE_NUL,
+        LINE_WORDS,             /* *a: an entry of more than one word */
+        LINE_BAD,               /* *a: not an address or prefix */
+};
+
+/* What one line holds: s is len bytes without the newline, split in place
+ * (*a and *b point into it). */
+static enum line_kind line_split(char *s, size_t len, char **a, char **b)
 {
+        char *hash, *eq;
         size_t i;
 
         if (len > 0 && s[len - 1] == '\r')
                 len--;
         s[len] = '\0';
         if (len > CATALOG_LINE_MAX)
-                return catalog_fail(err, path, line, -EINVAL, "line longer than %d bytes", CATALOG_LINE_MAX);
+                return LINE_LONG;
         /* most lines of a big catalog are a bare prefix (no NUL, comment,
-         * blank or key): those skip the checks and searches of catalog_line */
+         * blank or key): those skip the searches and trimming below */
         for (i = 0; i < len && entry_char(s[i]); i++)
                 ;
-        if (i == len && len > 0)
-                return entry_put(c, path, line, s, NULL, sc, err);
+        *b = NULL;
+        if (i == len && len > 0) {
+                *a = s;
+                return LINE_ENTRY;
+        }
         if (memchr(s, '\0', len))
+                return LINE_NUL;
+        hash = strchr(s, '#');
+        if (hash) {
+                *hash = '\0';
+                *b = cfg_trim(hash + 1);
+                if (!**b)
+                        *b = NULL;
+        }
+        *a = s = cfg_trim(s);
+        if (!*s)
+                return LINE_NONE;
+        eq = strchr(s, '=');
+        if (eq) {
+                *eq = '\0';
+                *a = cfg_trim(s);
+                *b = cfg_trim(eq + 1);
+                return LINE_KEY;
+        }
+        if (strpbrk(s, " \t"))
+                return LINE_WORDS;
+        return entry_valid(s) ? LINE_ENTRY : LINE_BAD;
+}
+
+int catalog_entry_text(char *s, size_t len, const char **ret_text)
+{
+        char *a, *b;
+
+        switch (line_split(s, len, &a, &b)) {
+        case LINE_NONE:
+                return 0;
+        case LINE_ENTRY:
+                *ret_text = a;
+                return 1;
+        default:
+                return -EAGAIN;
+        }
+}
+
+/* One line of the file, without its newline. */
+static int scan_line(struct catalog *c, const char *path, int line, char *s, size_t len, int key_line[4],
+                     const struct catalog_scan *sc, char *err)
+{
+        char *a, *b;
+
+        switch (line_split(s, len, &a, &b)) {
+        case LINE_NONE:
+                return 0;
+        case LINE_ENTRY:
+                return entry_put(c, path, line, a, b, sc, err);
+        case LINE_KEY:
+                return catalog_key(c, path, line, a, b, key_line, err);
+        case LINE_LONG:
+                return catalog_fail(err, path, line, -EINVAL, "line longer than %d bytes", CATALOG_LINE_MAX);
+        case LINE_NUL:
                 return catalog_fail(err, path, line, -EINVAL, "NUL byte in line");
-        return catalog_line(c, path, line, s, key_line, sc, err);
+        case LINE_WORDS:
+                return catalog_fail(err, path, line, -EINVAL,
+                                    "'%.64s': one address or prefix per line (comments start with '#')", a);
+        default:
+                return catalog_fail(err, path, line, -EINVAL, "'%.64s' is not an address or prefix", a);
+        }
 }
 
 /* Read fd line by line through one buffer (a 1M-line catalog went through
@@ -336,6 +379,302 @@ out:
 int catalog_parse_file(const char *path, const char *name, struct catalog **ret, char err[CONFIG_ERRLEN])
 {
         return catalog_scan_file(path, name, NULL, ret, err);
+}
+
+/* ---- what changed between two versions of a catalog file ---------------- */
+
+#define DIFF_BUF (1024 * 1024)
+#define DIFF_BLOCK (256 * 1024)
+#define DIFF_VERIFY 8192                /* bytes that must agree after a resync: more than a line */
+#define DIFF_SLOTS 16384                /* lines hashed per side and region */
+
+/* Part of a file in memory. */
+struct window {
+        int fd;
+        off_t size;
+        char *buf;
+        off_t off;              /* file offset of buf[0] */
+        size_t len;
+};
+
+/* At least min(want, what is left) bytes of the file at pos (want at most
+ * DIFF_BUF), with *avail the bytes there are from pos; NULL and errno on a
+ * read error or a file that shrank. */
+static const char *window_at(struct window *w, off_t pos, size_t want, size_t *avail)
+{
+        size_t need = (size_t)(w->size - pos) < want ? (size_t)(w->size - pos) : want;
+
+        if (pos < w->off || (size_t)(pos - w->off) + need > w->len) {
+                size_t got = 0, cap = (size_t)(w->size - pos) < DIFF_BUF ? (size_t)(w->size - pos) : DIFF_BUF;
+
+                while (got < cap) {
+                        ssize_t n = pread(w->fd, w->buf + got, cap - got, pos + (off_t)got);
+
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0)
+                                return NULL;
+                        if (n == 0)
+                                break;
+                        got += (size_t)n;
+                }
+                w->off = pos;
+                w->len = got;
+                if (got < need) {
+                        errno = ESTALE;
+                        return NULL;
+                }
+        }
+        *avail = w->len - (size_t)(pos - w->off);
+        return w->buf + (pos - w->off);
+}
+
+/* How many bytes a and b share from the start. */
+static size_t common_prefix(const char *a, const char *b, size_t n)
+{
+        size_t i = 0;
+
+        while (i + 4096 <= n && !memcmp(a + i, b + i, 4096))
+                i += 4096;
+        while (i + 8 <= n) {
+                uint64_t x, y;
+
+                memcpy(&x, a + i, 8);
+                memcpy(&y, b + i, 8);
+                if (x != y)
+                        break;
+                i += 8;
+        }
+        while (i < n && a[i] == b[i])
+                i++;
+        return i;
+}
+
+/* Do the two files agree for DIFF_VERIFY bytes from these offsets (or to
+ * both their ends, when they are nearer)? */
+static int diff_verify(struct window *o, off_t po, struct window *n, off_t pn)
+{
+        off_t ro = o->size - po, rn = n->size - pn;
+        size_t want = DIFF_VERIFY, ao, an;
+        const char *a, *b;
+
+        if (ro < DIFF_VERIFY || rn < DIFF_VERIFY) {
+                if (ro != rn)
+                        return 0;
+                want = (size_t)ro;
+        }
+        a = window_at(o, po, want, &ao);
+        if (!a)
+                return -errno;
+        /* a stays valid: b comes from the other window */
+        b = window_at(n, pn, want, &an);
+        if (!b)
+                return -errno;
+        return common_prefix(a, b, want) == want;
+}
+
+/* The line at pos: its length with the newline in *len (the rest of the
+ * file for a last line without one) and its hash; -EAGAIN for a line too
+ * long to be a catalog's. */
+static int diff_line(struct window *w, off_t pos, size_t *len, uint64_t *hash)
+{
+        size_t avail, n;
+        const char *s = window_at(w, pos, CATALOG_LINE_MAX + 2, &avail), *nl;
+        uint64_t h = 0xcbf29ce484222325ull;
+
+        if (!s)
+                return -errno;
+        n = avail < CATALOG_LINE_MAX + 2 ? avail : CATALOG_LINE_MAX + 2;
+        nl = memchr(s, '\n', n);
+        if (nl)
+                n = (size_t)(nl - s) + 1;
+        else if (pos + (off_t)n < w->size)
+                return -EAGAIN;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (uint8_t)s[i]) * 0x100000001b3ull;
+        *len = n;
+        *hash = h;
+        return 0;
+}
+
+struct diff_slot {
+        uint64_t hash;
+        off_t off;              /* -1: free */
+};
+
+/* The first line at off with this hash on one side, or -1. */
+static off_t slot_find(const struct diff_slot *t, uint64_t hash)
+{
+        for (size_t i = hash & (DIFF_SLOTS - 1); t[i].off >= 0; i = (i + 1) & (DIFF_SLOTS - 1))
+                if (t[i].hash == hash)
+                        return t[i].off;
+        return -1;
+}
+
+static void slot_put(struct diff_slot *t, uint64_t hash, off_t off)
+{
+        size_t i;
+
+        for (i = hash & (DIFF_SLOTS - 1); t[i].off >= 0; i = (i + 1) & (DIFF_SLOTS - 1))
+                if (t[i].hash == hash)
+                        return;
+        t[i].hash = hash;
+        t[i].off = off;
+}
+
+/* The lines of [from, to) of one side, each to fn without its newline. */
+static int diff_emit(struct window *w, bool added, off_t from, off_t to,
+                     int (*fn)(bool added, char *line, size_t len, void *userdata), void *userdata)
+{
+        char line[CATALOG_LINE_MAX + 3];
+
+        while (from < to) {
+                size_t len, avail;
+                uint64_t h;
+                const char *s;
+                int r = diff_line(w, from, &len, &h);
+
+                if (r < 0)
+                        return r;
+                s = window_at(w, from, len, &avail);
+                if (!s)
+                        return -errno;
+                memcpy(line, s, len);
+                from += (off_t)len;
+                if (len > 0 && line[len - 1] == '\n')
+                        len--;
+                line[len] = '\0';
+                r = fn(added, line, len, userdata);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* From the line start (lo, ln) where the files stop agreeing, the nearest
+ * pair of offsets where they agree again: lines of both sides are hashed in
+ * turn until one has been seen on the other side and the bytes after it
+ * agree (or both sides end). *budget is the bytes of difference left. */
+static int diff_resync(struct window *o, struct window *n, off_t lo, off_t ln, struct diff_slot *to,
+                       struct diff_slot *tn, size_t *budget, off_t *ret_o, off_t *ret_n)
+{
+        off_t co = lo, cn = ln;
+        unsigned lines = 0;
+
+        for (size_t i = 0; i < DIFF_SLOTS; i++)
+                to[i].off = tn[i].off = -1;
+        for (;;) {
+                if (co >= o->size && cn >= n->size) {
+                        *ret_o = o->size;
+                        *ret_n = n->size;
+                        break;
+                }
+                if ((size_t)(co - lo) + (size_t)(cn - ln) > *budget || ++lines > DIFF_SLOTS / 2)
+                        return -E2BIG;
+                for (int side = 0; side < 2; side++) {
+                        struct window *w = side ? n : o, *other = side ? o : n;
+                        struct diff_slot *mine = side ? tn : to, *theirs = side ? to : tn;
+                        off_t *cur = side ? &cn : &co, seen;
+                        uint64_t h;
+                        size_t len;
+                        int r;
+
+                        if (*cur >= w->size)
+                                continue;
+                        r = diff_line(w, *cur, &len, &h);
+                        if (r < 0)
+                                return r;
+                        seen = slot_find(theirs, h);
+                        if (seen >= 0) {
+                                r = side ? diff_verify(other, seen, w, *cur) : diff_verify(w, *cur, other, seen);
+                                if (r < 0)
+                                        return r;
+                                if (r) {
+                                        *ret_o = side ? seen : *cur;
+                                        *ret_n = side ? *cur : seen;
+                                        goto found;
+                                }
+                        }
+                        slot_put(mine, h, *cur);
+                        *cur += (off_t)len;
+                }
+        }
+found:
+        if (*ret_o == lo && *ret_n == ln)
+                return -EAGAIN;         /* cannot be: the lines at lo and ln differ */
+        *budget -= (size_t)(*ret_o - lo) + (size_t)(*ret_n - ln);
+        return 0;
+}
+
+int catalog_diff(int old_fd, int new_fd, size_t limit,
+                 int (*fn)(bool added, char *line, size_t len, void *userdata), void *userdata)
+{
+        struct window o = { .fd = old_fd }, n = { .fd = new_fd };
+        struct diff_slot *to = NULL, *tn = NULL;
+        off_t po = 0, pn = 0, line = 0;         /* line: start of the line po is in */
+        struct stat so, sn;
+        int r = 0;
+
+        if (fstat(old_fd, &so) < 0 || fstat(new_fd, &sn) < 0)
+                return -errno;
+        o.size = so.st_size;
+        n.size = sn.st_size;
+        o.buf = malloc(DIFF_BUF);
+        n.buf = malloc(DIFF_BUF);
+        to = malloc(DIFF_SLOTS * sizeof(*to));
+        tn = malloc(DIFF_SLOTS * sizeof(*tn));
+        if (!o.buf || !n.buf || !to || !tn) {
+                r = -ENOMEM;
+                goto out;
+        }
+        for (;;) {
+                off_t ro, rn;
+
+                /* the bytes both share from here */
+                for (;;) {
+                        size_t ao, an, k, c;
+                        const char *a = window_at(&o, po, DIFF_BLOCK, &ao), *b, *nl;
+
+                        if (!a) {
+                                r = -errno;
+                                goto out;
+                        }
+                        b = window_at(&n, pn, DIFF_BLOCK, &an);
+                        if (!b) {
+                                r = -errno;
+                                goto out;
+                        }
+                        k = ao < an ? ao : an;
+                        if (k > DIFF_BLOCK)
+                                k = DIFF_BLOCK;
+                        c = common_prefix(a, b, k);
+                        nl = c ? memrchr(a, '\n', c) : NULL;
+                        if (nl)
+                                line = po + (nl - a) + 1;
+                        po += (off_t)c;
+                        pn += (off_t)c;
+                        if (c < k || k == 0)
+                                break;
+                }
+                if (po == o.size && pn == n.size)
+                        break;
+                r = diff_resync(&o, &n, line, line + (pn - po), to, tn, &limit, &ro, &rn);
+                if (r < 0)
+                        goto out;
+                r = diff_emit(&o, false, line, ro, fn, userdata);
+                if (r == 0)
+                        r = diff_emit(&n, true, line + (pn - po), rn, fn, userdata);
+                if (r < 0)
+                        goto out;
+                po = line = ro;
+                pn = rn;
+        }
+out:
+        free(o.buf);
+        free(n.buf);
+        free(to);
+        free(tn);
+        return r;
 }
 
 /* Is DIR/NAME.conf a regular file? 1 yes, 0 no, negative errno when it

@@ -4,6 +4,7 @@
 #ifndef MXLOCK_CATALOG_H
 #define MXLOCK_CATALOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
 
@@ -59,6 +60,20 @@ int catalog_scan_file(const char *path, const char *name, struct catalog_scan *s
 
 /* Call cb for each catalog name available in dirs (each name once, sorted). */
 int catalog_list(const char *dirs, void (*cb)(const char *name, const char *path, void *userdata), void *userdata);
+
+/* The entry on a line of a catalog (len bytes without the newline, split
+ * in place): 1 with *ret_text, 0 for a blank or comment line, -EAGAIN for
+ * anything else (a key, or an error that parsing the file would report). */
+int catalog_entry_text(char *s, size_t len, const char **ret_text);
+
+/* What changed between two versions of a catalog file: fn gets each line of
+ * old (added false) and of new (added true) in the regions where they
+ * differ, without its newline; the rest was compared byte for byte. A
+ * region ends at the nearest line both versions share again. Returns 0,
+ * -E2BIG when the regions come to more than limit bytes, -EAGAIN for a line
+ * too long, fn's negative value, or another negative errno. */
+int catalog_diff(int old_fd, int new_fd, size_t limit,
+                 int (*fn)(bool added, char *line, size_t len, void *userdata), void *userdata);
 
 void catalog_free(struct catalog *c);
 
