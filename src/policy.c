@@ -1,6 +1,7 @@
 /* src/policy.c: config + catalogs -> merged per-policy ranges. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,20 +9,35 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "catalog.h"
 #include "policy.h"
 
-/* One catalog's merged ranges, shared by the policies that name it. */
+/* One family's merged ranges of a catalog, and their members: the input
+ * ranges that share their merged range with another, which an edit of the
+ * file needs to redo that range. Two versions of a catalog share the part
+ * of a family the edit left alone. */
+struct part {
+        unsigned refs;
+        struct range_list r, m;         /* IPv6 (and IPv4 while a file is read) */
+        uint32_t (*v4)[2], (*m4)[2];    /* IPv4 at 8 bytes a range, not 32 */
+        size_t n4, nm4;
+};
+
+/* One catalog's ranges, shared by the policies that name it. The file
+ * read stays open, so that its next version can be applied as the
+ * difference from it (catalog_diff). */
 struct catalog_ranges {
         char *path;
+        int fd;                         /* the version read, or -1 */
         dev_t dev;
         ino_t ino;
         off_t size;
         struct timespec mtime;
-        struct range_list r[FAM_N];     /* r[FAM_V4] stays empty: see v4 */
-        uint32_t (*v4)[2];              /* IPv4 ranges at 8 bytes each, not 32 */
-        size_t n4;
+        struct part *part[FAM_N];
+        size_t entries;                 /* entry lines of the file */
+        size_t dups;                    /* of them exact repeats */
         unsigned refs;          /* policies using it, +1 while in the cache */
         bool used;              /* named by the latest build */
         struct catalog_ranges *next;
@@ -29,17 +45,63 @@ struct catalog_ranges {
 
 struct policy_cache {
         struct catalog_ranges *head;
+        struct policy_cache_stats stats;
 };
+
+static struct part *part_new(int family)
+{
+        struct part *pt = calloc(1, sizeof(*pt));
+
+        if (!pt)
+                return NULL;
+        pt->refs = 1;
+        range_list_init(&pt->r, family);
+        range_list_init(&pt->m, family);
+        return pt;
+}
+
+static void part_unref(struct part *pt)
+{
+        if (!pt || --pt->refs > 0)
+                return;
+        range_list_free(&pt->r);
+        range_list_free(&pt->m);
+        free(pt->v4);
+        free(pt->m4);
+        free(pt);
+}
 
 static void ranges_unref(struct catalog_ranges *cr)
 {
         if (!cr || --cr->refs > 0)
                 return;
-        range_list_free(&cr->r[FAM_V4]);
-        range_list_free(&cr->r[FAM_V6]);
-        free(cr->v4);
+        if (cr->fd >= 0)
+                close(cr->fd);
+        part_unref(cr->part[FAM_V4]);
+        part_unref(cr->part[FAM_V6]);
         free(cr->path);
         free(cr);
+}
+
+/* parts: also new ones (a whole read), else left for the caller */
+static struct catalog_ranges *ranges_new(bool parts)
+{
+        struct catalog_ranges *cr = calloc(1, sizeof(*cr));
+
+        if (!cr)
+                return NULL;
+        cr->fd = -1;
+        cr->refs = 1;   /* the cache's */
+        if (parts && (!(cr->part[FAM_V4] = part_new(AF_INET)) || !(cr->part[FAM_V6] = part_new(AF_INET6)))) {
+                ranges_unref(cr);
+                return NULL;
+        }
+        return cr;
+}
+
+const struct policy_cache_stats *policy_cache_stats(const struct policy_cache *c)
+{
+        return &c->stats;
 }
 
 struct policy_cache *policy_cache_new(void)
@@ -281,23 +343,461 @@ static int cache_entry(const char *text, const char *comment, int line, char err
                 snprintf(err, CONFIG_ERRLEN, "%s:%d: '%s' is not an address or prefix", cr->path, line, text);
                 return r;
         }
-        r = range_list_add(&cr->r[fam_index(px.family)], prefix_range(&px));
+        r = range_list_add(&cr->part[fam_index(px.family)]->r, prefix_range(&px));
         if (r < 0)
                 snprintf(err, CONFIG_ERRLEN, "%s: out of memory", cr->path);
         return r;
 }
 
+/* A merged list at 8 bytes a range; l is emptied. */
+static int compact_v4(struct range_list *l, uint32_t (**ret)[2], size_t *ret_n)
+{
+        uint32_t (*v)[2] = NULL;
+
+        if (l->n) {
+                v = malloc(l->n * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                for (size_t i = 0; i < l->n; i++) {
+                        v[i][0] = (uint32_t)l->v[i].lo;
+                        v[i][1] = (uint32_t)l->v[i].hi;
+                }
+        }
+        *ret = v;
+        *ret_n = l->n;
+        range_list_free(l);
+        range_list_init(l, AF_INET);
+        return 0;
+}
+
+/* Read a catalog file whole into cr (fresh from ranges_new, path set). */
+static int ranges_parse(struct build_ctx *b, const struct cfg_item *it, struct catalog_ranges *cr)
+{
+        struct catalog_scan sc = { .entry = cache_entry, .userdata = cr };
+        struct part *p4 = cr->part[FAM_V4], *p6 = cr->part[FAM_V6];
+        struct catalog *cat = NULL;
+        size_t d4 = 0, d6 = 0;
+        int r;
+
+        r = read_catalog(b, it, cr->path, &sc, &cat);
+        if (r < 0)
+                return r;
+        cr->entries = cat->entries;
+        catalog_free(cat);
+        if (range_list_merge_members(&p4->r, &p4->m, &d4) < 0 || range_list_merge_members(&p6->r, &p6->m, &d6) < 0 ||
+            compact_v4(&p4->r, &p4->v4, &p4->n4) < 0 || compact_v4(&p4->m, &p4->m4, &p4->nm4) < 0)
+                return -ENOMEM;
+        cr->dups = d4 + d6;
+        cr->dev = sc.st.st_dev;
+        cr->ino = sc.st.st_ino;
+        cr->size = sc.st.st_size;
+        cr->mtime = sc.st.st_mtim;
+        /* kept for the next version's difference; what it read, so a
+         * stat that differs from these means a new version */
+        cr->fd = open(cr->path, O_RDONLY | O_CLOEXEC);
+        if (cr->fd >= 0) {
+                struct stat st;
+
+                if (fstat(cr->fd, &st) < 0 || st.st_dev != cr->dev || st.st_ino != cr->ino ||
+                    st.st_size != cr->size || st.st_mtim.tv_sec != cr->mtime.tv_sec ||
+                    st.st_mtim.tv_nsec != cr->mtime.tv_nsec) {
+                        close(cr->fd);
+                        cr->fd = -1;
+                }
+        }
+        return 0;
+}
+
+/* ---- a new version of a catalog as its difference from the last ------- */
+
+/* A merged list or its members, in either form. */
+struct rview {
+        const uint32_t (*c)[2];         /* compact IPv4, or */
+        const struct range *v;
+        size_t n;
+};
+
+static struct range rv_at(const struct rview *x, size_t i)
+{
+        struct range r;
+
+        if (x->c) {
+                r.lo = x->c[i][0];
+                r.hi = x->c[i][1];
+        } else {
+                r = x->v[i];
+        }
+        return r;
+}
+
+/* The first range at or after from whose lo is above a. */
+static size_t rv_upper(const struct rview *x, size_t from, addr128 a)
+{
+        size_t lo = from, hi = x->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (rv_at(x, mid).lo <= a)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+/* The first merged range at or after from that ends at or above a - 1
+ * (touches or follows a range starting at a). */
+static size_t rv_touching(const struct rview *x, size_t from, addr128 a)
+{
+        size_t lo = from, hi = x->n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (a > 0 && rv_at(x, mid).hi < a - 1)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+/* A list being built in either form; cap is enough by construction. */
+struct rout {
+        uint32_t (*c)[2];
+        struct range_list *l;
+        size_t n;
+};
+
+static void ro_put(struct rout *o, struct range r)
+{
+        if (o->c) {
+                o->c[o->n][0] = (uint32_t)r.lo;
+                o->c[o->n][1] = (uint32_t)r.hi;
+        } else {
+                o->l->v[o->n] = r;
+        }
+        o->n++;
+}
+
+/* x[from, to) as it is. */
+static void ro_copy(struct rout *o, const struct rview *x, size_t from, size_t to)
+{
+        if (to <= from)
+                return;
+        if (o->c)
+                memcpy(o->c + o->n, x->c + from, (to - from) * sizeof(*o->c));
+        else
+                memcpy(o->l->v + o->n, x->v + from, (to - from) * sizeof(*x->v));
+        o->n += to - from;
+}
+
+struct change {
+        struct range r;
+        bool add;
+};
+
+static int change_cmp(const void *a, const void *b)
+{
+        const struct change *x = a, *y = b;
+
+        if (x->r.lo != y->r.lo)
+                return x->r.lo < y->r.lo ? -1 : 1;
+        if (x->r.hi != y->r.hi)
+                return x->r.hi < y->r.hi ? -1 : 1;
+        return (int)x->add - (int)y->add;
+}
+
+static size_t count_dups(const struct range_list *l)
+{
+        size_t d = 0;
+
+        for (size_t i = 1; i < l->n; i++)
+                d += l->v[i].lo == l->v[i - 1].lo && l->v[i].hi == l->v[i - 1].hi;
+        return d;
+}
+
+/* New merged ranges and members: the old ones (m, s) with the changes
+ * (sorted) applied. Only the merged ranges a change touches are redone,
+ * from their members; the runs between are copied. *dups moves by the
+ * exact repeats gained or lost. -EAGAIN when a removed range is not there
+ * (the difference does not fit what was read: read the file whole). */
+static int apply_changes(const struct rview *m, const struct rview *s, const struct change *ch, size_t nch,
+                         struct rout *om, struct rout *os, size_t *dups)
+{
+        size_t i = 0, j = 0, k = 0;
+        struct range_list w, wm;
+        int r = 0;
+
+        range_list_init(&w, AF_INET6);
+        range_list_init(&wm, AF_INET6);
+        while (k < nch) {
+                size_t a = rv_touching(m, i, ch[k].r.lo), e = a, k2 = k, sa, se, d;
+
+                /* the changes whose touched ranges meet: one window [a, e) */
+                while (k2 < nch) {
+                        const struct range *c = &ch[k2].r;
+
+                        if (k2 > k && rv_touching(m, a, c->lo) > e)
+                                break;
+                        if (c->hi == ADDR128_MAX)
+                                e = m->n;
+                        else if (rv_upper(m, e, c->hi + 1) > e)
+                                e = rv_upper(m, e, c->hi + 1);
+                        k2++;
+                }
+                ro_copy(om, m, i, a);
+                sa = a < m->n ? rv_upper(s, j, rv_at(m, a).lo - (rv_at(m, a).lo > 0)) : s->n;
+                if (a < m->n && rv_at(m, a).lo == 0)
+                        sa = j;
+                se = e > a ? rv_upper(s, sa, rv_at(m, e - 1).hi) : sa;
+                if (e > a && rv_at(m, e - 1).hi == ADDR128_MAX)
+                        se = s->n;
+                ro_copy(os, s, j, sa);
+                /* the window's input ranges: members, or the range itself */
+                w.n = 0;
+                wm.n = 0;
+                for (size_t x = a, y = sa; x < e; x++) {
+                        struct range mr = rv_at(m, x);
+                        bool any = false;
+
+                        while (y < se && rv_at(s, y).lo <= mr.hi) {
+                                r = range_list_add(&w, rv_at(s, y++));
+                                if (r < 0)
+                                        goto out;
+                                any = true;
+                        }
+                        if (!any && (r = range_list_add(&w, mr)) < 0)
+                                goto out;
+                }
+                d = count_dups(&w);
+                for (size_t q = k; q < k2; q++) {
+                        size_t x;
+
+                        if (ch[q].add) {
+                                r = range_list_add(&w, ch[q].r);
+                                if (r < 0)
+                                        goto out;
+                                continue;
+                        }
+                        for (x = 0; x < w.n; x++)
+                                if (w.v[x].lo == ch[q].r.lo && w.v[x].hi == ch[q].r.hi)
+                                        break;
+                        if (x == w.n) {
+                                r = -EAGAIN;
+                                goto out;
+                        }
+                        w.v[x] = w.v[--w.n];
+                }
+                {
+                        size_t after;
+
+                        r = range_list_merge_members(&w, &wm, &after);
+                        if (r < 0)
+                                goto out;
+                        *dups = *dups - d + after;
+                }
+                for (size_t x = 0; x < w.n; x++)
+                        ro_put(om, w.v[x]);
+                for (size_t x = 0; x < wm.n; x++)
+                        ro_put(os, wm.v[x]);
+                i = e;
+                j = se;
+                k = k2;
+        }
+        ro_copy(om, m, i, m->n);
+        ro_copy(os, s, j, s->n);
+out:
+        range_list_free(&w);
+        range_list_free(&wm);
+        return r;
+}
+
+struct delta {
+        struct change *v[FAM_N];
+        size_t n[FAM_N], cap[FAM_N];
+        long entries;                   /* entry lines gained */
+};
+
+/* One line of a changed region (catalog_diff's callback). */
+static int delta_line(bool added, char *line, size_t len, void *userdata)
+{
+        struct delta *d = userdata;
+        const char *text;
+        struct prefix px;
+        int r = catalog_entry_text(line, len, &text), f;
+
+        if (r <= 0)
+                return r;
+        if (prefix_parse(text, &px, NULL) < 0)
+                return -EAGAIN;
+        f = fam_index(px.family);
+        if (d->n[f] == d->cap[f]) {
+                size_t cap = d->cap[f] ? 2 * d->cap[f] : 16;
+                struct change *v = realloc(d->v[f], cap * sizeof(*v));
+
+                if (!v)
+                        return -ENOMEM;
+                d->v[f] = v;
+                d->cap[f] = cap;
+        }
+        d->v[f][d->n[f]].r = prefix_range(&px);
+        d->v[f][d->n[f]++].add = added;
+        d->entries += added ? 1 : -1;
+        return 0;
+}
+
+/* Sort the changes and drop pairs that cancel (a line that moved). */
+static void delta_cancel(struct change *v, size_t *n)
+{
+        size_t w = 0;
+
+        qsort(v, *n, sizeof(*v), change_cmp);
+        for (size_t i = 0; i < *n; i++) {
+                /* sorted removal-first within one range: a removal with an
+                 * addition of the same range right after it cancels */
+                if (i + 1 < *n && !v[i].add && v[i + 1].add && v[i].r.lo == v[i + 1].r.lo &&
+                    v[i].r.hi == v[i + 1].r.hi) {
+                        i++;
+                        continue;
+                }
+                v[w++] = v[i];
+        }
+        *n = w;
+}
+
+static struct rview view_merged(const struct part *pt, int f)
+{
+        return f == FAM_V4 ? (struct rview){ .c = (const uint32_t (*)[2])pt->v4, .n = pt->n4 }
+                           : (struct rview){ .v = pt->r.v, .n = pt->r.n };
+}
+
+static struct rview view_members(const struct part *pt, int f)
+{
+        return f == FAM_V4 ? (struct rview){ .c = (const uint32_t (*)[2])pt->m4, .n = pt->nm4 }
+                           : (struct rview){ .v = pt->m.v, .n = pt->m.n };
+}
+
+/* A family's new part: old's own when nothing changed in it, else old's
+ * with the changes applied. */
+static int part_apply(struct part *old, int f, const struct change *ch, size_t nch, struct part **ret, size_t *dups)
+{
+        const struct rview m = view_merged(old, f), s = view_members(old, f);
+        /* each change adds at most one range, and a removal splits at
+         * most the members of one range into ranges */
+        size_t cap_m = m.n + nch + s.n + 1, cap_s = s.n + nch + 1;
+        struct rout om = { 0 }, os = { 0 };
+        struct part *pt;
+        int r;
+
+        if (nch == 0) {
+                old->refs++;
+                *ret = old;
+                return 0;
+        }
+        pt = part_new(f == FAM_V4 ? AF_INET : AF_INET6);
+        if (!pt)
+                return -ENOMEM;
+        if (f == FAM_V4) {
+                om.c = pt->v4 = malloc(cap_m * sizeof(*pt->v4));
+                os.c = pt->m4 = malloc(cap_s * sizeof(*pt->m4));
+                r = om.c && os.c ? 0 : -ENOMEM;
+        } else {
+                om.l = &pt->r;
+                os.l = &pt->m;
+                r = range_list_alloc(&pt->r, cap_m) < 0 || range_list_alloc(&pt->m, cap_s) < 0 ? -ENOMEM : 0;
+        }
+        if (r == 0)
+                r = apply_changes(&m, &s, ch, nch, &om, &os, dups);
+        if (r < 0) {
+                part_unref(pt);
+                return r;
+        }
+        if (f == FAM_V4) {
+                pt->n4 = om.n;
+                pt->nm4 = os.n;
+        } else {
+                pt->r.n = om.n;
+                pt->m.n = os.n;
+        }
+        *ret = pt;
+        return 0;
+}
+
+#define DELTA_MAX_CHANGES 4096
+
+/* The next version of old's file, at path, as old plus its difference:
+ * 0 with *ret, or a negative errno (then read the file whole). */
+static int ranges_delta(const struct catalog_ranges *old, const char *path, struct catalog_ranges **ret)
+{
+        struct delta d = { 0 };
+        struct catalog_ranges *cr = NULL;
+        struct stat st, so;
+        size_t limit;
+        int fd, r;
+
+        if (old->fd < 0)
+                return -EAGAIN;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* a file edited in place, or an old version changed since, leaves
+         * nothing to take the difference from */
+        if (fstat(fd, &st) < 0 || fstat(old->fd, &so) < 0 || (st.st_dev == old->dev && st.st_ino == old->ino) ||
+            so.st_size != old->size || so.st_mtim.tv_sec != old->mtime.tv_sec ||
+            so.st_mtim.tv_nsec != old->mtime.tv_nsec) {
+                r = -EAGAIN;
+                goto fail;
+        }
+        limit = (size_t)(old->size / 16) > 65536 ? (size_t)(old->size / 16) : 65536;
+        r = catalog_diff(old->fd, fd, limit, delta_line, &d);
+        if (r < 0)
+                goto fail;
+        delta_cancel(d.v[FAM_V4], &d.n[FAM_V4]);
+        delta_cancel(d.v[FAM_V6], &d.n[FAM_V6]);
+        if (d.n[FAM_V4] + d.n[FAM_V6] > DELTA_MAX_CHANGES || (long)old->entries + d.entries <= 0) {
+                r = -EAGAIN;    /* many: a whole read is as quick; none left: its error */
+                goto fail;
+        }
+        cr = ranges_new(false);
+        if (!cr || !(cr->path = strdup(path))) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        cr->dups = old->dups;
+        for (int f = 0; f < FAM_N; f++) {
+                r = part_apply(old->part[f], f, d.v[f], d.n[f], &cr->part[f], &cr->dups);
+                if (r < 0)
+                        goto fail;
+        }
+        cr->entries = (size_t)((long)old->entries + d.entries);
+        cr->fd = fd;
+        cr->dev = st.st_dev;
+        cr->ino = st.st_ino;
+        cr->size = st.st_size;
+        cr->mtime = st.st_mtim;
+        free(d.v[FAM_V4]);
+        free(d.v[FAM_V6]);
+        *ret = cr;
+        return 0;
+fail:
+        close(fd);
+        ranges_unref(cr);
+        free(d.v[FAM_V4]);
+        free(d.v[FAM_V6]);
+        return r;
+}
+
 /* The merged ranges of a catalog, from the cache when its file has not
- * changed; the policy takes a reference. */
+ * changed, as a difference from the version cached when it can be, else
+ * read whole; the policy takes a reference. */
 static int add_provider_cached(struct build_ctx *b, struct policy *p, const struct cfg_item *it, const char *dirs,
                                struct policy_cache *cache)
 {
-        struct catalog_scan sc = { .entry = cache_entry };
-        struct catalog_ranges *cr, **pp;
-        struct catalog *cat = NULL;
+        struct catalog_ranges *cr, *old = NULL, **pp;
         char *path = NULL;
         struct stat st;
-        size_t dups = 0;
         int r;
 
         r = find_catalog(b, it, dirs, &path);
@@ -309,58 +809,42 @@ static int add_provider_cached(struct build_ctx *b, struct policy *p, const stru
                 free(path);
                 return r;
         }
-        for (cr = cache->head; cr; cr = cr->next)
-                if (strcmp(cr->path, path) == 0 && cr->dev == st.st_dev && cr->ino == st.st_ino &&
-                    cr->size == st.st_size && cr->mtime.tv_sec == st.st_mtim.tv_sec &&
-                    cr->mtime.tv_nsec == st.st_mtim.tv_nsec)
+        for (cr = cache->head; cr; cr = cr->next) {
+                if (strcmp(cr->path, path) != 0)
+                        continue;
+                if (cr->dev == st.st_dev && cr->ino == st.st_ino && cr->size == st.st_size &&
+                    cr->mtime.tv_sec == st.st_mtim.tv_sec && cr->mtime.tv_nsec == st.st_mtim.tv_nsec)
                         goto found;
+                old = cr;
+        }
 
-        cr = calloc(1, sizeof(*cr));
-        if (!cr) {
-                r = -ENOMEM;
-                goto out;
-        }
-        range_list_init(&cr->r[FAM_V4], AF_INET);
-        range_list_init(&cr->r[FAM_V6], AF_INET6);
-        cr->refs = 1;   /* the cache's */
-        cr->path = path;
-        path = NULL;
-        sc.userdata = cr;
-        r = read_catalog(b, it, cr->path, &sc, &cat);
-        if (r < 0) {
-                ranges_unref(cr);
-                goto out;
-        }
-        dups = range_list_merge(&cr->r[FAM_V4]) + range_list_merge(&cr->r[FAM_V6]);
-        /* kept for the daemon's lifetime: IPv4 in a quarter of the room */
-        if (cr->r[FAM_V4].n) {
-                cr->v4 = malloc(cr->r[FAM_V4].n * sizeof(*cr->v4));
-                if (!cr->v4) {
-                        ranges_unref(cr);
+        cr = NULL;
+        if (old && ranges_delta(old, path, &cr) == 0) {
+                cache->stats.diffed++;
+        } else {
+                cr = ranges_new(true);
+                if (!cr) {
                         r = -ENOMEM;
                         goto out;
                 }
-                for (size_t i = 0; i < cr->r[FAM_V4].n; i++) {
-                        cr->v4[i][0] = (uint32_t)cr->r[FAM_V4].v[i].lo;
-                        cr->v4[i][1] = (uint32_t)cr->r[FAM_V4].v[i].hi;
+                cr->path = path;
+                path = NULL;
+                r = ranges_parse(b, it, cr);
+                if (r < 0) {
+                        ranges_unref(cr);
+                        goto out;
                 }
-                cr->n4 = cr->r[FAM_V4].n;
-                range_list_free(&cr->r[FAM_V4]);
+                cache->stats.parsed++;
         }
-        if (dups)
-                warn(b, cat->path, 0, "%zu duplicate prefix%s ignored", dups, dups == 1 ? "" : "es");
-        /* what was read, which may be newer than what was looked up */
-        cr->dev = sc.st.st_dev;
-        cr->ino = sc.st.st_ino;
-        cr->size = sc.st.st_size;
-        cr->mtime = sc.st.st_mtim;
-        /* an older parse of the same path leaves the cache (its users keep it) */
+        if (cr->dups)
+                warn(b, cr->path, 0, "%zu duplicate prefix%s ignored", cr->dups, cr->dups == 1 ? "" : "es");
+        /* an older version of the same path leaves the cache (its users keep it) */
         for (pp = &cache->head; *pp; pp = &(*pp)->next)
                 if (strcmp((*pp)->path, cr->path) == 0) {
-                        struct catalog_ranges *old = *pp;
+                        struct catalog_ranges *o = *pp;
 
-                        *pp = old->next;
-                        ranges_unref(old);
+                        *pp = o->next;
+                        ranges_unref(o);
                         break;
                 }
         cr->next = cache->head;
@@ -380,7 +864,6 @@ found:
         }
         r = 0;
 out:
-        catalog_free(cat);
         free(path);
         return r;
 }
@@ -436,13 +919,14 @@ static int join_cached(struct policy *p)
 {
         for (size_t k = 0; k < p->nrefs; k++) {
                 const struct catalog_ranges *cr = p->refs[k];
-                const struct range_list *c = &cr->r[FAM_V6];
+                const struct part *p4 = cr->part[FAM_V4];
+                const struct range_list *c = &cr->part[FAM_V6]->r;
                 struct range_list u;
                 int r;
 
-                if (cr->n4) {
+                if (p4->n4) {
                         range_list_init(&u, AF_INET);
-                        r = union_v4(&u, &p->allow[FAM_V4], cr->v4, cr->n4);
+                        r = union_v4(&u, &p->allow[FAM_V4], (const uint32_t (*)[2])p4->v4, p4->n4);
                         if (r < 0)
                                 return r;
                         range_list_free(&p->allow[FAM_V4]);

@@ -60,6 +60,13 @@ struct policy_cache;
 struct policy_cache *policy_cache_new(void);
 void policy_cache_free(struct policy_cache *c);
 
+/* How the cache came by the catalog versions it read. */
+struct policy_cache_stats {
+        unsigned long parsed;           /* read whole */
+        unsigned long diffed;           /* as a difference from the version before */
+};
+const struct policy_cache_stats *policy_cache_stats(const struct policy_cache *c);
+
 struct policy_build_opts {
         const char *provider_dirs;              /* NULL: the config's */
         const struct policy_resolver *res;      /* NULL: the system resolver */

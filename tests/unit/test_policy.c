@@ -236,6 +236,240 @@ static void test_cache_outlives_nothing(void **state)
         policy_set_free(a);
 }
 
+
+/* ---- a new version of a catalog applied as its difference ---------------- */
+
+static char last_warning[CONFIG_ERRLEN];
+
+static void keep_warning(const char *file, int line, const char *msg, void *userdata)
+{
+        snprintf(last_warning, sizeof(last_warning), "%s", msg);
+}
+
+/* build(cache), with the error (or "") in err and the last warning kept */
+static int build_err(struct policy_cache *cache, struct policy_set **ret, char err[CONFIG_ERRLEN])
+{
+        struct policy_build_opts o = { .cache = cache };
+        struct config *c = NULL;
+        char path[256];
+        int r;
+
+        snprintf(path, sizeof(path), "%s/mxlock.conf", dir);
+        assert_int_equal(config_load(path, &c, err, NULL, NULL), 0);
+        last_warning[0] = '\0';
+        r = policy_build_with(c, &o, ret, err, keep_warning, NULL);
+        config_free(c);
+        return r;
+}
+
+struct lines {
+        char *v[8192];
+        size_t n;
+};
+
+/* gw.conf replaced as a sync or a package would: a new file renamed over */
+static void write_lines(const struct lines *l)
+{
+        char path[256], tmp[256];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/gw.conf", dir);
+        snprintf(tmp, sizeof(tmp), "%s/gw.conf.new", dir);
+        f = fopen(tmp, "w");
+        assert_non_null(f);
+        for (size_t i = 0; i < l->n; i++)
+                fputs(l->v[i], f);
+        fclose(f);
+        assert_int_equal(rename(tmp, path), 0);
+}
+
+/* An entry line of every kind the lists meet: IPv4 and IPv6 prefixes in
+ * small windows (so that they overlap, touch and repeat), comments, CRLF. */
+static char *random_line(unsigned *seed)
+{
+        char buf[128];
+        unsigned r = (unsigned)rand_r(seed), kind = r % 16;
+
+        if (kind == 0)
+                snprintf(buf, sizeof(buf), "\n");
+        else if (kind == 1)
+                snprintf(buf, sizeof(buf), "# note %u\n", r >> 8);
+        else if (kind < 11)
+                snprintf(buf, sizeof(buf), "10.%u.%u.0/%u%s", (r >> 4) % 3, (r >> 8) % 64, 22 + (r >> 16) % 3,
+                         (r >> 20) % 5 == 0 ? "   # mx\r\n" : "\n");
+        else if (kind < 14)
+                snprintf(buf, sizeof(buf), "10.%u.%u.%u\n", (r >> 4) % 3, (r >> 8) % 64, (r >> 16) % 256);
+        else
+                snprintf(buf, sizeof(buf), "2001:db8:%x:%x::/%u\n", (r >> 4) % 4, (r >> 8) % 32, 60 + (r >> 16) % 8);
+        return strdup(buf);
+}
+
+static void edit_lines(struct lines *l, unsigned *seed)
+{
+        unsigned ops = 1 + (unsigned)rand_r(seed) % 6;
+
+        for (unsigned k = 0; k < ops; k++) {
+                unsigned op = (unsigned)rand_r(seed) % 4;
+                /* the header stays first, the line without a newline last */
+                size_t at = 2 + (size_t)rand_r(seed) % (l->n - 2), from = 2 + (size_t)rand_r(seed) % (l->n - 3);
+                char *line;
+
+                if (op == 0 && l->n > 10) {             /* a line goes */
+                        free(l->v[from]);
+                        memmove(l->v + from, l->v + from + 1, (l->n - from - 1) * sizeof(char *));
+                        l->n--;
+                        continue;
+                }
+                if (l->n + 1 >= sizeof(l->v) / sizeof(l->v[0]))
+                        continue;
+                line = op == 1 ? random_line(seed)                      /* a new line */
+                       : op == 2 ? strdup(l->v[from])                   /* a repeat */
+                                 : NULL;
+                if (op == 3) {                                          /* a line moves */
+                        line = l->v[from];
+                        memmove(l->v + from, l->v + from + 1, (l->n - from - 1) * sizeof(char *));
+                        l->n--;
+                        if (at > l->n - 1)
+                                at = l->n - 1;
+                }
+                memmove(l->v + at + 1, l->v + at, (l->n - at) * sizeof(char *));
+                l->v[at] = line;
+                l->n++;
+        }
+}
+
+/* Random catalogs edited a few lines at a time: each version is taken as
+ * its difference from the one before, and must give what a whole read of
+ * it gives: the same ranges, the same duplicate warning. */
+static void test_catalog_delta_random(void **state)
+{
+        unsigned seed = 4242;
+
+        for (int round = 0; round < 12; round++) {
+                struct policy_cache *cache = policy_cache_new();
+                struct policy_set *ps = NULL, *fresh = NULL, *prev = NULL;
+                char err[CONFIG_ERRLEN], warning[CONFIG_ERRLEN];
+                struct lines l = { .n = 0 };
+                size_t n = round % 3 == 0 ? 40 : 3000;
+
+                l.v[l.n++] = strdup("description = test\n");
+                l.v[l.n++] = strdup("source = test\n");
+                for (size_t i = 0; i < n; i++)
+                        l.v[l.n++] = random_line(&seed);
+                l.v[l.n++] = strdup("192.0.2.250");     /* no newline at the end */
+                write_lines(&l);
+                write_config("198.51.100.0/24");
+                assert_int_equal(build_err(cache, &prev, err), 0);
+                assert_int_equal(policy_cache_stats(cache)->parsed, 1);
+                for (int v = 0; v < 15; v++) {
+                        struct policy_cache *whole = policy_cache_new();
+
+                        edit_lines(&l, &seed);
+                        write_lines(&l);
+                        if (build_err(cache, &ps, err) != 0)
+                                fail_msg("version %d: %s", v, err);
+                        snprintf(warning, sizeof(warning), "%s", last_warning);
+                        assert_int_equal(policy_cache_stats(cache)->parsed, 1);
+                        assert_int_equal(policy_cache_stats(cache)->diffed, (unsigned long)v + 1);
+                        assert_int_equal(build_err(whole, &fresh, err), 0);
+                        assert_int_equal(policy_cache_stats(whole)->parsed, 1);
+                        assert_same_ranges(ps, fresh);
+                        assert_string_equal(warning, last_warning);
+                        policy_set_free(fresh);
+                        fresh = build(NULL);                    /* and the path without a cache */
+                        assert_same_ranges(ps, fresh);
+                        policy_set_free(fresh);
+                        policy_cache_free(whole);
+                        policy_set_free(prev);                  /* the set in force until now */
+                        prev = ps;
+                }
+                policy_set_free(prev);
+                policy_cache_free(cache);
+                for (size_t i = 0; i < l.n; i++)
+                        free(l.v[i]);
+        }
+}
+
+/* What cannot be taken as a difference is read whole: a file edited in
+ * place, a changed key line; and a bad new line gets the whole read's
+ * error, with its line. */
+static void test_catalog_delta_falls_back(void **state)
+{
+        struct policy_cache *cache = policy_cache_new();
+        struct policy_set *a = NULL, *b = NULL;
+        char err[CONFIG_ERRLEN], want[CONFIG_ERRLEN];
+        struct lines l = { .n = 0 };
+        unsigned seed = 9;
+
+        l.v[l.n++] = strdup("description = test\n");
+        for (int i = 0; i < 500; i++)
+                l.v[l.n++] = random_line(&seed);
+        write_lines(&l);
+        write_config("198.51.100.0/24");
+        assert_int_equal(build_err(cache, &a, err), 0);
+
+        /* in place: the old version is gone */
+        free(l.v[100]);
+        l.v[100] = strdup("203.0.113.0/24\n");
+        {
+                char path[256];
+                FILE *f;
+
+                snprintf(path, sizeof(path), "%s/gw.conf", dir);
+                f = fopen(path, "w");
+                assert_non_null(f);
+                for (size_t i = 0; i < l.n; i++)
+                        fputs(l.v[i], f);
+                fclose(f);
+        }
+        assert_int_equal(build_err(cache, &b, err), 0);
+        assert_int_equal(policy_cache_stats(cache)->parsed, 2);
+        assert_int_equal(policy_cache_stats(cache)->diffed, 0);
+        assert_true(allows(b, "203.0.113.9"));
+        policy_set_free(a);
+        a = b;
+
+        /* a key line changes */
+        free(l.v[0]);
+        l.v[0] = strdup("description = changed\n");
+        write_lines(&l);
+        assert_int_equal(build_err(cache, &b, err), 0);
+        assert_int_equal(policy_cache_stats(cache)->parsed, 3);
+        policy_set_free(a);
+        a = b;
+
+        /* an entry line changes: a difference */
+        free(l.v[200]);
+        l.v[200] = strdup("203.0.112.0/24\n");
+        write_lines(&l);
+        assert_int_equal(build_err(cache, &b, err), 0);
+        assert_int_equal(policy_cache_stats(cache)->diffed, 1);
+        assert_true(allows(b, "203.0.112.9"));
+        policy_set_free(a);
+        a = b;
+
+        /* a bad line: the whole read's error, and the set in force stays */
+        free(l.v[300]);
+        l.v[300] = strdup("10.1.2.300/24\n");
+        write_lines(&l);
+        b = NULL;
+        assert_true(build_err(cache, &b, err) < 0);
+        snprintf(want, sizeof(want), "%s/gw.conf:301: '10.1.2.300/24' is not an address or prefix", dir);
+        assert_string_equal(err, want);
+        assert_null(b);
+        assert_true(allows(a, "203.0.112.9"));
+        free(l.v[300]);
+        l.v[300] = strdup("10.1.2.0/24\n");
+        write_lines(&l);
+        assert_int_equal(build_err(cache, &b, err), 0);
+        assert_true(allows(b, "10.1.2.3"));
+        policy_set_free(a);
+        policy_set_free(b);
+        policy_cache_free(cache);
+        for (size_t i = 0; i < l.n; i++)
+                free(l.v[i]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -244,6 +478,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_config_change_uses_cache, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_catalog_change_is_parsed_again, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cache_outlives_nothing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_catalog_delta_random, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_catalog_delta_falls_back, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
