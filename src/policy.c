@@ -653,6 +653,8 @@ static void delta_cancel(struct change *v, size_t *n)
 {
         size_t w = 0;
 
+        if (*n == 0)
+                return;         /* v may be NULL */
         qsort(v, *n, sizeof(*v), change_cmp);
         for (size_t i = 0; i < *n; i++) {
                 /* sorted removal-first within one range: a removal with an

@@ -3,8 +3,9 @@
 # interval set per /8 (IPv4) or /12 (IPv6) behind a verdict map. Real mail
 # from the gateway inside it gets through over IPv4 and IPv6, the direct
 # sender is refused, explain follows the map, a reload touches only the
-# part that changed, deny still wins inside a part, and a reload switches
-# between the sharded and the plain form without a gap.
+# part that changed, deny still wins inside a part, a reload switches
+# between the sharded and the plain form without a gap, and a new version of
+# the catalog is taken as its difference.
 . "$(dirname "$0")/../lib.sh"
 require_root
 require_mxlockd
@@ -108,6 +109,40 @@ ok "audit: the denied host refused" audit_wait refused src="$BAD4" reason=denied
 ok "its neighbour, the gateway, delivers" deliver "$NS_GW" "$SRV4" --local-interface "$GW4"
 ok "the direct sender is refused again" probe_is refused "$NS_SPAM" "$EXT4" 25 "" 1000
 ok "gateway IPv6 still delivers" deliver "$NS_GW" "$SRV6" --local-interface "$GW6"
+
+reload_line() {         # the daemon's last "Reload done" line matches
+        grep 'Reload done' "$MXLOCKD_ERR" | tail -n 1 | tee /dev/stderr | grep -q "$1"
+}
+
+# A new version of the catalog renamed over it, as mxlock sync and packages
+# write one: taken as its difference from the version read before.
+cp "$T/providers/big.conf" "$T/big.v1"
+{ cat "$T/big.v1"; echo "192.0.2.0/24    # the direct sender's /24, for a while"; } >"$T/providers/big.conf.new"
+mv "$T/providers/big.conf.new" "$T/providers/big.conf"
+ok "reload with a new version of the catalog" mxlockd_reload
+ok "audit: reload ok (new catalog)" audit_has reload result=ok
+ok "the catalog was taken as its difference" reload_line "changed catalogs: 0 read whole, 1 as a difference"
+ok "only the new part was sent (start + end + one map element)" in_force_line "(3 elements added, 0 removed"
+ok "the direct sender now connects" probe_is connected "$NS_SPAM" "$EXT4" 25
+ok "explain: the direct sender is in the live sets" explain_kernel "$SPAM4" true
+ok "gateway mail still delivered" deliver "$NS_GW" "$SRV4" --local-interface "$GW4"
+
+# Edited in place: the version read before is gone, so it is read whole.
+cat "$T/big.v1" >"$T/providers/big.conf"
+ok "reload after an edit in place" mxlockd_reload
+ok "the catalog was read whole" reload_line "changed catalogs: 1 read whole, 0 as a difference"
+ok "the direct sender is refused again" probe_is refused "$NS_SPAM" "$EXT4" 25 "" 1000
+ok "explain: the direct sender is out of the live sets" explain_kernel "$SPAM4" false
+
+# A bad line in a new version: the whole read's error, with file and line,
+# and the rules in force stay.
+{ cat "$T/big.v1"; echo "10.1.2.300/24"; } >"$T/providers/big.conf.new"
+mv "$T/providers/big.conf.new" "$T/providers/big.conf"
+ok "reload with a bad catalog line is answered" mxlockd_reload
+ok "audit: reload record with result error" audit_has reload result=error
+ok "the error names the file and line" grep -q "big.conf:20005: '10.1.2.300/24' is not an address or prefix" "$MXLOCKD_ERR"
+ok "gateway mail delivered after the failed reload" deliver "$NS_GW" "$SRV4" --local-interface "$GW4"
+ok "the direct sender still refused" probe_is refused "$NS_SPAM" "$EXT4" 25 "" 1000
 
 ok "mxlockd stops on SIGTERM with status 0" mxlockd_stop
 ok "audit log is one JSON object per line" audit_valid

@@ -404,6 +404,8 @@ static void test_catalog_delta_falls_back(void **state)
         l.v[l.n++] = strdup("description = test\n");
         for (int i = 0; i < 500; i++)
                 l.v[l.n++] = random_line(&seed);
+        free(l.v[200]);
+        l.v[200] = strdup("10.2.0.0/24\n");    /* changed below: IPv4 only, IPv6 untouched */
         write_lines(&l);
         write_config("198.51.100.0/24");
         assert_int_equal(build_err(cache, &a, err), 0);
@@ -438,7 +440,7 @@ static void test_catalog_delta_falls_back(void **state)
         policy_set_free(a);
         a = b;
 
-        /* an entry line changes: a difference */
+        /* an entry line changes: a difference, in one family */
         free(l.v[200]);
         l.v[200] = strdup("203.0.112.0/24\n");
         write_lines(&l);
