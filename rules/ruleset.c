@@ -794,6 +794,8 @@ static void put_allow(struct txn *t, const struct ruleset_opts *o, struct policy
                 put_allow_delete(t, name, hl, have->sharded[f]);
                 hl = NULL;
         }
+        if (hl && hl->v == wl->v && hl->n == wl->n)
+                return;         /* the very list the kernel has (kept by the policy cache) */
         if (ws) {
                 if (!hl)
                         put_map(t, name, family);

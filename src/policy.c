@@ -43,8 +43,24 @@ struct catalog_ranges {
         struct catalog_ranges *next;
 };
 
+/* A policy's allowed list of one family: its own ranges joined with its
+ * catalogs' parts. The cache keeps the last one of each policy and family
+ * for the next build. */
+struct joined {
+        unsigned refs;
+        char policy[POLICY_NAME_MAX];
+        int f;
+        struct range_list own;          /* the policy's own ranges that went in */
+        struct part **parts;            /* the catalogs' parts, in order, each with a reference */
+        size_t nparts;
+        struct range_list list;         /* the join */
+        bool used;                      /* by the latest build */
+        struct joined *next;
+};
+
 struct policy_cache {
         struct catalog_ranges *head;
+        struct joined *joined;
         struct policy_cache_stats stats;
 };
 
@@ -69,6 +85,18 @@ static void part_unref(struct part *pt)
         free(pt->v4);
         free(pt->m4);
         free(pt);
+}
+
+static void joined_unref(struct joined *j)
+{
+        if (!j || --j->refs > 0)
+                return;
+        range_list_free(&j->own);
+        range_list_free(&j->list);
+        for (size_t k = 0; k < j->nparts; k++)
+                part_unref(j->parts[k]);
+        free(j->parts);
+        free(j);
 }
 
 static void ranges_unref(struct catalog_ranges *cr)
@@ -118,6 +146,12 @@ void policy_cache_free(struct policy_cache *c)
 
                 ranges_unref(c->head);
                 c->head = n;
+        }
+        while (c->joined) {
+                struct joined *n = c->joined->next;
+
+                joined_unref(c->joined);
+                c->joined = n;
         }
         free(c);
 }
@@ -463,34 +497,57 @@ static size_t rv_touching(const struct rview *x, size_t from, addr128 a)
         return lo;
 }
 
-/* A list being built in either form; cap is enough by construction. */
+/* A list being built in either form, growing as needed. */
 struct rout {
-        uint32_t (*c)[2];
-        struct range_list *l;
-        size_t n;
+        bool compact;           /* uint32_t[2] a range, else struct range */
+        void *v;
+        size_t n, cap;
 };
 
-static void ro_put(struct rout *o, struct range r)
+static int ro_room(struct rout *o, size_t more)
 {
-        if (o->c) {
-                o->c[o->n][0] = (uint32_t)r.lo;
-                o->c[o->n][1] = (uint32_t)r.hi;
+        size_t size = o->compact ? sizeof(uint32_t[2]) : sizeof(struct range), cap = o->cap;
+        void *v;
+
+        if (o->n + more <= o->cap)
+                return 0;
+        while (cap < o->n + more)
+                cap = cap ? cap + cap / 2 : 64;
+        v = realloc(o->v, cap * size);
+        if (!v)
+                return -ENOMEM;
+        o->v = v;
+        o->cap = cap;
+        return 0;
+}
+
+static int ro_put(struct rout *o, struct range r)
+{
+        if (ro_room(o, 1) < 0)
+                return -ENOMEM;
+        if (o->compact) {
+                ((uint32_t (*)[2])o->v)[o->n][0] = (uint32_t)r.lo;
+                ((uint32_t (*)[2])o->v)[o->n][1] = (uint32_t)r.hi;
         } else {
-                o->l->v[o->n] = r;
+                ((struct range *)o->v)[o->n] = r;
         }
         o->n++;
+        return 0;
 }
 
 /* x[from, to) as it is. */
-static void ro_copy(struct rout *o, const struct rview *x, size_t from, size_t to)
+static int ro_copy(struct rout *o, const struct rview *x, size_t from, size_t to)
 {
         if (to <= from)
-                return;
-        if (o->c)
-                memcpy(o->c + o->n, x->c + from, (to - from) * sizeof(*o->c));
+                return 0;
+        if (ro_room(o, to - from) < 0)
+                return -ENOMEM;
+        if (o->compact)
+                memcpy((uint32_t (*)[2])o->v + o->n, x->c + from, (to - from) * sizeof(*x->c));
         else
-                memcpy(o->l->v + o->n, x->v + from, (to - from) * sizeof(*x->v));
+                memcpy((struct range *)o->v + o->n, x->v + from, (to - from) * sizeof(*x->v));
         o->n += to - from;
+        return 0;
 }
 
 struct change {
@@ -547,14 +604,18 @@ static int apply_changes(const struct rview *m, const struct rview *s, const str
                                 e = rv_upper(m, e, c->hi + 1);
                         k2++;
                 }
-                ro_copy(om, m, i, a);
+                r = ro_copy(om, m, i, a);
+                if (r < 0)
+                        goto out;
                 sa = a < m->n ? rv_upper(s, j, rv_at(m, a).lo - (rv_at(m, a).lo > 0)) : s->n;
                 if (a < m->n && rv_at(m, a).lo == 0)
                         sa = j;
                 se = e > a ? rv_upper(s, sa, rv_at(m, e - 1).hi) : sa;
                 if (e > a && rv_at(m, e - 1).hi == ADDR128_MAX)
                         se = s->n;
-                ro_copy(os, s, j, sa);
+                r = ro_copy(os, s, j, sa);
+                if (r < 0)
+                        goto out;
                 /* the window's input ranges: members, or the range itself */
                 w.n = 0;
                 wm.n = 0;
@@ -598,16 +659,19 @@ static int apply_changes(const struct rview *m, const struct rview *s, const str
                                 goto out;
                         *dups = *dups - d + after;
                 }
-                for (size_t x = 0; x < w.n; x++)
-                        ro_put(om, w.v[x]);
-                for (size_t x = 0; x < wm.n; x++)
-                        ro_put(os, wm.v[x]);
+                for (size_t x = 0; x < w.n && r == 0; x++)
+                        r = ro_put(om, w.v[x]);
+                for (size_t x = 0; x < wm.n && r == 0; x++)
+                        r = ro_put(os, wm.v[x]);
+                if (r < 0)
+                        goto out;
                 i = e;
                 j = se;
                 k = k2;
         }
-        ro_copy(om, m, i, m->n);
-        ro_copy(os, s, j, s->n);
+        r = ro_copy(om, m, i, m->n);
+        if (r == 0)
+                r = ro_copy(os, s, j, s->n);
 out:
         range_list_free(&w);
         range_list_free(&wm);
@@ -686,10 +750,7 @@ static struct rview view_members(const struct part *pt, int f)
 static int part_apply(struct part *old, int f, const struct change *ch, size_t nch, struct part **ret, size_t *dups)
 {
         const struct rview m = view_merged(old, f), s = view_members(old, f);
-        /* each change adds at most one range, and a removal splits at
-         * most the members of one range into ranges */
-        size_t cap_m = m.n + nch + s.n + 1, cap_s = s.n + nch + 1;
-        struct rout om = { 0 }, os = { 0 };
+        struct rout om = { .compact = f == FAM_V4 }, os = { .compact = f == FAM_V4 };
         struct part *pt;
         int r;
 
@@ -701,27 +762,30 @@ static int part_apply(struct part *old, int f, const struct change *ch, size_t n
         pt = part_new(f == FAM_V4 ? AF_INET : AF_INET6);
         if (!pt)
                 return -ENOMEM;
-        if (f == FAM_V4) {
-                om.c = pt->v4 = malloc(cap_m * sizeof(*pt->v4));
-                os.c = pt->m4 = malloc(cap_s * sizeof(*pt->m4));
-                r = om.c && os.c ? 0 : -ENOMEM;
-        } else {
-                om.l = &pt->r;
-                os.l = &pt->m;
-                r = range_list_alloc(&pt->r, cap_m) < 0 || range_list_alloc(&pt->m, cap_s) < 0 ? -ENOMEM : 0;
-        }
+        /* room for what is there and a little: few edits change the count by much */
+        r = ro_room(&om, m.n + nch + 16);
+        if (r == 0)
+                r = ro_room(&os, s.n + nch + 16);
         if (r == 0)
                 r = apply_changes(&m, &s, ch, nch, &om, &os, dups);
         if (r < 0) {
+                free(om.v);
+                free(os.v);
                 part_unref(pt);
                 return r;
         }
         if (f == FAM_V4) {
+                pt->v4 = om.v;
                 pt->n4 = om.n;
+                pt->m4 = os.v;
                 pt->nm4 = os.n;
         } else {
+                pt->r.v = om.v;
                 pt->r.n = om.n;
+                pt->r.cap = om.cap;
+                pt->m.v = os.v;
                 pt->m.n = os.n;
+                pt->m.cap = os.cap;
         }
         *ret = pt;
         return 0;
@@ -914,38 +978,126 @@ static int union_v4(struct range_list *dst, const struct range_list *a, const ui
         return 0;
 }
 
-/* allow[f] = the policy's own (merged) ranges joined with its cached
- * catalogs'; an IPv6 list is shared outright when one catalog is all there
- * is. */
-static int join_cached(struct policy *p)
+/* allow[f] = the policy's own (merged) ranges of family f joined with its
+ * cached catalogs'; an IPv6 list is shared outright when one catalog is all
+ * there is. */
+static int join_family(struct policy *p, int f)
 {
         for (size_t k = 0; k < p->nrefs; k++) {
-                const struct catalog_ranges *cr = p->refs[k];
-                const struct part *p4 = cr->part[FAM_V4];
-                const struct range_list *c = &cr->part[FAM_V6]->r;
+                const struct part *pt = p->refs[k]->part[f];
                 struct range_list u;
                 int r;
 
-                if (p4->n4) {
+                if (f == FAM_V4) {
+                        if (pt->n4 == 0)
+                                continue;
                         range_list_init(&u, AF_INET);
-                        r = union_v4(&u, &p->allow[FAM_V4], (const uint32_t (*)[2])p4->v4, p4->n4);
-                        if (r < 0)
-                                return r;
-                        range_list_free(&p->allow[FAM_V4]);
-                        p->allow[FAM_V4] = u;
+                        r = union_v4(&u, &p->allow[f], (const uint32_t (*)[2])pt->v4, pt->n4);
+                } else {
+                        if (pt->r.n == 0)
+                                continue;
+                        if (p->allow[f].n == 0) {
+                                range_list_borrow(&p->allow[f], &pt->r);
+                                continue;
+                        }
+                        range_list_init(&u, AF_INET6);
+                        r = range_list_union(&u, &p->allow[f], &pt->r);
                 }
-                if (c->n == 0)
-                        continue;
-                if (p->allow[FAM_V6].n == 0) {
-                        range_list_borrow(&p->allow[FAM_V6], c);
-                        continue;
-                }
-                range_list_init(&u, AF_INET6);
-                r = range_list_union(&u, &p->allow[FAM_V6], c);
                 if (r < 0)
                         return r;
-                range_list_free(&p->allow[FAM_V6]);
-                p->allow[FAM_V6] = u;
+                range_list_free(&p->allow[f]);
+                p->allow[f] = u;
+        }
+        return 0;
+}
+
+static bool same_list(const struct range_list *a, const struct range_list *b)
+{
+        return a->n == b->n && (a->n == 0 || !memcmp(a->v, b->v, a->n * sizeof(*a->v)));
+}
+
+/* The cache's join for this policy and family, when it was made from the
+ * same own ranges and the same catalog parts. */
+static struct joined *joined_find(struct policy_cache *cache, const struct policy *p, int f)
+{
+        for (struct joined *j = cache->joined; j; j = j->next) {
+                if (j->f != f || strcmp(j->policy, p->name) != 0 || j->nparts != p->nrefs ||
+                    !same_list(&j->own, &p->allow[f]))
+                        continue;
+                for (size_t k = 0; k < p->nrefs; k++)
+                        if (j->parts[k] != p->refs[k]->part[f])
+                                goto next;
+                return j;
+next:;
+        }
+        return NULL;
+}
+
+/* Join the policy's own ranges with its catalogs'. With a cache, a family
+ * whose inputs are those of the last build shares that build's list (a
+ * reload that changed nothing of it then costs no union of a million
+ * ranges, and the kernel side sees the same list); a new join replaces the
+ * cache's for the policy and family. */
+static int join_cached(struct policy *p, struct policy_cache *cache)
+{
+        for (int f = 0; f < FAM_N; f++) {
+                struct joined *j, **pp;
+                int r;
+
+                if (!cache || p->nrefs == 0) {
+                        r = join_family(p, f);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                j = joined_find(cache, p, f);
+                if (j) {
+                        cache->stats.joins_shared++;
+                        goto share;
+                }
+                j = calloc(1, sizeof(*j));
+                if (!j)
+                        return -ENOMEM;
+                j->refs = 1;    /* the cache's */
+                j->f = f;
+                snprintf(j->policy, sizeof(j->policy), "%s", p->name);
+                range_list_init(&j->own, p->allow[f].family);
+                j->parts = calloc(p->nrefs, sizeof(*j->parts));
+                if (!j->parts || range_list_alloc(&j->own, p->allow[f].n) < 0) {
+                        joined_unref(j);
+                        return -ENOMEM;
+                }
+                if (p->allow[f].n)
+                        memcpy(j->own.v, p->allow[f].v, p->allow[f].n * sizeof(*j->own.v));
+                j->own.n = p->allow[f].n;
+                for (size_t k = 0; k < p->nrefs; k++) {
+                        j->parts[k] = p->refs[k]->part[f];
+                        j->parts[k]->refs++;
+                }
+                j->nparts = p->nrefs;
+                r = join_family(p, f);
+                if (r < 0) {
+                        joined_unref(j);
+                        return r;
+                }
+                j->list = p->allow[f];          /* the join moves into j */
+                range_list_init(&p->allow[f], j->list.family);
+                for (pp = &cache->joined; *pp; pp = &(*pp)->next)
+                        if ((*pp)->f == f && strcmp((*pp)->policy, p->name) == 0) {
+                                struct joined *old = *pp;
+
+                                *pp = old->next;
+                                joined_unref(old);
+                                break;
+                        }
+                j->next = cache->joined;
+                cache->joined = j;
+share:
+                range_list_free(&p->allow[f]);
+                range_list_borrow(&p->allow[f], &j->list);
+                p->joined[f] = j;
+                j->refs++;
+                j->used = true;
         }
         return 0;
 }
@@ -1022,9 +1174,12 @@ int policy_build_with(const struct config *c, const struct policy_build_opts *o,
         int r = 0;
 
         err[0] = '\0';
-        if (cached)
+        if (cached) {
                 for (struct catalog_ranges *cr = o->cache->head; cr; cr = cr->next)
                         cr->used = false;
+                for (struct joined *j = o->cache->joined; j; j = j->next)
+                        j->used = false;
+        }
 
         s = calloc(1, sizeof(*s));
         if (!s)
@@ -1075,7 +1230,7 @@ int policy_build_with(const struct config *c, const struct policy_build_opts *o,
                                 goto fail;
                 }
                 count_duplicates(&b, p, cp, c);
-                r = join_cached(p);
+                r = join_cached(p, cached ? o->cache : NULL);
                 if (r < 0)
                         goto fail;
                 if (p->allow[FAM_V4].n == 0 && p->allow[FAM_V6].n == 0) {
@@ -1094,6 +1249,16 @@ int policy_build_with(const struct config *c, const struct policy_build_opts *o,
                         }
                         *pp = cr->next;
                         ranges_unref(cr);
+                }
+                for (struct joined **pp = &o->cache->joined; *pp;) {
+                        struct joined *j = *pp;
+
+                        if (j->used) {
+                                pp = &j->next;
+                                continue;
+                        }
+                        *pp = j->next;
+                        joined_unref(j);
                 }
         }
         *ret = s;
@@ -1126,6 +1291,8 @@ void policy_set_free(struct policy_set *s)
                 for (size_t k = 0; k < p->nrefs; k++)
                         ranges_unref(p->refs[k]);
                 free(p->refs);
+                joined_unref(p->joined[FAM_V4]);
+                joined_unref(p->joined[FAM_V6]);
         }
         free(s->v);
         free(s);

@@ -21,6 +21,7 @@ struct policy_source {
 };
 
 struct catalog_ranges;
+struct joined;
 
 struct policy {
         char name[POLICY_NAME_MAX];
@@ -35,6 +36,7 @@ struct policy {
         uint32_t min_ttl;                /* shortest DNS TTL of a resolved name, 0: none */
         struct catalog_ranges **refs;    /* cached catalogs whose ranges it uses */
         size_t nrefs;
+        struct joined *joined[FAM_N];    /* what allow[f] borrows, shared with the cache */
         bool sharded[FAM_N];             /* set by ruleset_apply: allow[f] went to the kernel sharded */
 };
 
@@ -64,6 +66,7 @@ void policy_cache_free(struct policy_cache *c);
 struct policy_cache_stats {
         unsigned long parsed;           /* read whole */
         unsigned long diffed;           /* as a difference from the version before */
+        unsigned long joins_shared;     /* allowed lists kept from the build before */
 };
 const struct policy_cache_stats *policy_cache_stats(const struct policy_cache *c);
 

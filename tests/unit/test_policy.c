@@ -472,6 +472,46 @@ static void test_catalog_delta_falls_back(void **state)
                 free(l.v[i]);
 }
 
+/* Found by fuzz_catalog: additions that join ranges read as single ones
+ * into one make members of them all (four here, from two and two added). */
+static void test_catalog_delta_joins_single_ranges(void **state)
+{
+        struct policy_cache *cache = policy_cache_new();
+        struct policy_set *a = NULL, *b = NULL, *fresh;
+        char err[CONFIG_ERRLEN];
+        struct lines l = { .n = 0 };
+
+        l.v[l.n++] = strdup("checked = 2026-11-23\n");
+        l.v[l.n++] = strdup("192.0.2.0/26\n");
+        l.v[l.n++] = strdup("192.0.2.192/26\n");
+        write_lines(&l);
+        write_config("198.51.100.0/24");
+        assert_int_equal(build_err(cache, &a, err), 0);
+        l.v[l.n++] = strdup("192.0.2.*\n");
+        l.v[l.n++] = strdup("192.0.2.128/26\n");
+        write_lines(&l);
+        assert_int_equal(build_err(cache, &b, err), 0);
+        assert_int_equal(policy_cache_stats(cache)->diffed, 1);
+        fresh = build(NULL);
+        assert_same_ranges(b, fresh);
+        /* and back: the members split again */
+        free(l.v[--l.n]);
+        free(l.v[--l.n]);
+        write_lines(&l);
+        policy_set_free(a);
+        assert_int_equal(build_err(cache, &a, err), 0);
+        assert_int_equal(policy_cache_stats(cache)->diffed, 2);
+        assert_true(allows(a, "192.0.2.1"));
+        assert_false(allows(a, "192.0.2.64"));
+        assert_false(allows(a, "192.0.2.130"));
+        policy_set_free(fresh);
+        policy_set_free(a);
+        policy_set_free(b);
+        policy_cache_free(cache);
+        for (size_t i = 0; i < l.n; i++)
+                free(l.v[i]);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -482,6 +522,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_cache_outlives_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_catalog_delta_random, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_catalog_delta_falls_back, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_catalog_delta_joins_single_ranges, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
