@@ -263,9 +263,24 @@ static int build_err(struct policy_cache *cache, struct policy_set **ret, char e
 }
 
 struct lines {
-        char *v[8192];
-        size_t n;
+        char **v;
+        size_t n, cap;
 };
+
+static void lines_init(struct lines *l, size_t cap)
+{
+        l->v = calloc(cap, sizeof(*l->v));
+        assert_non_null(l->v);
+        l->n = 0;
+        l->cap = cap;
+}
+
+static void lines_free(struct lines *l)
+{
+        for (size_t i = 0; i < l->n; i++)
+                free(l->v[i]);
+        free(l->v);
+}
 
 /* gw.conf replaced as a sync or a package would: a new file renamed over */
 static void write_lines(const struct lines *l)
@@ -320,7 +335,7 @@ static void edit_lines(struct lines *l, unsigned *seed)
                         l->n--;
                         continue;
                 }
-                if (l->n + 1 >= sizeof(l->v) / sizeof(l->v[0]))
+                if (l->n + 1 >= l->cap)
                         continue;
                 line = op == 1 ? random_line(seed)                      /* a new line */
                        : op == 2 ? strdup(l->v[from])                   /* a repeat */
@@ -338,56 +353,69 @@ static void edit_lines(struct lines *l, unsigned *seed)
         }
 }
 
-/* Random catalogs edited a few lines at a time: each version is taken as
- * its difference from the one before, and must give what a whole read of
- * it gives: the same ranges, the same duplicate warning. */
+/* A random catalog of n lines edited a few lines at a time, versions
+ * times: each version is taken as its difference from the one before, and
+ * must give what a whole read of it gives: the same ranges, the same
+ * duplicate warning. */
+static void check_delta_versions(unsigned *seed, size_t n, int versions)
+{
+        struct policy_cache *cache = policy_cache_new();
+        struct policy_set *ps = NULL, *fresh = NULL, *prev = NULL;
+        char err[CONFIG_ERRLEN], warning[CONFIG_ERRLEN];
+        struct lines l;
+
+        lines_init(&l, n + 8 * (size_t)versions + 16);
+        l.v[l.n++] = strdup("description = test\n");
+        l.v[l.n++] = strdup("source = test\n");
+        for (size_t i = 0; i < n; i++)
+                l.v[l.n++] = random_line(seed);
+        l.v[l.n++] = strdup("192.0.2.250");     /* no newline at the end */
+        write_lines(&l);
+        write_config("198.51.100.0/24");
+        assert_int_equal(build_err(cache, &prev, err), 0);
+        assert_int_equal(policy_cache_stats(cache)->parsed, 1);
+        for (int v = 0; v < versions; v++) {
+                struct policy_cache *whole = policy_cache_new();
+
+                edit_lines(&l, seed);
+                write_lines(&l);
+                if (build_err(cache, &ps, err) != 0)
+                        fail_msg("version %d: %s", v, err);
+                snprintf(warning, sizeof(warning), "%s", last_warning);
+                assert_int_equal(policy_cache_stats(cache)->parsed, 1);
+                assert_int_equal(policy_cache_stats(cache)->diffed, (unsigned long)v + 1);
+                assert_int_equal(build_err(whole, &fresh, err), 0);
+                assert_int_equal(policy_cache_stats(whole)->parsed, 1);
+                assert_same_ranges(ps, fresh);
+                assert_string_equal(warning, last_warning);
+                policy_set_free(fresh);
+                fresh = build(NULL);                    /* and the path without a cache */
+                assert_same_ranges(ps, fresh);
+                policy_set_free(fresh);
+                policy_cache_free(whole);
+                policy_set_free(prev);                  /* the set in force until now */
+                prev = ps;
+        }
+        policy_set_free(prev);
+        policy_cache_free(cache);
+        lines_free(&l);
+}
+
 static void test_catalog_delta_random(void **state)
 {
         unsigned seed = 4242;
 
-        for (int round = 0; round < 12; round++) {
-                struct policy_cache *cache = policy_cache_new();
-                struct policy_set *ps = NULL, *fresh = NULL, *prev = NULL;
-                char err[CONFIG_ERRLEN], warning[CONFIG_ERRLEN];
-                struct lines l = { .n = 0 };
-                size_t n = round % 3 == 0 ? 40 : 3000;
+        for (int round = 0; round < 12; round++)
+                check_delta_versions(&seed, round % 3 == 0 ? 40 : 3000, 15);
+}
 
-                l.v[l.n++] = strdup("description = test\n");
-                l.v[l.n++] = strdup("source = test\n");
-                for (size_t i = 0; i < n; i++)
-                        l.v[l.n++] = random_line(&seed);
-                l.v[l.n++] = strdup("192.0.2.250");     /* no newline at the end */
-                write_lines(&l);
-                write_config("198.51.100.0/24");
-                assert_int_equal(build_err(cache, &prev, err), 0);
-                assert_int_equal(policy_cache_stats(cache)->parsed, 1);
-                for (int v = 0; v < 15; v++) {
-                        struct policy_cache *whole = policy_cache_new();
+/* A catalog of 3 MB: the comparison goes through its read buffers and
+ * blocks (1 MiB and 256 KiB) many times, with edits anywhere. */
+static void test_catalog_delta_big(void **state)
+{
+        unsigned seed = 77;
 
-                        edit_lines(&l, &seed);
-                        write_lines(&l);
-                        if (build_err(cache, &ps, err) != 0)
-                                fail_msg("version %d: %s", v, err);
-                        snprintf(warning, sizeof(warning), "%s", last_warning);
-                        assert_int_equal(policy_cache_stats(cache)->parsed, 1);
-                        assert_int_equal(policy_cache_stats(cache)->diffed, (unsigned long)v + 1);
-                        assert_int_equal(build_err(whole, &fresh, err), 0);
-                        assert_int_equal(policy_cache_stats(whole)->parsed, 1);
-                        assert_same_ranges(ps, fresh);
-                        assert_string_equal(warning, last_warning);
-                        policy_set_free(fresh);
-                        fresh = build(NULL);                    /* and the path without a cache */
-                        assert_same_ranges(ps, fresh);
-                        policy_set_free(fresh);
-                        policy_cache_free(whole);
-                        policy_set_free(prev);                  /* the set in force until now */
-                        prev = ps;
-                }
-                policy_set_free(prev);
-                policy_cache_free(cache);
-                for (size_t i = 0; i < l.n; i++)
-                        free(l.v[i]);
-        }
+        check_delta_versions(&seed, 160000, 6);
 }
 
 /* What cannot be taken as a difference is read whole: a file edited in
@@ -398,9 +426,10 @@ static void test_catalog_delta_falls_back(void **state)
         struct policy_cache *cache = policy_cache_new();
         struct policy_set *a = NULL, *b = NULL;
         char err[CONFIG_ERRLEN], want[CONFIG_ERRLEN];
-        struct lines l = { .n = 0 };
+        struct lines l;
         unsigned seed = 9;
 
+        lines_init(&l, 8192);
         l.v[l.n++] = strdup("description = test\n");
         for (int i = 0; i < 500; i++)
                 l.v[l.n++] = random_line(&seed);
@@ -468,8 +497,7 @@ static void test_catalog_delta_falls_back(void **state)
         policy_set_free(a);
         policy_set_free(b);
         policy_cache_free(cache);
-        for (size_t i = 0; i < l.n; i++)
-                free(l.v[i]);
+        lines_free(&l);
 }
 
 /* Found by fuzz_catalog: additions that join ranges read as single ones
@@ -479,8 +507,9 @@ static void test_catalog_delta_joins_single_ranges(void **state)
         struct policy_cache *cache = policy_cache_new();
         struct policy_set *a = NULL, *b = NULL, *fresh;
         char err[CONFIG_ERRLEN];
-        struct lines l = { .n = 0 };
+        struct lines l;
 
+        lines_init(&l, 16);
         l.v[l.n++] = strdup("checked = 2026-11-23\n");
         l.v[l.n++] = strdup("192.0.2.0/26\n");
         l.v[l.n++] = strdup("192.0.2.192/26\n");
@@ -508,8 +537,7 @@ static void test_catalog_delta_joins_single_ranges(void **state)
         policy_set_free(a);
         policy_set_free(b);
         policy_cache_free(cache);
-        for (size_t i = 0; i < l.n; i++)
-                free(l.v[i]);
+        lines_free(&l);
 }
 
 int main(void)
@@ -521,6 +549,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_catalog_change_is_parsed_again, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cache_outlives_nothing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_catalog_delta_random, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_catalog_delta_big, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_catalog_delta_falls_back, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_catalog_delta_joins_single_ranges, setup, teardown),
         };
