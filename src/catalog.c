@@ -333,6 +333,8 @@ int catalog_scan_file(const char *path, const char *name, struct catalog_scan *s
         int fd = -1, r;
 
         err[0] = '\0';
+        if (sc)
+                sc->fd = -1;
         c = calloc(1, sizeof(*c));
         if (!c)
                 return catalog_fail(err, path, 0, -ENOMEM, "out of memory");
@@ -368,6 +370,10 @@ int catalog_scan_file(const char *path, const char *name, struct catalog_scan *s
         }
         *ret = c;
         c = NULL;
+        if (sc) {
+                sc->fd = fd;    /* handed over */
+                fd = -1;
+        }
         r = 0;
 out:
         if (fd >= 0)

@@ -32,12 +32,13 @@ struct catalog {
 
 /* How catalog_scan_file hands over the entries: to entry() when it is set
  * (checked loosely as for catalog_parse_file; the catalog keeps none), and
- * the stat of the file it read. entry() returns 0, or a negative errno with
- * "FILE:LINE: message" in err. */
+ * the file it read, still open, with its stat. entry() returns 0, or a
+ * negative errno with "FILE:LINE: message" in err. */
 struct catalog_scan {
         int (*entry)(const char *text, const char *comment, int line, char err[CONFIG_ERRLEN], void *userdata);
         void *userdata;
-        struct stat st;                 /* out: fstat of the file read */
+        int fd;                         /* out: the file read, the caller's to close (-1 on failure) */
+        struct stat st;                 /* out: its fstat */
 };
 
 /* Find NAME.conf in the colon-separated dirs (the last dir that has it wins:

@@ -127,6 +127,23 @@ static struct catalog_ranges *ranges_new(bool parts)
         return cr;
 }
 
+/* Is st the version of the file cr was read from? */
+static bool version_is(const struct catalog_ranges *cr, const struct stat *st)
+{
+        return cr->dev == st->st_dev && cr->ino == st->st_ino && cr->size == st->st_size &&
+               cr->mtime.tv_sec == st->st_mtim.tv_sec && cr->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* cr was read from fd, whose stat is st; cr keeps fd open. */
+static void version_set(struct catalog_ranges *cr, int fd, const struct stat *st)
+{
+        cr->fd = fd;
+        cr->dev = st->st_dev;
+        cr->ino = st->st_ino;
+        cr->size = st->st_size;
+        cr->mtime = st->st_mtim;
+}
+
 const struct policy_cache_stats *policy_cache_stats(const struct policy_cache *c)
 {
         return &c->stats;
@@ -414,6 +431,7 @@ static int ranges_parse(struct build_ctx *b, const struct cfg_item *it, struct c
         int r;
 
         r = read_catalog(b, it, cr->path, &sc, &cat);
+        cr->fd = sc.fd;         /* closed with cr, whatever comes next */
         if (r < 0)
                 return r;
         cr->entries = cat->entries;
@@ -422,23 +440,7 @@ static int ranges_parse(struct build_ctx *b, const struct cfg_item *it, struct c
             compact_v4(&p4->r, &p4->v4, &p4->n4) < 0 || compact_v4(&p4->m, &p4->m4, &p4->nm4) < 0)
                 return -ENOMEM;
         cr->dups = d4 + d6;
-        cr->dev = sc.st.st_dev;
-        cr->ino = sc.st.st_ino;
-        cr->size = sc.st.st_size;
-        cr->mtime = sc.st.st_mtim;
-        /* kept for the next version's difference; what it read, so a
-         * stat that differs from these means a new version */
-        cr->fd = open(cr->path, O_RDONLY | O_CLOEXEC);
-        if (cr->fd >= 0) {
-                struct stat st;
-
-                if (fstat(cr->fd, &st) < 0 || st.st_dev != cr->dev || st.st_ino != cr->ino ||
-                    st.st_size != cr->size || st.st_mtim.tv_sec != cr->mtime.tv_sec ||
-                    st.st_mtim.tv_nsec != cr->mtime.tv_nsec) {
-                        close(cr->fd);
-                        cr->fd = -1;
-                }
-        }
+        version_set(cr, sc.fd, &sc.st);         /* kept for the next version's difference */
         return 0;
 }
 
@@ -464,20 +466,27 @@ static struct range rv_at(const struct rview *x, size_t i)
         return r;
 }
 
-/* The first range at or after from whose lo is above a. */
-static size_t rv_upper(const struct rview *x, size_t from, addr128 a)
+/* The first range at or after from whose lo is above a (above_or_at: at
+ * or above a). */
+static size_t rv_search(const struct rview *x, size_t from, addr128 a, bool above_or_at)
 {
         size_t lo = from, hi = x->n;
 
         while (lo < hi) {
                 size_t mid = lo + (hi - lo) / 2;
+                addr128 v = rv_at(x, mid).lo;
 
-                if (rv_at(x, mid).lo <= a)
+                if (above_or_at ? v < a : v <= a)
                         lo = mid + 1;
                 else
                         hi = mid;
         }
         return lo;
+}
+
+static size_t rv_upper(const struct rview *x, size_t from, addr128 a)
+{
+        return rv_search(x, from, a, false);
 }
 
 /* The first merged range at or after from that ends at or above a - 1
@@ -595,24 +604,22 @@ static int apply_changes(const struct rview *m, const struct rview *s, const str
                 /* the changes whose touched ranges meet: one window [a, e) */
                 while (k2 < nch) {
                         const struct range *c = &ch[k2].r;
+                        size_t past;
 
                         if (k2 > k && rv_touching(m, a, c->lo) > e)
                                 break;
-                        if (c->hi == ADDR128_MAX)
-                                e = m->n;
-                        else if (rv_upper(m, e, c->hi + 1) > e)
-                                e = rv_upper(m, e, c->hi + 1);
+                        /* the first merged range starting beyond what c touches */
+                        past = c->hi == ADDR128_MAX ? m->n : rv_upper(m, e, c->hi + 1);
+                        if (past > e)
+                                e = past;
                         k2++;
                 }
                 r = ro_copy(om, m, i, a);
                 if (r < 0)
                         goto out;
-                sa = a < m->n ? rv_upper(s, j, rv_at(m, a).lo - (rv_at(m, a).lo > 0)) : s->n;
-                if (a < m->n && rv_at(m, a).lo == 0)
-                        sa = j;
+                /* the members of [a, e): those from the start of a to the end of e - 1 */
+                sa = a < m->n ? rv_search(s, j, rv_at(m, a).lo, true) : s->n;
                 se = e > a ? rv_upper(s, sa, rv_at(m, e - 1).hi) : sa;
-                if (e > a && rv_at(m, e - 1).hi == ADDR128_MAX)
-                        se = s->n;
                 r = ro_copy(os, s, j, sa);
                 if (r < 0)
                         goto out;
@@ -811,8 +818,7 @@ static int ranges_delta(const struct catalog_ranges *old, const char *path, stru
         /* a file edited in place, or an old version changed since, leaves
          * nothing to take the difference from */
         if (fstat(fd, &st) < 0 || fstat(old->fd, &so) < 0 || (st.st_dev == old->dev && st.st_ino == old->ino) ||
-            so.st_size != old->size || so.st_mtim.tv_sec != old->mtime.tv_sec ||
-            so.st_mtim.tv_nsec != old->mtime.tv_nsec) {
+            !version_is(old, &so)) {
                 r = -EAGAIN;
                 goto fail;
         }
@@ -838,11 +844,7 @@ static int ranges_delta(const struct catalog_ranges *old, const char *path, stru
                         goto fail;
         }
         cr->entries = (size_t)((long)old->entries + d.entries);
-        cr->fd = fd;
-        cr->dev = st.st_dev;
-        cr->ino = st.st_ino;
-        cr->size = st.st_size;
-        cr->mtime = st.st_mtim;
+        version_set(cr, fd, &st);
         free(d.v[FAM_V4]);
         free(d.v[FAM_V6]);
         *ret = cr;
@@ -878,8 +880,7 @@ static int add_provider_cached(struct build_ctx *b, struct policy *p, const stru
         for (cr = cache->head; cr; cr = cr->next) {
                 if (strcmp(cr->path, path) != 0)
                         continue;
-                if (cr->dev == st.st_dev && cr->ino == st.st_ino && cr->size == st.st_size &&
-                    cr->mtime.tv_sec == st.st_mtim.tv_sec && cr->mtime.tv_nsec == st.st_mtim.tv_nsec)
+                if (version_is(cr, &st))
                         goto found;
                 old = cr;
         }
@@ -1016,21 +1017,27 @@ static bool same_list(const struct range_list *a, const struct range_list *b)
         return a->n == b->n && (a->n == 0 || !memcmp(a->v, b->v, a->n * sizeof(*a->v)));
 }
 
-/* The cache's join for this policy and family, when it was made from the
- * same own ranges and the same catalog parts. */
-static struct joined *joined_find(struct policy_cache *cache, const struct policy *p, int f)
+/* Where the cache keeps the join of this policy and family (at most one:
+ * a new join replaces it): the link to it, or to the list's end. */
+static struct joined **joined_slot(struct policy_cache *cache, const struct policy *p, int f)
 {
-        for (struct joined *j = cache->joined; j; j = j->next) {
-                if (j->f != f || strcmp(j->policy, p->name) != 0 || j->nparts != p->nrefs ||
-                    !same_list(&j->own, &p->allow[f]))
-                        continue;
-                for (size_t k = 0; k < p->nrefs; k++)
-                        if (j->parts[k] != p->refs[k]->part[f])
-                                goto next;
-                return j;
-next:;
-        }
-        return NULL;
+        struct joined **pp;
+
+        for (pp = &cache->joined; *pp; pp = &(*pp)->next)
+                if ((*pp)->f == f && strcmp((*pp)->policy, p->name) == 0)
+                        break;
+        return pp;
+}
+
+/* Was j made from the policy's present own ranges and catalog parts? */
+static bool joined_fits(const struct joined *j, const struct policy *p, int f)
+{
+        if (j->nparts != p->nrefs || !same_list(&j->own, &p->allow[f]))
+                return false;
+        for (size_t k = 0; k < p->nrefs; k++)
+                if (j->parts[k] != p->refs[k]->part[f])
+                        return false;
+        return true;
 }
 
 /* Join the policy's own ranges with its catalogs'. With a cache, a family
@@ -1050,8 +1057,9 @@ static int join_cached(struct policy *p, struct policy_cache *cache)
                                 return r;
                         continue;
                 }
-                j = joined_find(cache, p, f);
-                if (j) {
+                pp = joined_slot(cache, p, f);
+                j = *pp;
+                if (j && joined_fits(j, p, f)) {
                         cache->stats.joins_shared++;
                         goto share;
                 }
@@ -1082,14 +1090,12 @@ static int join_cached(struct policy *p, struct policy_cache *cache)
                 }
                 j->list = p->allow[f];          /* the join moves into j */
                 range_list_init(&p->allow[f], j->list.family);
-                for (pp = &cache->joined; *pp; pp = &(*pp)->next)
-                        if ((*pp)->f == f && strcmp((*pp)->policy, p->name) == 0) {
-                                struct joined *old = *pp;
+                if (*pp) {                      /* it replaces the cache's */
+                        struct joined *old = *pp;
 
-                                *pp = old->next;
-                                joined_unref(old);
-                                break;
-                        }
+                        *pp = old->next;
+                        joined_unref(old);
+                }
                 j->next = cache->joined;
                 cache->joined = j;
 share:

@@ -282,19 +282,24 @@ static void lines_free(struct lines *l)
         free(l->v);
 }
 
-/* gw.conf replaced as a sync or a package would: a new file renamed over */
-static void write_lines(const struct lines *l)
+static void put_lines(const char *path, const struct lines *l)
 {
-        char path[256], tmp[256];
-        FILE *f;
+        FILE *f = fopen(path, "w");
 
-        snprintf(path, sizeof(path), "%s/gw.conf", dir);
-        snprintf(tmp, sizeof(tmp), "%s/gw.conf.new", dir);
-        f = fopen(tmp, "w");
         assert_non_null(f);
         for (size_t i = 0; i < l->n; i++)
                 fputs(l->v[i], f);
         fclose(f);
+}
+
+/* gw.conf replaced as a sync or a package would: a new file renamed over */
+static void write_lines(const struct lines *l)
+{
+        char path[256], tmp[256];
+
+        snprintf(path, sizeof(path), "%s/gw.conf", dir);
+        snprintf(tmp, sizeof(tmp), "%s/gw.conf.new", dir);
+        put_lines(tmp, l);
         assert_int_equal(rename(tmp, path), 0);
 }
 
@@ -444,14 +449,9 @@ static void test_catalog_delta_falls_back(void **state)
         l.v[100] = strdup("203.0.113.0/24\n");
         {
                 char path[256];
-                FILE *f;
 
                 snprintf(path, sizeof(path), "%s/gw.conf", dir);
-                f = fopen(path, "w");
-                assert_non_null(f);
-                for (size_t i = 0; i < l.n; i++)
-                        fputs(l.v[i], f);
-                fclose(f);
+                put_lines(path, &l);
         }
         assert_int_equal(build_err(cache, &b, err), 0);
         assert_int_equal(policy_cache_stats(cache)->parsed, 2);
