@@ -1,6 +1,7 @@
 /* src/catalog.c: provider catalogs (see catalog.h and DESIGN.md).
  *
- * Key lines "key = value" (description, source, spf, checked) and entry lines
+ * Key lines "key = value" (description, source, spf, checked, provider, tenant,
+ * mx) and entry lines
  * holding one address or prefix with an optional "# comment". Entries are
  * only checked loosely here; the policy module parses them. */
 #include <dirent.h>
@@ -97,33 +98,102 @@ static bool entry_valid(const char *s)
         return true;
 }
 
-static int catalog_key(struct catalog *c, const char *path, int line, const char *key,
-                       const char *value, int key_line[4], char *err)
+/* The keys a catalog may set; all but mx at most once. */
+enum { KEY_DESCRIPTION, KEY_SOURCE, KEY_SPF, KEY_CHECKED, KEY_PROVIDER, KEY_TENANT, KEY_MX, KEY_COUNT };
+
+static const char *const catalog_keys[KEY_COUNT] = {
+        "description", "source", "spf", "checked", "provider", "tenant", "mx",
+};
+
+/* An MX host pattern: a host name, lower case once stored, in which '*'
+ * stands for any run of characters; at least two labels and some literal
+ * text besides the '*'s. */
+static bool mx_pattern_valid(const char *s)
 {
-        static const char *const keys[4] = { "description", "source", "spf", "checked" };
-        char **dst[4] = { &c->description, &c->source, &c->spf, &c->checked };
+        size_t n = strlen(s), lit = 0;
+
+        if (n == 0 || n > 253 || s[0] == '.' || s[n - 1] == '.' || !strchr(s, '.') || strstr(s, ".."))
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char ch = s[i];
+
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                      ch == '-' || ch == '.' || ch == '*'))
+                        return false;
+                lit += ch != '*' && ch != '.';
+        }
+        return lit > 0;
+}
+
+/* mx = PATTERN...: patterns separated by spaces or commas; the key may repeat. */
+static int catalog_mx(struct catalog *c, const char *path, int line, const char *value, char *err)
+{
+        const char *s = value;
+
+        while (*s) {
+                size_t n = strcspn(s, " \t,");
+                char **nv, *p;
+
+                if (n == 0) {
+                        s++;
+                        continue;
+                }
+                p = strndup(s, n);
+                if (!p)
+                        return catalog_fail(err, path, 0, -ENOMEM, "out of memory");
+                if (!mx_pattern_valid(p)) {
+                        catalog_fail(err, path, line, -EINVAL,
+                                     "mx: '%.64s' is not a host name pattern (letters, digits, '-', '.', '*')", p);
+                        free(p);
+                        return -EINVAL;
+                }
+                for (char *q = p; *q; q++)
+                        if (*q >= 'A' && *q <= 'Z')
+                                *q = (char)(*q - 'A' + 'a');
+                nv = realloc(c->mx, (c->nmx + 1) * sizeof(*nv));
+                if (!nv) {
+                        free(p);
+                        return catalog_fail(err, path, 0, -ENOMEM, "out of memory");
+                }
+                c->mx = nv;
+                c->mx[c->nmx++] = p;
+                s += n;
+        }
+        return 0;
+}
+
+static int catalog_key(struct catalog *c, const char *path, int line, const char *key,
+                       const char *value, int key_line[KEY_COUNT], char *err)
+{
+        char **dst[KEY_COUNT] = { &c->description, &c->source, &c->spf, &c->checked, &c->provider, &c->tenant,
+                                  NULL };
         int k;
 
-        for (k = 0; k < 4; k++)
-                if (!strcmp(key, keys[k]))
+        for (k = 0; k < KEY_COUNT; k++)
+                if (!strcmp(key, catalog_keys[k]))
                         break;
-        if (k == 4)
-                return catalog_fail(err, path, line, -EINVAL,
-                                    "unknown key '%.64s' (allowed: description, source, spf, checked)", key);
-        if (key_line[k])
+        if (k == KEY_COUNT)
+                return catalog_fail(err, path, line, -EINVAL, "unknown key '%.64s' (allowed: description, source, "
+                                    "spf, checked, provider, tenant, mx)", key);
+        if (key_line[k] && k != KEY_MX)
                 return catalog_fail(err, path, line, -EINVAL, "%s set twice (first at line %d)",
                                     key, key_line[k]);
         if (!*value)
                 return catalog_fail(err, path, line, -EINVAL, "empty value for '%s'", key);
-        if (k == 2 && !cfg_domain_valid(value))
+        if (k == KEY_SPF && !cfg_domain_valid(value))
                 return catalog_fail(err, path, line, -EINVAL, "spf: '%.64s' is not a domain name", value);
-        if (k == 3 && !date_valid(value))
+        if (k == KEY_CHECKED && !date_valid(value))
                 return catalog_fail(err, path, line, -EINVAL, "checked: '%.64s' is not a date (YYYY-MM-DD)",
                                     value);
+        if (k == KEY_PROVIDER && strpbrk(value, " \t"))
+                return catalog_fail(err, path, line, -EINVAL, "provider: '%.64s' is one word (the provider's "
+                                    "name, the same in all its regions' catalogs)", value);
+        key_line[k] = line;
+        if (k == KEY_MX)
+                return catalog_mx(c, path, line, value, err);
         *dst[k] = strdup(value);
         if (!*dst[k])
                 return catalog_fail(err, path, 0, -ENOMEM, "out of memory");
-        key_line[k] = line;
         return 0;
 }
 
@@ -248,7 +318,7 @@ int catalog_entry_text(char *s, size_t len, const char **ret_text)
 }
 
 /* One line of the file, without its newline. */
-static int scan_line(struct catalog *c, const char *path, int line, char *s, size_t len, int key_line[4],
+static int scan_line(struct catalog *c, const char *path, int line, char *s, size_t len, int key_line[KEY_COUNT],
                      const struct catalog_scan *sc, char *err)
 {
         char *a, *b;
@@ -276,7 +346,7 @@ static int scan_line(struct catalog *c, const char *path, int line, char *s, siz
  * getline and a strdup per entry before: a third of its reload). */
 static int scan_fd(struct catalog *c, int fd, const char *path, const struct catalog_scan *sc, char *err)
 {
-        int key_line[4] = { 0 };
+        int key_line[KEY_COUNT] = { 0 };
         size_t have = 0, start = 0;
         int line = 0, r = 0;
         bool eof = false;
@@ -893,6 +963,49 @@ out:
         return r;
 }
 
+/* Does host (lower case) match pattern from this point? '*' takes any run. */
+static bool glob_host(const char *p, const char *h)
+{
+        for (; *p; p++, h++) {
+                if (*p == '*') {
+                        while (p[1] == '*')
+                                p++;
+                        if (!p[1])
+                                return true;
+                        for (; *h; h++)
+                                if (glob_host(p + 1, h))
+                                        return true;
+                        return false;
+                }
+                if (*p != *h)
+                        return false;
+        }
+        return !*h;
+}
+
+size_t catalog_mx_match(const struct catalog *c, const char *host)
+{
+        char h[256];
+        size_t n = host ? strlen(host) : 0, best = 0;
+
+        if (n > 0 && host[n - 1] == '.')
+                n--;
+        if (n == 0 || n >= sizeof(h))
+                return 0;
+        for (size_t i = 0; i < n; i++)
+                h[i] = (host[i] >= 'A' && host[i] <= 'Z') ? (char)(host[i] - 'A' + 'a') : host[i];
+        h[n] = '\0';
+        for (size_t i = 0; i < c->nmx; i++) {
+                size_t lit = 0;
+
+                for (const char *p = c->mx[i]; *p; p++)
+                        lit += *p != '*';
+                if (lit > best && glob_host(c->mx[i], h))
+                        best = lit;
+        }
+        return best;
+}
+
 void catalog_free(struct catalog *c)
 {
         if (!c)
@@ -907,5 +1020,10 @@ void catalog_free(struct catalog *c)
         free(c->source);
         free(c->spf);
         free(c->checked);
+        free(c->provider);
+        free(c->tenant);
+        for (size_t i = 0; i < c->nmx; i++)
+                free(c->mx[i]);
+        free(c->mx);
         free(c);
 }

@@ -1,5 +1,6 @@
 /* src/catalog.h: provider catalogs (rules/providers/NAME.conf): a
- * description, a source, an optional spf record and one address or prefix
+ * description, a source, an optional spf record, the date checked, the
+ * provider and its MX host patterns (for doctor), and one address or prefix
  * per line with an optional comment naming the host or role. */
 #ifndef MXLOCK_CATALOG_H
 #define MXLOCK_CATALOG_H
@@ -25,6 +26,10 @@ struct catalog {
         char *source;
         char *spf;              /* NULL when none */
         char *checked;          /* "YYYY-MM-DD" the ranges were checked, or NULL */
+        char *provider;         /* the provider, the same in all its regions' catalogs, or NULL */
+        char *tenant;           /* what ties a connection to the customer's own account, or NULL */
+        char **mx;              /* MX host patterns ('*' any run), lower case */
+        size_t nmx;
         struct catalog_entry *v;        /* empty when scanned with an entry callback */
         size_t n, cap;
         size_t entries;                 /* entry lines read */
@@ -75,6 +80,12 @@ int catalog_entry_text(char *s, size_t len, const char **ret_text);
  * too long, fn's negative value, or another negative errno. */
 int catalog_diff(int old_fd, int new_fd, size_t limit,
                  int (*fn)(bool added, char *line, size_t len, void *userdata), void *userdata);
+
+/* How well host (an MX host name, any case, trailing dot allowed) fits the
+ * catalog's mx patterns: the literal characters of the longest pattern that
+ * matches, 0 when none does. A longer match is the more specific region
+ * ("*.ess.uk.barracudanetworks.com" over "*.ess.barracudanetworks.com"). */
+size_t catalog_mx_match(const struct catalog *c, const char *host);
 
 void catalog_free(struct catalog *c);
 

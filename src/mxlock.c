@@ -298,8 +298,9 @@ static void providers_usage(FILE *out, const char *progname)
                 "Usage: %s providers [--dir DIRS] [NAME]\n"
                 "\n"
                 "Without NAME: list the provider catalogs (name, entries, date checked,\n"
-                "description). With NAME: show its description, source, spf, date checked\n"
-                "and every entry with its comment.\n"
+                "description). With NAME: show its description, source, spf, date checked,\n"
+                "provider, MX host patterns, what ties mail to your own account, and every\n"
+                "entry with its comment.\n"
                 "\n"
                 "  --dir DIRS   colon-separated catalog directories, later ones override\n"
                 "               (default: the configuration's provider_dirs, else\n"
@@ -329,6 +330,12 @@ static int providers_show(const struct cli *cli, const char *dirs, const char *n
         printf("source:      %s\n", c->source ? c->source : "");
         printf("spf:         %s\n", c->spf ? c->spf : "(none)");
         printf("checked:     %s\n", c->checked ? c->checked : "(unknown)");
+        if (c->provider)
+                printf("provider:    %s\n", c->provider);
+        for (i = 0; i < c->nmx; i++)
+                printf("mx:          %s\n", c->mx[i]);
+        if (c->tenant)
+                printf("tenant:      %s\n", c->tenant);
         printf("entries:     %zu\n", c->n);
         for (i = 0; i < c->n; i++)
                 if (strlen(c->v[i].text) > w)

@@ -339,7 +339,15 @@ static char *state_text(const struct catalog *cat, const struct spf_result *res,
         if (cat->source)
                 fprintf(f, "source = %s\n", cat->source);
         fprintf(f, "spf = %s\n", cat->spf);
-        fprintf(f, "checked = %s\n\n", today);
+        fprintf(f, "checked = %s\n", today);
+        /* what doctor needs from the catalog, carried over */
+        if (cat->provider)
+                fprintf(f, "provider = %s\n", cat->provider);
+        if (cat->tenant)
+                fprintf(f, "tenant = %s\n", cat->tenant);
+        for (size_t i = 0; i < cat->nmx; i++)
+                fprintf(f, "mx = %s\n", cat->mx[i]);
+        fputc('\n', f);
         for (size_t i = 0; i < now->n; i++) {
                 char p[64];
                 const char *o = origin_of(res, &now->v[i]);

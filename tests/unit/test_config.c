@@ -765,6 +765,59 @@ static void test_catalog_parse(void **state)
         free(path);
 }
 
+/* provider, tenant and mx: the keys doctor uses to name the catalog that
+ * fits a domain's MX hosts. */
+static void test_catalog_mx_keys(void **state)
+{
+        char err[CONFIG_ERRLEN];
+        struct catalog *c = NULL;
+        char *path = write_catalog("catmx", "acme-de.conf",
+                                   "description = Acme, Germany\n"
+                                   "provider = Acme\n"
+                                   "tenant = require SMTP AUTH from the gateway\n"
+                                   "mx = de-smtp-inbound-*.Acme.example, de-alt.acme.example\n"
+                                   "mx = *.de.acme.example   # repeats add\n"
+                                   "checked = 2026-12-04\n"
+                                   "192.0.2.0/24\n");
+
+        (void)state;
+        assert_int_equal(catalog_parse_file(path, "acme-de", &c, err), 0);
+        assert_string_equal(c->provider, "Acme");
+        assert_string_equal(c->tenant, "require SMTP AUTH from the gateway");
+        assert_int_equal(c->nmx, 3);
+        assert_string_equal(c->mx[0], "de-smtp-inbound-*.acme.example");       /* lower case */
+        assert_string_equal(c->mx[1], "de-alt.acme.example");
+        assert_string_equal(c->mx[2], "*.de.acme.example");
+        assert_int_equal(c->n, 1);
+        /* matching: case and a trailing dot do not matter; '*' takes any run */
+        assert_true(catalog_mx_match(c, "de-smtp-inbound-1.acme.example") > 0);
+        assert_true(catalog_mx_match(c, "DE-SMTP-INBOUND-2.ACME.EXAMPLE.") > 0);
+        assert_true(catalog_mx_match(c, "de-alt.acme.example") > 0);
+        assert_true(catalog_mx_match(c, "a.b.de.acme.example") > 0);
+        assert_int_equal(catalog_mx_match(c, "eu-smtp-inbound-1.acme.example"), 0);
+        assert_int_equal(catalog_mx_match(c, "de-alt.acme.example.org"), 0);
+        assert_int_equal(catalog_mx_match(c, "xde-alt.acme.example"), 0);
+        assert_int_equal(catalog_mx_match(c, "de.acme.example"), 0);
+        assert_int_equal(catalog_mx_match(c, ""), 0);
+        assert_int_equal(catalog_mx_match(c, NULL), 0);
+        /* the longest literal pattern that matches counts */
+        assert_int_equal(catalog_mx_match(c, "de-smtp-inbound-1.acme.example"),
+                         strlen("de-smtp-inbound-.acme.example"));
+        catalog_free(c);
+        c = NULL;
+        free(path);
+
+        /* a catalog without the keys has none */
+        path = write_catalog("catmx", "plain.conf", "192.0.2.1\n");
+        assert_int_equal(catalog_parse_file(path, "plain", &c, err), 0);
+        assert_null(c->provider);
+        assert_null(c->tenant);
+        assert_int_equal(c->nmx, 0);
+        assert_int_equal(catalog_mx_match(c, "mx.example"), 0);
+        catalog_free(c);
+        free(path);
+}
+
 static void expect_catalog_error(const char *text, int line, const char *substring)
 {
         char err[CONFIG_ERRLEN], prefix[600];
@@ -798,6 +851,16 @@ static void test_catalog_errors(void **state)
         expect_catalog_error("description =\n192.0.2.1\n", 1, "empty value for 'description'");
         expect_catalog_error("192.0.2.1\nmx1.example.com  # a host\n", 2, "'mx1.example.com' is not an address or prefix");
         expect_catalog_error("192.0.2.1 192.0.2.2\n", 1, "one address or prefix per line");
+        expect_catalog_error("192.0.2.1\nmx = mx_1.example.com\n", 2, "mx: 'mx_1.example.com' is not a host name pattern");
+        expect_catalog_error("192.0.2.1\nmx = ok.example.com, localhost\n", 2, "mx: 'localhost' is not");
+        expect_catalog_error("192.0.2.1\nmx = *.*\n", 2, "mx: '*.*' is not");
+        expect_catalog_error("192.0.2.1\nmx = .example.com\n", 2, "mx: '.example.com' is not");
+        expect_catalog_error("192.0.2.1\nmx = a..example.com\n", 2, "is not a host name pattern");
+        expect_catalog_error("192.0.2.1\nmx =\n", 2, "empty value for 'mx'");
+        expect_catalog_error("provider = Acme\nprovider = Acme\n192.0.2.1\n", 2, "provider set twice (first at line 1)");
+        expect_catalog_error("provider = Acme Mail\n192.0.2.1\n", 1, "provider: 'Acme Mail' is one word");
+        expect_catalog_error("tenant = a\ntenant = b\n192.0.2.1\n", 2, "tenant set twice");
+        expect_catalog_error("192.0.2.1\nregion = de\n", 2, "unknown key 'region' (allowed: description, source, spf, checked, provider, tenant, mx)");
         expect_catalog_error("description = nothing here\nsource = x\n# 192.0.2.1\n", 0, "no addresses and no spf");
         expect_catalog_error("", 0, "no addresses and no spf");
 }
@@ -945,15 +1008,15 @@ static void test_catalog_override(void **state)
 
 struct listing {
         int n;
-        char name[16][CATALOG_NAME_MAX];
-        char path[16][600];
+        char name[32][CATALOG_NAME_MAX];
+        char path[32][600];
 };
 
 static void collect_listing(const char *name, const char *path, void *userdata)
 {
         struct listing *l = userdata;
 
-        if (l->n < 16) {
+        if (l->n < 32) {
                 snprintf(l->name[l->n], CATALOG_NAME_MAX, "%s", name);
                 snprintf(l->path[l->n], 600, "%s", path);
         }
@@ -999,10 +1062,16 @@ static void test_catalog_list(void **state)
 }
 
 static const char *const shipped[] = {
-        "barracuda", "gfi-oneconnect", "google", "microsoft-eop",
-        "mimecast-global", "mimecast-us", "proofpoint-essentials",
+        "barracuda-au", "barracuda-ca", "barracuda-de", "barracuda-in", "barracuda-uk", "barracuda-us",
+        "gfi-oneconnect", "google", "microsoft-eop",
+        "mimecast-au", "mimecast-ca", "mimecast-de", "mimecast-eu", "mimecast-global", "mimecast-us",
+        "mimecast-usb", "mimecast-za",
+        "proofpoint-essentials-eu", "proofpoint-essentials-us",
 };
 
+/* Every shipped catalog names its source, the date it was checked, its
+ * provider and what ties mail to the customer's own account; its entries
+ * say where they come from. */
 static void test_shipped_catalogs(void **state)
 {
         struct listing l = { 0 };
@@ -1023,12 +1092,67 @@ static void test_shipped_catalogs(void **state)
                 assert_non_null(c->description);
                 assert_non_null(c->source);
                 assert_non_null(c->checked);
-                assert_string_equal(c->checked, "2026-11-23");
+                assert_non_null(c->provider);
+                assert_non_null(c->tenant);
                 assert_true(c->n > 0 || c->spf);
+                /* a catalog without ranges says so where admins look */
+                if (c->n == 0 && !strstr(c->description, "no ranges shipped"))
+                        fail_msg("%s: no entries, and the description does not say so", shipped[i]);
                 for (size_t j = 0; j < c->n; j++)
                         assert_non_null(c->v[j].comment);
+                /* every regional catalog has MX patterns; only the global one has none */
+                if (strcmp(shipped[i], "mimecast-global") != 0 && c->nmx == 0)
+                        fail_msg("%s: no mx patterns", shipped[i]);
                 catalog_free(c);
         }
+}
+
+/* The catalog, loaded from rules/providers, that fits host best. */
+static const char *fitting(const char *host)
+{
+        static char best[CATALOG_NAME_MAX];
+        size_t n = sizeof(shipped) / sizeof(shipped[0]), score = 0;
+        char err[CONFIG_ERRLEN];
+
+        best[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+                struct catalog *c = NULL;
+                size_t m;
+
+                assert_int_equal(catalog_load("rules/providers", shipped[i], &c, err), 0);
+                m = catalog_mx_match(c, host);
+                if (m > score) {
+                        score = m;
+                        snprintf(best, sizeof(best), "%s", shipped[i]);
+                }
+                catalog_free(c);
+        }
+        return best;
+}
+
+static void test_shipped_mx_patterns(void **state)
+{
+        (void)state;
+        assert_string_equal(fitting("eu-smtp-inbound-1.mimecast.com"), "mimecast-eu");
+        assert_string_equal(fitting("de-smtp-inbound-2.mimecast.com."), "mimecast-de");
+        assert_string_equal(fitting("us-smtp-inbound-1.mimecast.com"), "mimecast-us");
+        assert_string_equal(fitting("usb-smtp-inbound-1.mimecast.com"), "mimecast-usb");
+        assert_string_equal(fitting("za-smtp-inbound-1.mimecast.com"), "mimecast-za");
+        assert_string_equal(fitting("au-smtp-inbound-2.mimecast.com"), "mimecast-au");
+        assert_string_equal(fitting("ca-smtp-inbound-1.mimecast.com"), "mimecast-ca");
+        assert_string_equal(fitting("aspmx.l.google.com"), "google");
+        assert_string_equal(fitting("alt1.aspmx.l.google.com"), "google");
+        assert_string_equal(fitting("aspmx2.googlemail.com"), "google");
+        assert_string_equal(fitting("smtp.google.com"), "google");
+        assert_string_equal(fitting("example-org.mail.protection.outlook.com"), "microsoft-eop");
+        assert_string_equal(fitting("mx1-us1.ppe-hosted.com"), "proofpoint-essentials-us");
+        assert_string_equal(fitting("mx2-eu1.ppe-hosted.com"), "proofpoint-essentials-eu");
+        assert_string_equal(fitting("d123456a.ess.barracudanetworks.com"), "barracuda-us");
+        assert_string_equal(fitting("d123456.a.ess.uk.barracudanetworks.com"), "barracuda-uk");
+        assert_string_equal(fitting("d123456.b.ess.de.barracudanetworks.com"), "barracuda-de");
+        assert_string_equal(fitting("mx2.oneconnect.gfi.com"), "gfi-oneconnect");
+        assert_string_equal(fitting("mail.example.org"), "");
+        assert_string_equal(fitting("mimecast.com"), "");
 }
 
 static void test_shipped_contents(void **state)
@@ -1043,14 +1167,21 @@ static void test_shipped_contents(void **state)
         assert_string_equal(c->v[0].text, "52.208.1.91");
         assert_string_equal(c->v[0].comment, "mx1.oneconnect.gfi.com, Security");
         assert_string_equal(c->v[1].text, "52.58.249.172");
+        assert_string_equal(c->v[1].comment, "mx2.oneconnect.gfi.com, Security");
         assert_string_equal(c->v[2].text, "52.18.79.254");
+        assert_string_equal(c->v[2].comment, "oneconnect-mtas2-1.gfi.com, Continuity");
         assert_string_equal(c->v[3].text, "52.31.67.15");
         assert_string_equal(c->v[3].comment, "oneconnect-mtas2-2.gfi.com, Continuity");
         catalog_free(c);
 
+        /* Google publishes _spf.google.com flattened: 2 IPv4 blocks, 6 IPv6 /56s */
         assert_int_equal(catalog_load("rules/providers", "google", &c, err), 0);
         assert_string_equal(c->spf, "_spf.google.com");
-        assert_int_equal(c->n, 23);
+        assert_int_equal(c->n, 8);
+        assert_string_equal(c->v[0].text, "74.125.0.0/16");
+        assert_string_equal(c->v[1].text, "209.85.128.0/17");
+        for (size_t i = 2; i < 8; i++)
+                assert_non_null(strstr(c->v[i].text, ":4864::/56"));
         catalog_free(c);
 
         assert_int_equal(catalog_load("rules/providers", "microsoft-eop", &c, err), 0);
@@ -1060,22 +1191,27 @@ static void test_shipped_contents(void **state)
 
         assert_int_equal(catalog_load("rules/providers", "mimecast-us", &c, err), 0);
         assert_string_equal(c->spf, "us._netblocks.mimecast.com");
-        assert_int_equal(c->n, 12);
+        assert_int_equal(c->n, 14);
         catalog_free(c);
 
+        /* the global catalog is exactly the six regional ones it includes */
         assert_int_equal(catalog_load("rules/providers", "mimecast-global", &c, err), 0);
         assert_string_equal(c->spf, "_netblocks.mimecast.com");
-        assert_int_equal(c->n, 10);
+        assert_int_equal(c->n, 11 + 14 + 5 + 9 + 11 + 7);
+        assert_int_equal(c->nmx, 0);
         catalog_free(c);
 
-        assert_int_equal(catalog_load("rules/providers", "barracuda", &c, err), 0);
+        assert_int_equal(catalog_load("rules/providers", "barracuda-us", &c, err), 0);
         assert_string_equal(c->spf, "spf.ess.barracudanetworks.com");
         assert_int_equal(c->n, 0);
         catalog_free(c);
 
-        assert_int_equal(catalog_load("rules/providers", "proofpoint-essentials", &c, err), 0);
-        assert_string_equal(c->spf, "_spf.ppe-hosted.com");
+        assert_int_equal(catalog_load("rules/providers", "proofpoint-essentials-us", &c, err), 0);
+        assert_string_equal(c->spf, "_spf-us.ppe-hosted.com");
         assert_int_equal(c->n, 0);
+        catalog_free(c);
+        assert_int_equal(catalog_load("rules/providers", "proofpoint-essentials-eu", &c, err), 0);
+        assert_string_equal(c->spf, "_spf-eu.ppe-hosted.com");
         catalog_free(c);
 }
 
@@ -1112,12 +1248,14 @@ int main(void)
                 cmocka_unit_test(test_err_not_found),
                 cmocka_unit_test(test_catalog_parse),
                 cmocka_unit_test(test_catalog_errors),
+                cmocka_unit_test(test_catalog_mx_keys),
                 cmocka_unit_test(test_catalog_nul_and_long),
                 cmocka_unit_test(test_catalog_buffer_edges),
                 cmocka_unit_test(test_catalog_spf_only),
                 cmocka_unit_test(test_catalog_override),
                 cmocka_unit_test(test_catalog_list),
                 cmocka_unit_test(test_shipped_catalogs),
+                cmocka_unit_test(test_shipped_mx_patterns),
                 cmocka_unit_test(test_shipped_contents),
         };
 
