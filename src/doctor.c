@@ -1,9 +1,10 @@
 /* src/doctor.c: `mxlock doctor` (see doctor.h).
  *
  * Checks are collected first and printed at the end, as text or as one JSON
- * object. Each check has a status (PASS, WARN, FAIL), a name (config, mx,
- * spf, table, listening, stale), an optional subject (a domain, a policy, a
- * port, a catalog) and a one-line explanation. */
+ * object. Each check has a status (PASS, WARN, FAIL, or INFO, which is
+ * neither counted nor failing), a name (config, mx, provider, spf, table,
+ * listening, stale, caveat), an optional subject (a domain, a policy, a port,
+ * a catalog) and a one-line explanation. */
 #include <errno.h>
 #include <getopt.h>
 #include <ifaddrs.h>
@@ -16,6 +17,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "catalog.h"
@@ -27,10 +29,10 @@
 #include "ruleset.h"
 #include "spf.h"
 
-enum status { ST_PASS, ST_WARN, ST_FAIL };
+enum status { ST_PASS, ST_WARN, ST_FAIL, ST_INFO };
 
-static const char *const status_text[] = { "PASS", "WARN", "FAIL" };
-static const char *const status_json[] = { "pass", "warn", "fail" };
+static const char *const status_text[] = { "PASS", "WARN", "FAIL", "INFO" };
+static const char *const status_json[] = { "pass", "warn", "fail", "info" };
 
 struct check {
         enum status st;
@@ -49,6 +51,9 @@ struct doctor {
         const char *dirs;
         unsigned stale_days;
         struct range_list local[2];     /* this host's addresses, IPv4 and IPv6 */
+        struct catalog **cats;          /* every catalog in dirs, keys only (see load_catalogs) */
+        size_t ncats;
+        bool cats_loaded;
 };
 
 static void add(struct doctor *d, enum status st, const char *name, const char *subject, const char *fmt, ...)
@@ -94,10 +99,14 @@ static void usage(FILE *out)
                 "  config     the configuration loads and some policy locks port 25\n"
                 "  mx         every MX of DOMAIN resolves into the allowed ranges (an MX\n"
                 "             elsewhere, such as at this host, is a bypass hole: FAIL)\n"
+                "  provider   the catalog whose MX host patterns fit each MX host; FAIL when\n"
+                "             the policy names another region's catalog of that provider\n"
                 "  spf        DOMAIN's SPF record authorises the provider (WARN if not)\n"
                 "  table      the mxlock table is loaded with non-empty allow sets\n"
                 "  listening  something listens on each locked port\n"
                 "  stale      provider catalogs were checked within --stale-days (WARN)\n"
+                "  caveat     (INFO) a provider's ranges are shared by all its customers,\n"
+                "             and what ties mail to your own account at the MTA\n"
                 "\n"
                 "  --format text|json    output (default text)\n"
                 "  --nameserver IP[:PORT]  ask this DNS server instead of resolv.conf's\n"
@@ -105,7 +114,7 @@ static void usage(FILE *out)
                 "  --provider-dirs DIRS  catalog directories (default: the configuration's)\n"
                 "  --stale-days N        catalog age that earns a warning (default %d)\n"
                 "\n"
-                "Exit: 0 no FAIL (warnings allowed), 1 at least one FAIL, 2 usage error.\n",
+                "Exit: 0 no FAIL (warnings and INFO allowed), 1 at least one FAIL, 2 usage error.\n",
                 DOCTOR_DEFAULT_STALE_DAYS);
 }
 
@@ -224,6 +233,8 @@ static void check_mx_host(struct doctor *d, const char *domain, const struct dns
                     mx->preference, mx->host, list, pol ? pol->name : "?", src && src->origin ? src->origin : "");
 }
 
+static void check_mx_region(struct doctor *d, const char *domain, const struct dns_mx *mx, size_t n);
+
 static void check_mx(struct doctor *d, const char *domain)
 {
         struct dns_mx *mx = NULL;
@@ -249,7 +260,190 @@ static void check_mx(struct doctor *d, const char *domain)
         }
         for (size_t i = 0; i < n; i++)
                 check_mx_host(d, domain, &mx[i]);
+        check_mx_region(d, domain, mx, n);
         dns_mx_free(mx, n);
+}
+
+/* ------------------------------------------------------------------ */
+/* provider: the catalog whose MX host patterns fit the domain's MX hosts */
+
+static int skip_entry(const char *text, const char *comment, int line, char err[CONFIG_ERRLEN], void *userdata)
+{
+        (void) text;
+        (void) comment;
+        (void) line;
+        (void) err;
+        (void) userdata;
+        return 0;
+}
+
+static void load_one(const char *name, const char *path, void *userdata)
+{
+        struct doctor *d = userdata;
+        struct catalog_scan sc = { .entry = skip_entry };
+        struct catalog *c = NULL, **nv;
+        char err[CONFIG_ERRLEN];
+
+        if (catalog_scan_file(path, name, &sc, &c, err) < 0)
+                return;         /* the stale check reports catalogs in use that do not load */
+        if (sc.fd >= 0)
+                close(sc.fd);
+        nv = realloc(d->cats, (d->ncats + 1) * sizeof(*nv));
+        if (!nv) {
+                catalog_free(c);
+                d->oom = true;
+                return;
+        }
+        d->cats = nv;
+        d->cats[d->ncats++] = c;
+}
+
+/* Every catalog in the provider dirs, once, with its keys (entries skipped). */
+static void load_catalogs(struct doctor *d)
+{
+        if (d->cats_loaded)
+                return;
+        d->cats_loaded = true;
+        (void) catalog_list(d->dirs, load_one, d);
+}
+
+static const struct catalog *find_catalog(const struct doctor *d, const char *name)
+{
+        for (size_t i = 0; i < d->ncats; i++)
+                if (strcmp(d->cats[i]->name, name) == 0)
+                        return d->cats[i];
+        return NULL;
+}
+
+/* The first port-25 policy that names catalog name, or NULL. */
+static const struct policy *policy_naming(const struct doctor *d, const char *name)
+{
+        for (size_t i = 0; i < d->ps->n; i++) {
+                const struct policy *p = &d->ps->v[i];
+
+                if (!policy_has_port(p, 25))
+                        continue;
+                for (size_t k = 0; k < p->nproviders; k++)
+                        if (strcmp(p->providers[k], name) == 0)
+                                return p;
+        }
+        return NULL;
+}
+
+static bool same_provider(const struct catalog *a, const struct catalog *b)
+{
+        return a->provider && b->provider && strcasecmp(a->provider, b->provider) == 0;
+}
+
+static void check_mx_host_region(struct doctor *d, const char *domain, const char *host)
+{
+        const struct catalog *best = NULL, *regional = NULL, *global = NULL;
+        const struct policy *pol = NULL, *other = NULL;
+        size_t score = 0;
+
+        for (size_t i = 0; i < d->ncats; i++) {
+                size_t m = catalog_mx_match(d->cats[i], host);
+
+                if (m > score) {
+                        score = m;
+                        best = d->cats[i];
+                }
+        }
+        if (!best)
+                return;
+        pol = policy_naming(d, best->name);
+        if (pol) {
+                add(d, ST_PASS, "provider", domain, "MX %s fits catalog %s (%s), which policy %s names", host,
+                    best->name, best->description ? best->description : "", pol->name);
+                return;
+        }
+        /* the port-25 policies' other catalogs of the same provider */
+        for (size_t i = 0; i < d->ncats; i++) {
+                const struct catalog *c = d->cats[i];
+                const struct policy *p;
+
+                if (c == best || !same_provider(c, best) || !(p = policy_naming(d, c->name)))
+                        continue;
+                if (c->nmx == 0 && !global) {
+                        global = c;
+                        other = p;
+                } else if (c->nmx > 0 && !regional) {
+                        regional = c;
+                        if (!global)
+                                other = p;
+                }
+        }
+        if (global)
+                add(d, ST_WARN, "provider", domain, "MX %s fits catalog %s (%s); policy %s names %s, which "
+                    "admits every %s region: name %s instead", host, best->name,
+                    best->description ? best->description : "", other->name, global->name, best->provider,
+                    best->name);
+        else if (regional)
+                add(d, ST_FAIL, "provider", domain, "wrong region: MX %s fits catalog %s (%s), but policy %s "
+                    "names %s (%s): mail from the %s data centres that serve %s is refused; name %s",
+                    host, best->name, best->description ? best->description : "", other->name, regional->name,
+                    regional->description ? regional->description : "", best->provider, domain, best->name);
+        else
+                add(d, ST_WARN, "provider", domain, "MX %s fits catalog %s (%s), which no port-25 policy names",
+                    host, best->name, best->description ? best->description : "");
+}
+
+static void check_mx_region(struct doctor *d, const char *domain, const struct dns_mx *mx, size_t n)
+{
+        load_catalogs(d);
+        for (size_t i = 0; i < n; i++) {
+                bool dup = false;
+
+                if (strcmp(mx[i].host, ".") == 0)
+                        continue;
+                for (size_t j = 0; j < i; j++)
+                        dup |= strcasecmp(mx[j].host, mx[i].host) == 0;
+                if (!dup)
+                        check_mx_host_region(d, domain, mx[i].host);
+        }
+}
+
+/* ------------------------------------------------------------------ */
+/* caveat: shared ranges */
+
+static void check_caveat(struct doctor *d)
+{
+        static const char generic[] = "accept mail from these ranges for your own domains only (no relaying), "
+                                      "and tie it to your account with what the provider offers (SMTP "
+                                      "authentication, a TLS client certificate, tenant headers or DKIM)";
+        const char **seen = NULL;
+        size_t nseen = 0;
+
+        load_catalogs(d);
+        for (size_t i = 0; i < d->ps->n; i++) {
+                const struct policy *p = &d->ps->v[i];
+
+                if (!policy_has_port(p, 25))
+                        continue;
+                for (size_t k = 0; k < p->nproviders; k++) {
+                        const char *name = p->providers[k], **nv;
+                        const struct catalog *c = find_catalog(d, name);
+                        const char *who;
+                        bool dup = false;
+
+                        for (size_t j = 0; j < nseen; j++)
+                                dup |= strcmp(seen[j], name) == 0;
+                        if (dup)
+                                continue;
+                        nv = realloc(seen, (nseen + 1) * sizeof(*nv));
+                        if (!nv) {
+                                d->oom = true;
+                                break;
+                        }
+                        seen = nv;
+                        seen[nseen++] = name;
+                        who = c && c->provider ? c->provider : name;
+                        add(d, ST_INFO, "caveat", name, "catalog %s: its ranges are shared by every customer of "
+                            "%s, so the lock proves mail came through some %s customer, not through your own "
+                            "account. At the MTA: %s", name, who, who, c && c->tenant ? c->tenant : generic);
+                }
+        }
+        free(seen);
 }
 
 /* ------------------------------------------------------------------ */
@@ -547,7 +741,7 @@ static void check_stale(struct doctor *d)
 /* Output */
 
 static void print_text(const struct doctor *d, const char *config_path, char **domains, size_t ndomains,
-                       const unsigned counts[3])
+                       const unsigned counts[4])
 {
         printf("mxlock doctor: %s; domain%s", config_path, ndomains == 1 ? "" : "s");
         for (size_t i = 0; i < ndomains; i++)
@@ -564,7 +758,7 @@ static void print_text(const struct doctor *d, const char *config_path, char **d
 }
 
 static void print_json(const struct doctor *d, const char *config_path, char **domains, size_t ndomains,
-                       const unsigned counts[3])
+                       const unsigned counts[4])
 {
         printf("{\"ok\":%s,\"config\":", counts[ST_FAIL] ? "false" : "true");
         json_fputs(stdout, config_path);
@@ -585,7 +779,8 @@ static void print_json(const struct doctor *d, const char *config_path, char **d
                 json_fputs(stdout, c->msg);
                 putchar('}');
         }
-        printf("],\"pass\":%u,\"warn\":%u,\"fail\":%u}\n", counts[ST_PASS], counts[ST_WARN], counts[ST_FAIL]);
+        printf("],\"pass\":%u,\"warn\":%u,\"fail\":%u,\"info\":%u}\n", counts[ST_PASS], counts[ST_WARN],
+               counts[ST_FAIL], counts[ST_INFO]);
 }
 
 int doctor_main(int argc, char **argv, const char *config_path)
@@ -602,7 +797,7 @@ int doctor_main(int argc, char **argv, const char *config_path)
         struct doctor d = { .stale_days = DOCTOR_DEFAULT_STALE_DAYS };
         const char *dirs_opt = NULL;
         char err[CONFIG_ERRLEN];
-        unsigned counts[3] = { 0 };
+        unsigned counts[4] = { 0 };
         bool json = false;
         int c, r, ret;
 
@@ -709,6 +904,8 @@ int doctor_main(int argc, char **argv, const char *config_path)
                 check_table(&d);
                 check_listening(&d);
                 check_stale(&d);
+                if (any_policy_25(&d))
+                        check_caveat(&d);
         }
 
         if (d.oom) {
@@ -729,6 +926,9 @@ out:
                 free(d.v[i].msg);
         }
         free(d.v);
+        for (size_t i = 0; i < d.ncats; i++)
+                catalog_free(d.cats[i]);
+        free(d.cats);
         policy_set_free(d.ps);
         config_free(d.cfg);
         range_list_free(&d.local[0]);

@@ -4,8 +4,11 @@
 # a domain whose MXes all point at the gateway passes; a domain with a
 # secondary MX pointing at the mail server itself fails with a bypass hole;
 # missing SPF, a stale catalog, a table that is not loaded and a locked port
-# nobody listens on are each reported; --format json carries the same. Ends
-# with `mxlock sync` asking the running daemon to reload.
+# nobody listens on are each reported; --format json carries the same. The
+# catalog whose MX patterns fit the MX hosts is named (shipped catalogs), a
+# policy with another region's catalog of that provider fails, and the
+# shared-range caveat is an INFO line. Ends with `mxlock sync` asking the
+# running daemon to reload.
 #
 # MXLOCK=path overrides build/mxlock (it must have the doctor command).
 . "$(dirname "$0")/../lib.sh"
@@ -71,6 +74,17 @@ txt-record=wrongspf.example.org,"v=spf1 ip4:203.0.113.0/24 -all"
 
 # nomx.example.org: no MX at all (mail goes to its A record).
 host-record=nomx.example.org,$EXT4
+
+# Regional MX host names that the shipped catalogs' mx patterns know
+# (their addresses here are the lab gateway's, so the mx check passes).
+host-record=eu-smtp-inbound-1.mimecast.com,198.51.100.21
+host-record=eu-smtp-inbound-2.mimecast.com,198.51.100.22
+host-record=de-smtp-inbound-1.mimecast.com,198.51.100.23
+host-record=aspmx.l.google.com,198.51.100.24
+mx-host=eu.example.org,eu-smtp-inbound-1.mimecast.com,10
+mx-host=eu.example.org,eu-smtp-inbound-2.mimecast.com,20
+mx-host=de.example.org,de-smtp-inbound-1.mimecast.com,10
+mx-host=gmail.example.org,aspmx.l.google.com,10
 EOF
 
 ip netns exec "$NS_SRV" dnsmasq --keep-in-foreground --no-resolv --no-hosts --pid-file= \
@@ -187,10 +201,82 @@ ok "good domain: port 25 listening" line PASS listening "port 25 (policy inbound
 ok "good domain: port 2525 listening" line PASS listening "port 2525 (policy submission) has a listener"
 ok "good domain: stale catalog still warned" line WARN stale "was checked 2020-01-01"
 ok "good domain: result PASS with warnings" grep -qx "result: PASS with warnings (.*)" "$T/out"
+ok "good domain: the shared-range caveat is an INFO line" line INFO caveat "catalog labgw: its ranges are shared by every customer of labgw"
 
 doctor --format json good.example.org
 ok "json: exit 0" rc_is 0
 ok "json: ok, checks and counts" json 'j["ok"] is True and j["fail"] == 0 and j["warn"] == 1 and st("mx") == ["pass", "pass"] and st("spf") == ["pass"] and st("table") == ["pass", "pass"] and st("listening") == ["pass", "pass"] and st("stale", "oldgw") == ["warn"] and j["domains"] == ["good.example.org"]'
+
+# ---- the catalog that fits the MX hosts: region check -------------------------
+
+# The shipped catalogs (rules/providers) beside the lab's: a policy that names
+# Mimecast's European catalog.
+regions_conf() {   # regions_conf FILE PROVIDERS
+        mkconf "$1" "provider_dirs=$MXT_ROOT/rules/providers:$T/providers" <<CONF
+[policy inbound-smtp]
+ports = 25
+providers = $2
+CONF
+}
+regions_conf "$T/eu.conf" "mimecast-eu labgw"
+regions_conf "$T/global.conf" "mimecast-global labgw"
+
+doctor_c() {   # doctor_c CONF ARGS...: as doctor, with another configuration
+        local conf=$1
+        shift
+        timeout 60 ip netns exec "$NS_SRV" "$MXLOCK" -c "$conf" doctor \
+                --nameserver 127.0.0.1:$DNS_PORT --timeout 1 "$@" >"$T/out" 2>&1
+        MX_RC=$?
+        { echo "=== mxlock -c $conf doctor $* -> $MX_RC"; cat "$T/out"; } >>"$T/mxlock.log"
+        return 0
+}
+
+doctor_c "$T/eu.conf" --format json eu.example.org
+ok "region: EU MX hosts, policy names mimecast-eu: provider checks pass" \
+        json 'st("provider", "eu.example.org") == ["pass", "pass"] and st("mx", "eu.example.org") == ["pass", "pass"]'
+doctor_c "$T/eu.conf" eu.example.org
+ok "region: the fitting catalog is named" line PASS provider \
+        "MX eu-smtp-inbound-1.mimecast.com fits catalog mimecast-eu (Mimecast, Europe and the UK (except Germany)), which policy inbound-smtp names"
+ok "region: each MX host once" line PASS provider "MX eu-smtp-inbound-2.mimecast.com fits catalog mimecast-eu"
+
+# MX in Germany, policy with the European catalog: mail from the German data
+# centres would be refused in enforce mode.
+doctor_c "$T/eu.conf" de.example.org
+ok "wrong region: exit 1" rc_is 1
+ok "wrong region: FAIL names the fitting catalog and the one in use" line FAIL provider \
+        "wrong region: MX de-smtp-inbound-1.mimecast.com fits catalog mimecast-de (Mimecast, Germany), but policy inbound-smtp names mimecast-eu"
+ok "wrong region: says what to name" line FAIL provider "name mimecast-de"
+doctor_c "$T/eu.conf" --format json de.example.org
+ok "wrong region: the only failure is the provider check (the MX address is allowed)" \
+        json 'st("provider", "de.example.org") == ["fail"] and st("mx", "de.example.org") == ["pass"] and j["fail"] == 1'
+
+# The global catalog admits every region: a warning, not a failure.
+doctor_c "$T/global.conf" --format json de.example.org
+ok "global catalog: WARN, not FAIL" json 'st("provider", "de.example.org") == ["warn"]'
+doctor_c "$T/global.conf" de.example.org
+ok "global catalog: says to name the region" line WARN provider \
+        "policy inbound-smtp names mimecast-global, which admits every Mimecast region: name mimecast-de instead"
+
+# Another provider's MX host: named, with a warning.
+doctor_c "$T/eu.conf" gmail.example.org
+ok "other provider: its catalog is named (WARN)" line WARN provider \
+        "MX aspmx.l.google.com fits catalog google (Google Workspace (Gmail) outbound mail servers), which no port-25 policy names"
+
+# No catalog has patterns for the lab gateway's hosts: no provider line.
+doctor_c "$T/eu.conf" --format json good.example.org
+ok "no pattern fits: no provider check" json 'st("provider") == []'
+
+# The shared-range caveat: one INFO line per catalog the port-25 policies name.
+doctor_c "$T/eu.conf" eu.example.org
+ok "caveat: INFO for mimecast-eu, with what Mimecast offers" line INFO caveat \
+        "catalog mimecast-eu: its ranges are shared by every customer of Mimecast, so the lock proves mail came through some Mimecast customer, not through your own account. At the MTA: Mimecast delivery routes can carry SMTP authentication credentials"
+ok "caveat: INFO for a catalog without tenant advice: the generic advice" line INFO caveat \
+        "catalog labgw: its ranges are shared by every customer of labgw, so the lock proves mail came through some labgw customer, not through your own account. At the MTA: accept mail from these ranges for your own domains only"
+doctor_c "$T/eu.conf" --format json eu.example.org
+ok "caveat: INFO is counted apart and fails nothing" \
+        json 'st("caveat") == ["info", "info"] and j["info"] == 2 and j["ok"] is True and j["fail"] == 0'
+
+# ---- back to the lab gateway ---------------------------------------------------
 
 # The secondary MX at the mail server itself.
 doctor example.org
