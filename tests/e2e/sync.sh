@@ -98,7 +98,21 @@ dns_answers() {
 # ---- catalogs and configuration ---------------------------------------------
 
 mkdir -p "$T/providers"
-cp "$MXT_ROOT/rules/providers/google.conf" "$T/providers/google.conf"
+# Google's older, nested form (shared/providers.md): the catalog shipped before
+# 2026-12, kept here as merge-test data (the shipped one is flattened now).
+{
+        echo "description = Google (test fixture, older netblocks)"
+        echo "source = tests/e2e/sync.sh"
+        echo "spf = _spf.google.com"
+        echo "checked = 2025-01-01"
+        for p in 35.190.247.0/24 64.233.160.0/19 66.102.0.0/20 66.249.80.0/20 72.14.192.0/18 74.125.0.0/16 \
+                108.177.8.0/21 173.194.0.0/16 209.85.128.0/17 216.58.192.0/19 216.239.32.0/19 \
+                2001:4860:4000::/36 2404:6800:4000::/36 2607:f8b0:4000::/36 2800:3f0:4000::/36 \
+                2a00:1450:4000::/36 2c0f:fb50:4000::/36 172.217.0.0/19 172.217.32.0/20 172.217.128.0/19 \
+                172.217.160.0/20 172.217.192.0/19 108.177.96.0/19; do
+                echo "$p"
+        done
+} >"$T/providers/google.conf"
 cat >"$T/providers/microsoft-eop.conf" <<'EOF'
 # The older Microsoft EOP list (shared/providers.md): 52.100.0.0/14 and 2a01:111:f403::/48.
 description = Microsoft Exchange Online Protection (test fixture, older list)
