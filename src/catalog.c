@@ -963,24 +963,29 @@ out:
         return r;
 }
 
-/* Does host (lower case) match pattern from this point? '*' takes any run. */
+/* Does host (lower case) match pattern p, '*' taking any run? Linear
+ * backtracking: only the last '*' is ever retried. */
 static bool glob_host(const char *p, const char *h)
 {
-        for (; *p; p++, h++) {
+        const char *star = NULL, *mark = NULL;
+
+        while (*h) {
                 if (*p == '*') {
-                        while (p[1] == '*')
-                                p++;
-                        if (!p[1])
-                                return true;
-                        for (; *h; h++)
-                                if (glob_host(p + 1, h))
-                                        return true;
+                        star = p++;
+                        mark = h;
+                } else if (*p == *h) {
+                        p++;
+                        h++;
+                } else if (star) {
+                        p = star + 1;
+                        h = ++mark;
+                } else {
                         return false;
                 }
-                if (*p != *h)
-                        return false;
         }
-        return !*h;
+        while (*p == '*')
+                p++;
+        return !*p;
 }
 
 size_t catalog_mx_match(const struct catalog *c, const char *host)

@@ -807,6 +807,25 @@ static void test_catalog_mx_keys(void **state)
         c = NULL;
         free(path);
 
+        /* several '*'s; a pattern that backtracks a lot still answers at once */
+        path = write_catalog("catmx", "stars.conf",
+                             "mx = *-*-inbound-*.x.example, a*a*a*a*a*a*a*a*a*a*a*a*b.example\n192.0.2.1\n");
+        assert_int_equal(catalog_parse_file(path, "stars", &c, err), 0);
+        assert_true(catalog_mx_match(c, "eu-smtp-inbound-1.x.example") > 0);
+        assert_int_equal(catalog_mx_match(c, "eu-inbound.x.example"), 0);
+        {
+                char host[256];
+
+                memset(host, 'a', 240);
+                memcpy(host + 240, ".example", 9);
+                assert_int_equal(catalog_mx_match(c, host), 0);
+                host[239] = 'b';
+                assert_true(catalog_mx_match(c, host) > 0);
+        }
+        catalog_free(c);
+        c = NULL;
+        free(path);
+
         /* a catalog without the keys has none */
         path = write_catalog("catmx", "plain.conf", "192.0.2.1\n");
         assert_int_equal(catalog_parse_file(path, "plain", &c, err), 0);
