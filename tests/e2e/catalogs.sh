@@ -89,13 +89,16 @@ has_fixture() {  # has_fixture SPF: the fixture file publishes a record for it
         return 1
 }
 
+mx_patterns() {  # mx_patterns FILE: the mx patterns, one a line
+        sed -n 's/^mx[[:space:]]*=[[:space:]]*//p' "$1" | sed 's/#.*//' | tr ', \t' '\n\n\n' | grep -v '^$'
+}
+
 carried() {     # carried NAME: the state file keeps provider, tenant and mx
         local k f=$SHIPPED/$1.conf s=$T/state/$1.conf
         for k in provider tenant; do
                 [ "$(key "$f" $k)" = "$(key "$s" $k)" ] || { echo "$s: $k differs"; cat "$s"; return 1; }
         done
-        diff <(grep '^mx[[:space:]]*=' "$f" | tr -s ' ') <(grep '^mx[[:space:]]*=' "$s" | tr -s ' ') ||
-                { echo "$s: mx lines differ"; return 1; }
+        diff <(mx_patterns "$f") <(mx_patterns "$s") || { echo "$s: mx patterns differ"; return 1; }
 }
 
 n=0
