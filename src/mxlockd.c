@@ -1002,6 +1002,29 @@ static void reload_failed(struct daemon *d, const char *err)
         snprintf(d->last_reload_error, sizeof(d->last_reload_error), "%s", err);
 }
 
+/* The queue's fail-open flag is what `failure` means for a full queue: set
+ * at start, and again when a reload changes it, so that what status says is
+ * what the kernel does. On error d->cfg->failure goes back to old, the
+ * setting the kernel still has. */
+static int apply_failure(struct daemon *d, enum cfg_failure old, char err[CONFIG_ERRLEN])
+{
+        int r;
+
+        if (!d->queue || d->cfg->failure == old)
+                return 0;
+        r = queue_set_fail_open(d->queue, d->cfg->failure == FAILURE_OPEN, on_packet, d);
+        (void)queue_flush(d->queue);
+        if (r < 0) {
+                snprintf(err, CONFIG_ERRLEN, "the queue's failure setting could not be changed (%s); "
+                         "it stays %s: restart mxlockd", strerror(-r), cfg_failure_name(old));
+                d->cfg->failure = old;
+                return r;
+        }
+        log_info("Queue %u: failure = %s in force (a full queue %s)", d->cfg->queue,
+                 cfg_failure_name(d->cfg->failure), d->cfg->failure == FAILURE_OPEN ? "accepts" : "drops");
+        return 0;
+}
+
 /* Returns 0 when the new configuration is in force. */
 static int reload(struct daemon *d, char err[CONFIG_ERRLEN])
 {
@@ -1065,6 +1088,11 @@ static int reload(struct daemon *d, char err[CONFIG_ERRLEN])
                 p = op;
         }
         index_ports(d);
+        r = apply_failure(d, c->failure, err);
+        if (r < 0) {
+                reload_failed(d, err);
+                goto out;
+        }
         d->reloads_ok++;
         schedule_resolve(d);
         gettimeofday(&d->last_reload, NULL);
