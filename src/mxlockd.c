@@ -92,6 +92,7 @@ struct daemon {
         struct audit *audit;
         struct journal *journal;
         struct control *control;
+        int audit_dir_fd;               /* the log's directory while we hand it over, or -1 */
         struct ruleset_nl *watch;       /* polls the ruleset generation */
         uint32_t genid;                 /* the generation last checked */
         bool genid_known;
@@ -962,7 +963,8 @@ static void check_table(struct daemon *d)
         }
 }
 
-/* Create the directory a file of ours goes in (one level), when missing. */
+/* Create the directory a file of ours goes in (one level), when missing.
+ * Returns 1 when we created it, 0 when it was there. */
 static int make_parent_dir(const char *path, mode_t mode)
 {
         char dir[PATH_MAX];
@@ -972,10 +974,38 @@ static int make_parent_dir(const char *path, mode_t mode)
         slash = strrchr(dir, '/');
         if (slash && slash != dir) {
                 *slash = '\0';
-                if (mkdir(dir, mode) < 0 && errno != EEXIST)
+                if (mkdir(dir, mode) == 0)
+                        return 1;
+                if (errno != EEXIST)
                         return log_error_errno(errno, "Cannot create %s: %m", dir);
         }
         return 0;
+}
+
+/* The directory we just created for the audit log, held open so that
+ * drop_privileges() can give exactly that directory to `user =` (a
+ * directory that was already there is never handed over). */
+static void hold_created_dir(struct daemon *d, const char *path)
+{
+        char dir[PATH_MAX];
+        char *slash;
+        struct stat st;
+        int fd;
+
+        snprintf(dir, sizeof(dir), "%s", path);
+        slash = strrchr(dir, '/');
+        if (!slash)
+                return;
+        *slash = '\0';
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        /* the one we made is ours; anything else was swapped in meanwhile */
+        if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
+                close(fd);
+                return;
+        }
+        d->audit_dir_fd = fd;
 }
 
 static int open_audit(struct daemon *d)
@@ -985,7 +1015,18 @@ static int open_audit(struct daemon *d)
         r = make_parent_dir(d->cfg->audit_log, 0750);
         if (r < 0)
                 return r;
+        if (r > 0 && d->cfg->user && geteuid() == 0)
+                hold_created_dir(d, d->cfg->audit_log);
         r = audit_open(d->cfg->audit_log, &d->audit);
+        if (r == -ELOOP) {
+                log_error("Cannot open the audit log %s: it is a symbolic link, which mxlockd does not follow; "
+                          "remove it (the log must be a plain file)", d->cfg->audit_log);
+                return r;
+        }
+        if (r == -EINVAL) {
+                log_error("Cannot open the audit log %s: not a regular file", d->cfg->audit_log);
+                return r;
+        }
         if (r < 0)
                 return log_error_errno(r, "Cannot open the audit log %s: %m", d->cfg->audit_log);
         return 0;
@@ -1402,12 +1443,19 @@ static void write_metrics(struct daemon *d)
 
         if (!d->cfg->metrics_file)
                 return;
-        snprintf(tmp, sizeof(tmp), "%s.tmp.%d", d->cfg->metrics_file, (int)getpid());
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || !(f = fdopen(fd, "w"))) {
-                if (fd >= 0)
-                        close(fd);
+        /* A fresh name in the file's own directory (which a textfile
+         * collector's user may be able to write): mkostemp never opens what
+         * is there. The collector reads only *.prom, so it never sees it.
+         * 0644 set on the descriptor: the unit's UMask=0027 would leave it
+         * unreadable to node_exporter. */
+        snprintf(tmp, sizeof(tmp), "%s.XXXXXX", d->cfg->metrics_file);
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0 || fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
                 log_warning_errno(errno, "Cannot write metrics to %s: %m", tmp);
+                if (fd >= 0) {
+                        close(fd);
+                        (void)unlink(tmp);
+                }
                 return;
         }
         (void)queue_proc(d, &waiting, &dropped);
@@ -1663,8 +1711,6 @@ static int drop_privileges(struct daemon *d)
 {
         uid_t uid;
         gid_t gid;
-        char dir[PATH_MAX];
-        char *slash;
         int r;
 
         if (!d->cfg->user)
@@ -1676,18 +1722,27 @@ static int drop_privileges(struct daemon *d)
         r = privs_lookup(d->cfg->user, &uid, &gid);
         if (r < 0)
                 return log_error_errno(r, "%s: user '%s' not found: %m", d->config_path, d->cfg->user);
-        /* the audit log and its directory, so that SIGUSR1 can reopen it */
-        snprintf(dir, sizeof(dir), "%s", d->cfg->audit_log);
-        slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-                *slash = '\0';
-                if (chown(dir, uid, gid) < 0)
-                        log_warning_errno(errno, "Cannot hand %s to %s: %m", dir, d->cfg->user);
+        /* What we opened, by descriptor: the audit log, and its directory
+         * only when we created it (so that SIGUSR1 can make a new file
+         * there). A directory that was there stays as it is: the admin (or
+         * the package's tmpfiles.d) decides who may write it. */
+        if (d->audit_dir_fd >= 0) {
+                if (fchown(d->audit_dir_fd, uid, gid) < 0)
+                        log_warning_errno(errno, "Cannot hand the directory of %s to %s: %m", d->cfg->audit_log,
+                                          d->cfg->user);
+                close(d->audit_dir_fd);
+                d->audit_dir_fd = -1;
         }
-        if (chown(d->cfg->audit_log, uid, gid) < 0)
-                log_warning_errno(errno, "Cannot hand %s to %s: %m", d->cfg->audit_log, d->cfg->user);
-        if (d->control && chown(d->cfg->control_socket, uid, (gid_t)-1) < 0)
-                log_warning_errno(errno, "Cannot hand %s to %s: %m", d->cfg->control_socket, d->cfg->user);
+        r = audit_chown(d->audit, uid, gid);
+        if (r == -EMLINK) {
+                log_error("The audit log %s has other names (hard links): not handing it to %s; move it away",
+                          d->cfg->audit_log, d->cfg->user);
+                return r;
+        }
+        if (r < 0)
+                log_warning_errno(r, "Cannot hand %s to %s: %m", d->cfg->audit_log, d->cfg->user);
+        if (d->control && (r = control_chown_path(d->cfg->control_socket, uid, (gid_t)-1)) < 0)
+                log_warning_errno(r, "Cannot hand %s to %s: %m", d->cfg->control_socket, d->cfg->user);
         r = privs_drop(uid, gid);
         if (r < 0)
                 return log_error_errno(r, "Dropping privileges to %s failed: %m", d->cfg->user);
@@ -1735,7 +1790,7 @@ int main(int argc, char **argv)
         d->cache = policy_cache_new();
         if (!d->cache)
                 return 1;
-        d->epfd = d->sigfd = d->timerfd = d->watchfd = -1;
+        d->epfd = d->sigfd = d->timerfd = d->watchfd = d->audit_dir_fd = -1;
         while ((c = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'c': d->config_path = optarg; break;
