@@ -42,6 +42,13 @@
 #define TALLY_SLOTS 16384       /* sources tracked for folding (about 1 MiB) */
 #define TALLY_LIMIT 3           /* individual records per source and window */
 #define TALLY_WINDOW 10         /* seconds */
+#define TALLY_NET_SLOTS 4096    /* networks tracked for folding */
+#define TALLY_NET_LIMIT 3       /* individual records per network and window */
+/* Records per second the fold table may write (individual attempts and
+ * summaries); past it attempts fold into one summary per policy and family
+ * a second. At about 400 bytes a record, a flood from any number of sources
+ * writes at most about 40 KB/s (README, "The audit log"). */
+#define TALLY_RATE 100
 
 #define OFFENDERS_MAX 1024       /* sources refused in the kernel at once */
 #define STATUS_DUMP_MAX 65536   /* count kernel set elements only up to this */
@@ -412,18 +419,24 @@ static void journal_attempt(struct daemon *d, const char *event, const char *pol
         (void)journal_send(d->journal, fields, n);
 }
 
-/* A source's folded attempts, written as one summary record. */
+/* Folded attempts, written as one summary record: of one source, of the
+ * sources of one network (src is the network, "fold":"network"), or of any
+ * source once the records budget was spent (src 0.0.0.0/0 or ::/0,
+ * "fold":"rate"). */
 static void write_summary(const struct tally_entry *e, void *userdata)
 {
         struct daemon *d = userdata;
         const char *policy = e->policy < d->pol->n ? d->pol->v[e->policy].name : "?";
         const char *family = e->family == AF_INET ? "ipv4" : "ipv6";
-        char src[ADDR_STRLEN];
+        char src[ADDR_STRLEN + 8];
         struct timeval now;
         struct jline j;
 
         gettimeofday(&now, NULL);
-        addr_format(e->family, e->addr, src);
+        addr_format(e->family, e->kind == TALLY_RATE ? 0 : e->addr, src);
+        if (e->kind != TALLY_SOURCE)
+                snprintf(src + strlen(src), sizeof(src) - strlen(src), "/%u",
+                         e->kind == TALLY_RATE ? 0u : (unsigned)e->net_len);
         jline_begin(&j, &now, "summary");
         jline_str(&j, "policy", policy);
         jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
@@ -435,6 +448,8 @@ static void write_summary(const struct tally_entry *e, void *userdata)
         jline_time(&j, "first", &e->first);
         jline_time(&j, "last", &e->last);
         jline_str(&j, "folded_as", attempt_event(d));
+        if (e->kind != TALLY_SOURCE)
+                jline_str(&j, "fold", e->kind == TALLY_NET ? "network" : "rate");
         audit_emit(d, &j);
         journal_attempt(d, "summary", policy, family, src, 0, NULL, e->dport, e->pending);
 }
@@ -1854,7 +1869,8 @@ int main(int argc, char **argv)
         index_ports(d);
         d->enabled = true;
         gettimeofday(&d->started, NULL);
-        if (remap_pstats(d, d->pol) < 0 || tally_init(&d->tally, TALLY_SLOTS, TALLY_LIMIT, TALLY_WINDOW) < 0) {
+        if (remap_pstats(d, d->pol) < 0 || tally_init(&d->tally, TALLY_SLOTS, TALLY_LIMIT, TALLY_WINDOW) < 0 ||
+            tally_limit(&d->tally, TALLY_NET_SLOTS, TALLY_NET_LIMIT, TALLY_RATE) < 0) {
                 log_error("Out of memory");
                 goto out_fail;
         }
