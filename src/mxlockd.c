@@ -1038,10 +1038,6 @@ static int open_audit(struct daemon *d)
                           "remove it (the log must be a plain file)", d->cfg->audit_log);
                 return r;
         }
-        if (r == -EINVAL) {
-                log_error("Cannot open the audit log %s: not a regular file", d->cfg->audit_log);
-                return r;
-        }
         if (r < 0)
                 return log_error_errno(r, "Cannot open the audit log %s: %m", d->cfg->audit_log);
         return 0;
