@@ -214,6 +214,8 @@ static struct tally_entry *take(struct tally *t, struct tally_entry *v, size_t c
                 if (e->used) {
                         t->evictions++;
                         emit(t, e, sec, flush, userdata);
+                } else {
+                        t->used++;
                 }
                 memset(e, 0, sizeof(*e));
                 e->used = true;
@@ -288,8 +290,10 @@ static void sweep_table(struct tally *t, struct tally_entry *v, size_t cap, uint
                 if (!e->used || (!all && sec - e->window_start < t->window))
                         continue;
                 emit(t, e, sec, flush, userdata);
-                if (all)
+                if (all) {
                         e->used = false;
+                        t->used--;
+                }
         }
 }
 
@@ -311,8 +315,10 @@ void tally_sweep(struct tally *t, const struct timeval *now, bool all, tally_flu
 {
         uint32_t sec = (uint32_t)now->tv_sec;
 
-        sweep_table(t, t->v, t->cap, sec, all, flush, userdata);
-        if (t->net)
+        /* untouched pages of an idle table stay out of memory */
+        if (t->used)
+                sweep_table(t, t->v, t->cap, sec, all, flush, userdata);
+        if (t->used && t->net)
                 sweep_table(t, t->net, t->net_cap, sec, all, flush, userdata);
         flush_rate(t, flush, userdata);
 }

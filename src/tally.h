@@ -49,6 +49,7 @@ struct tally {
         unsigned limit;                 /* individual records per source and window */
         unsigned window;                /* seconds */
         uint64_t evictions;
+        size_t used;                    /* entries in use in v and net: a sweep of none reads nothing */
         uint64_t key[2];                /* the hash's key, random per tally_init */
         /* tally_limit(): 0 = off */
         struct tally_entry *net;        /* per network */
