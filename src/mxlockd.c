@@ -76,7 +76,8 @@ struct pstat {
 struct offender {
         addr128 addr;
         struct timeval since;           /* start of the attempts not yet written */
-        uint64_t packets;               /* the element's counter when last read */
+        uint64_t packets;               /* the element's counter up to which attempts are written */
+        uint64_t read;                  /* the element's counter when last read */
         uint16_t policy;
         uint8_t family;
         uint8_t quiet;                  /* ticks without a new attempt */
@@ -598,6 +599,25 @@ struct offender_read {
         bool active;
 };
 
+/* Write what the kernel refused for o since its last summary. */
+static void offender_write(struct daemon *d, struct offender *o, const struct timeval *now)
+{
+        uint64_t n = o->read - o->packets;
+
+        if (o->read <= o->packets)
+                return;
+        write_repeat_summary(d, o, n, now);
+        d->pstats[o->policy].repeat_accounted += n;
+        d->pstats[o->policy].refused += n;
+        d->refused += n;
+        o->packets = o->read;
+        o->since = *now;
+}
+
+/* A summary per active offender and second would let a thousand repeat
+ * offenders write a thousand records a second: they draw from the fold
+ * table's budget, and what waits is written on a later tick (or when the
+ * offender leaves), so the counts stay exact. */
 static void offender_counted(int family, addr128 a, uint64_t packets, void *userdata)
 {
         struct offender_read *rd = userdata;
@@ -609,18 +629,15 @@ static void offender_counted(int family, addr128 a, uint64_t packets, void *user
                 if (o->addr != a || o->family != family || o->policy != rd->policy)
                         continue;
                 o->seen = true;
-                if (packets > o->packets) {
-                        write_repeat_summary(d, o, packets - o->packets, &rd->now);
-                        d->pstats[o->policy].repeat_accounted += packets - o->packets;
-                        d->pstats[o->policy].refused += packets - o->packets;
-                        d->refused += packets - o->packets;
-                        o->packets = packets;
-                        o->since = rd->now;
+                if (packets > o->read) {
+                        o->read = packets;
                         o->quiet = 0;
                         rd->active = true;
                 } else {
                         o->quiet++;
                 }
+                if (o->read > o->packets && tally_spend(&d->tally, &rd->now))
+                        offender_write(d, o, &rd->now);
                 return;
         }
 }
@@ -637,7 +654,7 @@ static void offenders_tick(struct daemon *d, bool all)
                 return;
         for (size_t p = 0; p < d->pol->n; p++) {
                 struct offender_read rd = { .d = d, .policy = (uint16_t)p };
-                uint64_t after = 0;
+                uint64_t after = 0, deferred;
                 bool have = false;
                 int r4, r6;
 
@@ -668,6 +685,7 @@ static void offenders_tick(struct daemon *d, bool all)
 
                                 if (o->policy == p && o->family == fam &&
                                     (all || o->quiet >= OFFENDER_QUIET_TICKS || !o->seen)) {
+                                        offender_write(d, o, &rd.now);
                                         gone[ngone++] = o->addr;
                                         offender_forget(d, o);
                                         d->offenders[i] = d->offenders[--d->noffenders];
@@ -681,12 +699,18 @@ static void offenders_tick(struct daemon *d, bool all)
                 if (all)
                         (void)ruleset_offenders_flush(d->nl, d->cfg->table, d->pol->v[p].name);
 
-                /* attempts in the kernel's counter that no element accounts for */
+                /* attempts in the kernel's counter that no element accounts
+                 * for (what an element counted but waits for the budget is
+                 * accounted for) */
                 if (rd.active && !all)
                         continue;
+                deferred = 0;
+                for (size_t i = 0; i < d->noffenders; i++)
+                        if (d->offenders[i].policy == p)
+                                deferred += d->offenders[i].read - d->offenders[i].packets;
                 if (ruleset_counter(d->nl, d->cfg->table, repeat, false, &after) == 0 &&
-                    after > d->pstats[p].repeat_accounted) {
-                        uint64_t n = after - d->pstats[p].repeat_accounted;
+                    after > d->pstats[p].repeat_accounted + deferred) {
+                        uint64_t n = after - d->pstats[p].repeat_accounted - deferred;
 
                         write_missed(d, d->pol->v[p].name, n,
                                      "refused in the kernel as repeat offenders while their sources were being "

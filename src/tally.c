@@ -274,6 +274,11 @@ bool tally_hit(struct tally *t, int family, addr128 addr, uint16_t policy, uint1
         return false;
 }
 
+bool tally_spend(struct tally *t, const struct timeval *now)
+{
+        return spend(t, (uint32_t)now->tv_sec);
+}
+
 struct tally_entry *tally_find(struct tally *t, int family, addr128 addr, uint16_t policy)
 {
         struct tally_entry *e = &t->v[slot_of(t, t->cap, family, addr, policy, TALLY_SOURCE)];

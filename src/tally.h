@@ -84,6 +84,10 @@ void tally_free(struct tally *t);
 bool tally_hit(struct tally *t, int family, addr128 addr, uint16_t policy, uint16_t dport,
                const struct timeval *now, tally_flush_fn flush, void *userdata, struct tally_entry **ret_entry);
 
+/* Take one record from this second's budget (tally_limit()); false when it
+ * is spent. For records written beside the table (kernel offenders'). */
+bool tally_spend(struct tally *t, const struct timeval *now);
+
 /* The entry of this source, or NULL when it has none (never seen, or
  * evicted). */
 struct tally_entry *tally_find(struct tally *t, int family, addr128 addr, uint16_t policy);
