@@ -378,7 +378,7 @@ static int audit_open_fd(const char *path)
                          * group needs; it can only have made the file more
                          * private, so a failure here is not worth failing for. */
                         (void) fchmod(fd, AUDIT_MODE);
-                        return fd;
+                        return audit_check_fd(fd);
                 }
                 if (errno != EEXIST)
                         return -errno;

@@ -273,8 +273,9 @@ static const char *dir_of(const char *path, char *buf, size_t cap)
 
 /* The audit log, opened as root: owned by `user =` when the configuration
  * names one (mxlockd hands it over itself, but only when it starts as root),
- * else by the owner of the log's directory. Only a file of root's is given
- * away; audit_chown() refuses one with other names. */
+ * else by the owner of the log's directory (nothing when that is root).
+ * The open descriptor is changed, never the path; audit_chown() refuses a
+ * file with other names. */
 static void own_audit(struct sync_ctx *x)
 {
         char dir[PATH_MAX];
