@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,6 +221,78 @@ int queue_receive(struct queue *q, size_t max, void (*cb)(const struct queue_pkt
                         break;
         }
         return c.seen;
+}
+
+/* Handed NLMSG_ERROR messages while queue_set_fail_open() waits: notes the
+ * one that answers its request; others (a stale verdict's error) are not
+ * ours to judge. */
+struct cfg_wait {
+        struct recv_ctx rc;
+        uint32_t seq;
+        bool acked;
+        int error;
+};
+
+static int cfg_error_cb(const struct nlmsghdr *nlh, void *data)
+{
+        struct cfg_wait *w = data;
+        const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+        if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)) || nlh->nlmsg_seq != w->seq)
+                return MNL_CB_OK;
+        w->acked = true;
+        w->error = e->error;
+        return MNL_CB_OK;
+}
+
+static int cfg_packet_cb(const struct nlmsghdr *nlh, void *data)
+{
+        return packet_cb(nlh, &((struct cfg_wait *)data)->rc);
+}
+
+int queue_set_fail_open(struct queue *q, bool fail_open, void (*cb)(const struct queue_pkt *p, void *userdata),
+                        void *userdata)
+{
+        mnl_cb_t ctl[NLMSG_MIN_TYPE] = { [NLMSG_ERROR] = cfg_error_cb };
+        int fd = mnl_socket_get_fd(q->sock);
+
+        for (uint16_t i = 0; i < q->count; i++) {
+                char buf[MNL_SOCKET_BUFFER_SIZE];
+                struct cfg_wait w = { .rc = { .cb = cb, .userdata = userdata } };
+                struct nlmsghdr *nlh = nfq_nlmsg_put(buf, NFQNL_MSG_CONFIG, (uint16_t)(q->first + i));
+                int waited = 0;
+
+                nlh->nlmsg_flags |= NLM_F_ACK;
+                nlh->nlmsg_seq = w.seq = ++q->seq;
+                mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(fail_open ? NFQA_CFG_F_FAIL_OPEN : 0));
+                mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
+                if (mnl_socket_sendto(q->sock, nlh, nlh->nlmsg_len) < 0)
+                        return -errno;
+                /* the kernel answers in the send itself, but packets queued
+                 * before it may be read first: they go to cb as usual */
+                while (!w.acked) {
+                        ssize_t n = recv(fd, q->rbuf, RECV_BUF, MSG_DONTWAIT);
+
+                        if (n < 0) {
+                                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+                                if (errno == ENOBUFS) {
+                                        q->enobufs++;
+                                        continue;
+                                }
+                                if (errno != EAGAIN && errno != EINTR)
+                                        return -errno;
+                                if (waited++ >= 10)
+                                        return -ETIMEDOUT;
+                                (void)poll(&pfd, 1, 100);
+                                continue;
+                        }
+                        (void)mnl_cb_run2(q->rbuf, (size_t)n, 0, 0, cfg_packet_cb, &w, ctl, NLMSG_MIN_TYPE);
+                }
+                if (w.error)
+                        return w.error;         /* already negative errno */
+        }
+        return 0;
 }
 
 static int send_buffered(struct queue *q)

@@ -41,6 +41,12 @@ int queue_receive(struct queue *q, size_t max, void (*cb)(const struct queue_pkt
  * sent as one batch verdict. */
 void queue_verdict(struct queue *q, const struct queue_pkt *p, enum queue_verdict v, uint32_t mark);
 
+/* Change fail_open on every queue of q (a reload). Waits for the kernel's
+ * answer; packets read meanwhile go to cb as in queue_receive(). Returns 0
+ * or negative errno. */
+int queue_set_fail_open(struct queue *q, bool fail_open, void (*cb)(const struct queue_pkt *p, void *userdata),
+                        void *userdata);
+
 /* Send pending verdicts. Returns 0 or negative errno. */
 int queue_flush(struct queue *q);
 

@@ -344,16 +344,32 @@ char *audit_format_time(const struct timeval *tv, char *buf)
         return buf;
 }
 
-/* Open path for appending; a file we create gets exactly AUDIT_MODE. */
+/* Opened with O_NONBLOCK (a FIFO at the path must not hang the start);
+ * writes block as usual. */
+static int audit_check_fd(int fd)
+{
+        int fl = fcntl(fd, F_GETFL);
+
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+                (void) close(fd);
+                return -EINVAL;
+        }
+        return fd;
+}
+
+/* Open path for appending; a file we create gets exactly AUDIT_MODE. A
+ * symbolic link at path is never followed (-ELOOP): the log's directory may
+ * belong to the daemon's user, who must not point a root start at a file of
+ * root's. */
 static int audit_open_fd(const char *path)
 {
-        const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY;
+        const int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK;
         int fd, tries;
 
         for (tries = 0; tries < 8; tries++) {
                 fd = open(path, flags);
                 if (fd >= 0)
-                        return fd;
+                        return audit_check_fd(fd);
                 if (errno != ENOENT)
                         return -errno;
                 fd = open(path, flags | O_CREAT | O_EXCL, AUDIT_MODE);
@@ -362,13 +378,29 @@ static int audit_open_fd(const char *path)
                          * group needs; it can only have made the file more
                          * private, so a failure here is not worth failing for. */
                         (void) fchmod(fd, AUDIT_MODE);
-                        return fd;
+                        return audit_check_fd(fd);
                 }
                 if (errno != EEXIST)
                         return -errno;
                 /* someone else created it in between: open theirs */
         }
         return -EEXIST;
+}
+
+int audit_chown(struct audit *a, uid_t uid, gid_t gid)
+{
+        struct stat st;
+
+        if (fstat(a->fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return 0;       /* a device (/dev/full in tests) is no one's to give */
+        /* a second name could be a file of someone else's that was linked here */
+        if (st.st_nlink != 1)
+                return -EMLINK;
+        if (st.st_uid == uid && st.st_gid == gid)
+                return 0;
+        return fchown(a->fd, uid, gid) < 0 ? -errno : 0;
 }
 
 int audit_open(const char *path, struct audit **ret)

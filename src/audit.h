@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/time.h>
+#include <sys/types.h>
 
 /* A JSON line under construction (fixed buffer, never overflows: fields that
  * would not fit are cut and the line is still valid JSON). */
@@ -45,6 +46,9 @@ struct audit;
 
 /* Open (create 0640, append) the log at path. Returns 0 or negative errno. */
 int audit_open(const char *path, struct audit **ret);
+/* Give the open log to uid:gid (the descriptor, never the path). -EMLINK
+ * when the file has other names. */
+int audit_chown(struct audit *a, uid_t uid, gid_t gid);
 /* Reopen the same path (after logrotate moved it). */
 int audit_reopen(struct audit *a);
 /* Buffer one finished line (0), flushing first when the buffer is full. On

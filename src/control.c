@@ -1,5 +1,6 @@
 /* src/control.c: the control socket, both ends. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,20 @@ out:
         return r;
 }
 
+int control_chown_path(const char *path, uid_t uid, gid_t gid)
+{
+        struct stat st;
+
+        /* by name, so: only what is there now, only a socket, and never
+         * through a symbolic link (someone who can write the directory could
+         * have put one in its place since our bind) */
+        if (lstat(path, &st) < 0)
+                return -errno;
+        if (!S_ISSOCK(st.st_mode))
+                return -ENOTSOCK;
+        return fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+}
+
 int control_listen(const char *path, gid_t gid, struct control **ret)
 {
         struct sockaddr_un sa;
@@ -136,10 +151,8 @@ int control_listen(const char *path, gid_t gid, struct control **ret)
         }
         /* a socket already has our group: no chown (which a seccomp filter
          * such as systemd's ~@privileged forbids) */
-        if (gid != (gid_t)-1 && gid != getegid() && chown(path, (uid_t)-1, gid) < 0) {
-                r = -errno;
+        if (gid != (gid_t)-1 && gid != getegid() && (r = control_chown_path(path, (uid_t)-1, gid)) < 0)
                 goto fail;
-        }
         if (listen(c->fd, 16) < 0) {
                 r = -errno;
                 goto fail;

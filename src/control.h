@@ -21,6 +21,9 @@ struct control;
 typedef void (*control_handler_fn)(const char *request, char **ret_reply, void *userdata);
 /* Create and listen on path (mode 0660, group gid when gid != (gid_t)-1). */
 int control_listen(const char *path, gid_t gid, struct control **ret);
+/* Change the owner of the socket at path: never through a symbolic link,
+ * and only when a socket is there (-ENOTSOCK otherwise). */
+int control_chown_path(const char *path, uid_t uid, gid_t gid);
 int control_fd(const struct control *c);
 /* Accept and serve what is waiting; requests that need root are refused to others. */
 void control_serve(struct control *c, control_handler_fn handler, void *userdata);

@@ -42,6 +42,13 @@
 #define TALLY_SLOTS 16384       /* sources tracked for folding (about 1 MiB) */
 #define TALLY_LIMIT 3           /* individual records per source and window */
 #define TALLY_WINDOW 10         /* seconds */
+#define TALLY_NET_SLOTS 4096    /* networks tracked for folding */
+#define TALLY_NET_LIMIT 3       /* individual records per network and window */
+/* Records per second the fold table may write (individual attempts and
+ * summaries); past it attempts fold into one summary per policy and family
+ * a second. At about 400 bytes a record, a flood from any number of sources
+ * writes at most about 40 KB/s (README, "The audit log"). */
+#define TALLY_RATE 100
 
 #define OFFENDERS_MAX 1024       /* sources refused in the kernel at once */
 #define STATUS_DUMP_MAX 65536   /* count kernel set elements only up to this */
@@ -69,7 +76,8 @@ struct pstat {
 struct offender {
         addr128 addr;
         struct timeval since;           /* start of the attempts not yet written */
-        uint64_t packets;               /* the element's counter when last read */
+        uint64_t packets;               /* the element's counter up to which attempts are written */
+        uint64_t read;                  /* the element's counter when last read */
         uint16_t policy;
         uint8_t family;
         uint8_t quiet;                  /* ticks without a new attempt */
@@ -92,6 +100,7 @@ struct daemon {
         struct audit *audit;
         struct journal *journal;
         struct control *control;
+        int audit_dir_fd;               /* the log's directory while we hand it over, or -1 */
         struct ruleset_nl *watch;       /* polls the ruleset generation */
         uint32_t genid;                 /* the generation last checked */
         bool genid_known;
@@ -411,18 +420,24 @@ static void journal_attempt(struct daemon *d, const char *event, const char *pol
         (void)journal_send(d->journal, fields, n);
 }
 
-/* A source's folded attempts, written as one summary record. */
+/* Folded attempts, written as one summary record: of one source, of the
+ * sources of one network (src is the network, "fold":"network"), or of any
+ * source once the records budget was spent (src 0.0.0.0/0 or ::/0,
+ * "fold":"rate"). */
 static void write_summary(const struct tally_entry *e, void *userdata)
 {
         struct daemon *d = userdata;
         const char *policy = e->policy < d->pol->n ? d->pol->v[e->policy].name : "?";
         const char *family = e->family == AF_INET ? "ipv4" : "ipv6";
-        char src[ADDR_STRLEN];
+        char src[ADDR_STRLEN + 8];
         struct timeval now;
         struct jline j;
 
         gettimeofday(&now, NULL);
-        addr_format(e->family, e->addr, src);
+        addr_format(e->family, e->kind == TALLY_RATE ? 0 : e->addr, src);
+        if (e->kind != TALLY_SOURCE)
+                snprintf(src + strlen(src), sizeof(src) - strlen(src), "/%u",
+                         e->kind == TALLY_RATE ? 0u : (unsigned)e->net_len);
         jline_begin(&j, &now, "summary");
         jline_str(&j, "policy", policy);
         jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
@@ -434,6 +449,8 @@ static void write_summary(const struct tally_entry *e, void *userdata)
         jline_time(&j, "first", &e->first);
         jline_time(&j, "last", &e->last);
         jline_str(&j, "folded_as", attempt_event(d));
+        if (e->kind != TALLY_SOURCE)
+                jline_str(&j, "fold", e->kind == TALLY_NET ? "network" : "rate");
         audit_emit(d, &j);
         journal_attempt(d, "summary", policy, family, src, 0, NULL, e->dport, e->pending);
 }
@@ -582,6 +599,25 @@ struct offender_read {
         bool active;
 };
 
+/* Write what the kernel refused for o since its last summary. */
+static void offender_write(struct daemon *d, struct offender *o, const struct timeval *now)
+{
+        uint64_t n = o->read - o->packets;
+
+        if (o->read <= o->packets)
+                return;
+        write_repeat_summary(d, o, n, now);
+        d->pstats[o->policy].repeat_accounted += n;
+        d->pstats[o->policy].refused += n;
+        d->refused += n;
+        o->packets = o->read;
+        o->since = *now;
+}
+
+/* A summary per active offender and second would let a thousand repeat
+ * offenders write a thousand records a second: they draw from the fold
+ * table's budget, and what waits is written on a later tick (or when the
+ * offender leaves), so the counts stay exact. */
 static void offender_counted(int family, addr128 a, uint64_t packets, void *userdata)
 {
         struct offender_read *rd = userdata;
@@ -593,18 +629,15 @@ static void offender_counted(int family, addr128 a, uint64_t packets, void *user
                 if (o->addr != a || o->family != family || o->policy != rd->policy)
                         continue;
                 o->seen = true;
-                if (packets > o->packets) {
-                        write_repeat_summary(d, o, packets - o->packets, &rd->now);
-                        d->pstats[o->policy].repeat_accounted += packets - o->packets;
-                        d->pstats[o->policy].refused += packets - o->packets;
-                        d->refused += packets - o->packets;
-                        o->packets = packets;
-                        o->since = rd->now;
+                if (packets > o->read) {
+                        o->read = packets;
                         o->quiet = 0;
                         rd->active = true;
                 } else {
                         o->quiet++;
                 }
+                if (o->read > o->packets && tally_spend(&d->tally, &rd->now))
+                        offender_write(d, o, &rd->now);
                 return;
         }
 }
@@ -621,7 +654,7 @@ static void offenders_tick(struct daemon *d, bool all)
                 return;
         for (size_t p = 0; p < d->pol->n; p++) {
                 struct offender_read rd = { .d = d, .policy = (uint16_t)p };
-                uint64_t after = 0;
+                uint64_t after = 0, deferred;
                 bool have = false;
                 int r4, r6;
 
@@ -652,6 +685,7 @@ static void offenders_tick(struct daemon *d, bool all)
 
                                 if (o->policy == p && o->family == fam &&
                                     (all || o->quiet >= OFFENDER_QUIET_TICKS || !o->seen)) {
+                                        offender_write(d, o, &rd.now);
                                         gone[ngone++] = o->addr;
                                         offender_forget(d, o);
                                         d->offenders[i] = d->offenders[--d->noffenders];
@@ -665,12 +699,18 @@ static void offenders_tick(struct daemon *d, bool all)
                 if (all)
                         (void)ruleset_offenders_flush(d->nl, d->cfg->table, d->pol->v[p].name);
 
-                /* attempts in the kernel's counter that no element accounts for */
+                /* attempts in the kernel's counter that no element accounts
+                 * for (what an element counted but waits for the budget is
+                 * accounted for) */
                 if (rd.active && !all)
                         continue;
+                deferred = 0;
+                for (size_t i = 0; i < d->noffenders; i++)
+                        if (d->offenders[i].policy == p)
+                                deferred += d->offenders[i].read - d->offenders[i].packets;
                 if (ruleset_counter(d->nl, d->cfg->table, repeat, false, &after) == 0 &&
-                    after > d->pstats[p].repeat_accounted) {
-                        uint64_t n = after - d->pstats[p].repeat_accounted;
+                    after > d->pstats[p].repeat_accounted + deferred) {
+                        uint64_t n = after - d->pstats[p].repeat_accounted - deferred;
 
                         write_missed(d, d->pol->v[p].name, n,
                                      "refused in the kernel as repeat offenders while their sources were being "
@@ -962,7 +1002,8 @@ static void check_table(struct daemon *d)
         }
 }
 
-/* Create the directory a file of ours goes in (one level), when missing. */
+/* Create the directory a file of ours goes in (one level), when missing.
+ * Returns 1 when we created it, 0 when it was there. */
 static int make_parent_dir(const char *path, mode_t mode)
 {
         char dir[PATH_MAX];
@@ -972,10 +1013,38 @@ static int make_parent_dir(const char *path, mode_t mode)
         slash = strrchr(dir, '/');
         if (slash && slash != dir) {
                 *slash = '\0';
-                if (mkdir(dir, mode) < 0 && errno != EEXIST)
+                if (mkdir(dir, mode) == 0)
+                        return 1;
+                if (errno != EEXIST)
                         return log_error_errno(errno, "Cannot create %s: %m", dir);
         }
         return 0;
+}
+
+/* The directory we just created for the audit log, held open so that
+ * drop_privileges() can give exactly that directory to `user =` (a
+ * directory that was already there is never handed over). */
+static void hold_created_dir(struct daemon *d, const char *path)
+{
+        char dir[PATH_MAX];
+        char *slash;
+        struct stat st;
+        int fd;
+
+        snprintf(dir, sizeof(dir), "%s", path);
+        slash = strrchr(dir, '/');
+        if (!slash)
+                return;
+        *slash = '\0';
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        /* the one we made is ours; anything else was swapped in meanwhile */
+        if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
+                close(fd);
+                return;
+        }
+        d->audit_dir_fd = fd;
 }
 
 static int open_audit(struct daemon *d)
@@ -985,7 +1054,14 @@ static int open_audit(struct daemon *d)
         r = make_parent_dir(d->cfg->audit_log, 0750);
         if (r < 0)
                 return r;
+        if (r > 0 && d->cfg->user && geteuid() == 0)
+                hold_created_dir(d, d->cfg->audit_log);
         r = audit_open(d->cfg->audit_log, &d->audit);
+        if (r == -ELOOP) {
+                log_error("Cannot open the audit log %s: it is a symbolic link, which mxlockd does not follow; "
+                          "remove it (the log must be a plain file)", d->cfg->audit_log);
+                return r;
+        }
         if (r < 0)
                 return log_error_errno(r, "Cannot open the audit log %s: %m", d->cfg->audit_log);
         return 0;
@@ -1000,6 +1076,29 @@ static void reload_failed(struct daemon *d, const char *err)
         d->reloads_failed++;
         gettimeofday(&d->last_reload, NULL);
         snprintf(d->last_reload_error, sizeof(d->last_reload_error), "%s", err);
+}
+
+/* The queue's fail-open flag is what `failure` means for a full queue: set
+ * at start, and again when a reload changes it, so that what status says is
+ * what the kernel does. On error d->cfg->failure goes back to old, the
+ * setting the kernel still has. */
+static int apply_failure(struct daemon *d, enum cfg_failure old, char err[CONFIG_ERRLEN])
+{
+        int r;
+
+        if (!d->queue || d->cfg->failure == old)
+                return 0;
+        r = queue_set_fail_open(d->queue, d->cfg->failure == FAILURE_OPEN, on_packet, d);
+        (void)queue_flush(d->queue);
+        if (r < 0) {
+                snprintf(err, CONFIG_ERRLEN, "the queue's failure setting could not be changed (%s); "
+                         "it stays %s: restart mxlockd", strerror(-r), cfg_failure_name(old));
+                d->cfg->failure = old;
+                return r;
+        }
+        log_info("Queue %u: failure = %s in force (a full queue %s)", d->cfg->queue,
+                 cfg_failure_name(d->cfg->failure), d->cfg->failure == FAILURE_OPEN ? "accepts" : "drops");
+        return 0;
 }
 
 /* Returns 0 when the new configuration is in force. */
@@ -1065,6 +1164,11 @@ static int reload(struct daemon *d, char err[CONFIG_ERRLEN])
                 p = op;
         }
         index_ports(d);
+        r = apply_failure(d, c->failure, err);
+        if (r < 0) {
+                reload_failed(d, err);
+                goto out;
+        }
         d->reloads_ok++;
         schedule_resolve(d);
         gettimeofday(&d->last_reload, NULL);
@@ -1374,12 +1478,19 @@ static void write_metrics(struct daemon *d)
 
         if (!d->cfg->metrics_file)
                 return;
-        snprintf(tmp, sizeof(tmp), "%s.tmp.%d", d->cfg->metrics_file, (int)getpid());
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd < 0 || !(f = fdopen(fd, "w"))) {
-                if (fd >= 0)
-                        close(fd);
+        /* A fresh name in the file's own directory (which a textfile
+         * collector's user may be able to write): mkostemp never opens what
+         * is there. The collector reads only *.prom, so it never sees it.
+         * 0644 set on the descriptor: the unit's UMask=0027 would leave it
+         * unreadable to node_exporter. */
+        snprintf(tmp, sizeof(tmp), "%s.XXXXXX", d->cfg->metrics_file);
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0 || fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
                 log_warning_errno(errno, "Cannot write metrics to %s: %m", tmp);
+                if (fd >= 0) {
+                        close(fd);
+                        (void)unlink(tmp);
+                }
                 return;
         }
         (void)queue_proc(d, &waiting, &dropped);
@@ -1635,8 +1746,6 @@ static int drop_privileges(struct daemon *d)
 {
         uid_t uid;
         gid_t gid;
-        char dir[PATH_MAX];
-        char *slash;
         int r;
 
         if (!d->cfg->user)
@@ -1648,18 +1757,27 @@ static int drop_privileges(struct daemon *d)
         r = privs_lookup(d->cfg->user, &uid, &gid);
         if (r < 0)
                 return log_error_errno(r, "%s: user '%s' not found: %m", d->config_path, d->cfg->user);
-        /* the audit log and its directory, so that SIGUSR1 can reopen it */
-        snprintf(dir, sizeof(dir), "%s", d->cfg->audit_log);
-        slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-                *slash = '\0';
-                if (chown(dir, uid, gid) < 0)
-                        log_warning_errno(errno, "Cannot hand %s to %s: %m", dir, d->cfg->user);
+        /* What we opened, by descriptor: the audit log, and its directory
+         * only when we created it (so that SIGUSR1 can make a new file
+         * there). A directory that was there stays as it is: the admin (or
+         * the package's tmpfiles.d) decides who may write it. */
+        if (d->audit_dir_fd >= 0) {
+                if (fchown(d->audit_dir_fd, uid, gid) < 0)
+                        log_warning_errno(errno, "Cannot hand the directory of %s to %s: %m", d->cfg->audit_log,
+                                          d->cfg->user);
+                close(d->audit_dir_fd);
+                d->audit_dir_fd = -1;
         }
-        if (chown(d->cfg->audit_log, uid, gid) < 0)
-                log_warning_errno(errno, "Cannot hand %s to %s: %m", d->cfg->audit_log, d->cfg->user);
-        if (d->control && chown(d->cfg->control_socket, uid, (gid_t)-1) < 0)
-                log_warning_errno(errno, "Cannot hand %s to %s: %m", d->cfg->control_socket, d->cfg->user);
+        r = audit_chown(d->audit, uid, gid);
+        if (r == -EMLINK) {
+                log_error("The audit log %s has other names (hard links): not handing it to %s; move it away",
+                          d->cfg->audit_log, d->cfg->user);
+                return r;
+        }
+        if (r < 0)
+                log_warning_errno(r, "Cannot hand %s to %s: %m", d->cfg->audit_log, d->cfg->user);
+        if (d->control && (r = control_chown_path(d->cfg->control_socket, uid, (gid_t)-1)) < 0)
+                log_warning_errno(r, "Cannot hand %s to %s: %m", d->cfg->control_socket, d->cfg->user);
         r = privs_drop(uid, gid);
         if (r < 0)
                 return log_error_errno(r, "Dropping privileges to %s failed: %m", d->cfg->user);
@@ -1707,7 +1825,7 @@ int main(int argc, char **argv)
         d->cache = policy_cache_new();
         if (!d->cache)
                 return 1;
-        d->epfd = d->sigfd = d->timerfd = d->watchfd = -1;
+        d->epfd = d->sigfd = d->timerfd = d->watchfd = d->audit_dir_fd = -1;
         while ((c = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'c': d->config_path = optarg; break;
@@ -1771,7 +1889,8 @@ int main(int argc, char **argv)
         index_ports(d);
         d->enabled = true;
         gettimeofday(&d->started, NULL);
-        if (remap_pstats(d, d->pol) < 0 || tally_init(&d->tally, TALLY_SLOTS, TALLY_LIMIT, TALLY_WINDOW) < 0) {
+        if (remap_pstats(d, d->pol) < 0 || tally_init(&d->tally, TALLY_SLOTS, TALLY_LIMIT, TALLY_WINDOW) < 0 ||
+            tally_limit(&d->tally, TALLY_NET_SLOTS, TALLY_NET_LIMIT, TALLY_RATE) < 0) {
                 log_error("Out of memory");
                 goto out_fail;
         }

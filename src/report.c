@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <zlib.h>
 
 #include "report.h"
@@ -949,6 +950,7 @@ struct report {
         struct strtab sources;
         struct src_stat *src;           /* parallel to sources.keys */
         size_t src_cap;
+        uint64_t sources_folded;        /* attempts counted under a network: the table was full */
         struct strtab policies;
         struct u64map policy_port;      /* (policy id + 1) << 16 | port, 0 id = none */
         struct u64map hours;            /* hour index (ts / 1h) -> attempts */
@@ -1015,14 +1017,42 @@ static int add_policy_port(struct report *r, long pid, const struct report_recor
         return u64map_add(&r->policy_port, key, n);
 }
 
+/* The network a source is counted under once the table of sources is full:
+ * IPv4 /24, IPv6 /48 (as mxlockd folds them); anything else, and every
+ * network past the second limit, under one key. */
+static const char *source_key(const struct report *r, const char *src, char *buf, size_t cap)
+{
+        unsigned char a[16];
+        char txt[INET6_ADDRSTRLEN];
+
+        if (r->sources.n < REPORT_SOURCES_MAX || strtab_find(&r->sources, src) >= 0)
+                return src;
+        if (inet_pton(AF_INET, src, a) == 1) {
+                a[3] = 0;
+                snprintf(buf, cap, "%s/24", inet_ntop(AF_INET, a, txt, sizeof(txt)));
+        } else if (inet_pton(AF_INET6, src, a) == 1) {
+                memset(a + 6, 0, 10);
+                snprintf(buf, cap, "%s/48", inet_ntop(AF_INET6, a, txt, sizeof(txt)));
+        } else {
+                return REPORT_SOURCES_OTHER;
+        }
+        if (r->sources.n < REPORT_SOURCES_MAX + REPORT_NETWORKS_MAX || strtab_find(&r->sources, buf) >= 0)
+                return buf;
+        return REPORT_SOURCES_OTHER;
+}
+
 static int add_source(struct report *r, const char *src, long pid, int64_t lo, int64_t hi, uint64_t n)
 {
         struct src_stat *s;
+        char net[INET6_ADDRSTRLEN + 8];
+        const char *key = source_key(r, src, net, sizeof(net));
         bool created;
         long idx;
         int e;
 
-        idx = strtab_intern(&r->sources, &r->arena, src, &created);
+        if (key != src)
+                r->sources_folded = sat_add(r->sources_folded, n);
+        idx = strtab_intern(&r->sources, &r->arena, key, &created);
         if (idx < 0)
                 return (int)idx;
         if (created) {
@@ -1824,7 +1854,11 @@ static void write_table(const struct view *v, FILE *out)
                 ", in summaries %" PRIu64 ", missed %" PRIu64 ")\n", r->attempts,
                 r->ev_attempts[REPORT_EV_REFUSED], r->ev_attempts[REPORT_EV_OBSERVED],
                 r->ev_attempts[REPORT_EV_SUMMARY], r->ev_attempts[REPORT_EV_MISSED]);
-        fprintf(out, "  sources    %zu distinct\n", r->sources.n);
+        if (r->sources_folded)
+                fprintf(out, "  sources    more than %d distinct: past that, %" PRIu64 " attempts are counted "
+                        "by network (/24, /48)\n", REPORT_SOURCES_MAX, r->sources_folded);
+        else
+                fprintf(out, "  sources    %zu distinct\n", r->sources.n);
 
         fprintf(out, "\nTop sources (%zu of %zu)\n", v->ntop, r->sources.n);
         for (i = 0; i < v->ntop; i++) {
@@ -1924,7 +1958,8 @@ static void write_json(const struct view *v, FILE *out)
                 ",\"observed\":%" PRIu64 ",\"summary\":%" PRIu64 ",\"missed\":%" PRIu64 "}",
                 r->attempts, r->ev_attempts[REPORT_EV_REFUSED], r->ev_attempts[REPORT_EV_OBSERVED],
                 r->ev_attempts[REPORT_EV_SUMMARY], r->ev_attempts[REPORT_EV_MISSED]);
-        fprintf(out, ",\"sources\":%zu,\"top_sources\":[", r->sources.n);
+        fprintf(out, ",\"sources\":%zu,\"sources_folded_attempts\":%" PRIu64 ",\"top_sources\":[",
+                r->sources.n, r->sources_folded);
         for (i = 0; i < v->ntop; i++) {
                 uint32_t k = r->order[i];
                 const struct src_stat *s = &r->src[k];

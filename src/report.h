@@ -13,6 +13,13 @@
 
 #define REPORT_LINE_MAX (1024 * 1024)   /* longer lines are skipped as corrupt */
 #define REPORT_TOP_DEFAULT 10
+/* Memory stays bounded however many sources a log holds: this many are
+ * counted one by one; after that a new source is counted under its network
+ * (IPv4 /24, IPv6 /48), up to REPORT_NETWORKS_MAX more keys, and past those
+ * under REPORT_SOURCES_OTHER. Totals stay exact. */
+#define REPORT_SOURCES_MAX 100000
+#define REPORT_NETWORKS_MAX 20000
+#define REPORT_SOURCES_OTHER "(other sources)"
 #define REPORT_RELOAD_ERRORS_KEPT 20    /* the most recent reload errors kept */
 
 enum report_event {

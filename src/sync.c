@@ -3,14 +3,17 @@
  * Per provider: expand its SPF record (keep going past errors so that every
  * failure is reported), compare the result with the list in force (the
  * state file, else the shipped catalog), refuse when something failed, the
- * result is empty or a family's address count shrank by more than
- * --max-shrink percent, unless --force; else write STATE_DIR/NAME.conf
+ * result is empty, a family's address count shrank by more than
+ * --max-shrink percent, a prefix is shorter than a family's limit (/8 IPv4,
+ * /16 IPv6) or a family's address count grew more than --max-growth times,
+ * unless --force; else write STATE_DIR/NAME.conf
  * atomically and, when the addresses changed, a `ranges-changed` audit
  * record. Providers are independent: one refusal does not stop the others.
  * At the end, when anything changed, ask mxlockd to reload. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "privs.h"
 #include "catalog.h"
 #include "config.h"
 #include "control.h"
@@ -39,13 +43,38 @@
 #define SYNC_SHOW_MAX 20                /* prefixes listed per direction in the summary */
 #define SYNC_AUDIT_LIST_BYTES 1500      /* JSON bytes per added/removed array */
 
+/* The shortest prefix a provider's list may hold. IPv4: /8 is the largest
+ * block ever assigned to one holder (IANA's legacy /8s); a shorter one spans
+ * several. IPv6: IANA gives the registries /12s and the largest single
+ * allocations are about /19; a /16 already covers many holders, so anything
+ * shorter is the internet, not a provider. Real gateway ranges are far
+ * longer (Google's largest is an IPv4 /16 and an IPv6 /36). */
+#define SYNC_MIN_PREFIX4 8
+#define SYNC_MIN_PREFIX6 16
+#define SYNC_DEFAULT_MAX_GROWTH 4
+/* A family the list did not have may start with at most this much: an IPv4
+ * /16, an IPv6 /32 (one registry allocation). */
+#define SYNC_NEW_FAMILY_MAX4 65536.0L
+#define SYNC_NEW_FAMILY_MAX6 79228162514264337593543950336.0L   /* 2^96 */
+
 enum { SYNC_OK = 0, SYNC_REFUSED = 1, SYNC_USAGE = 2 };
+
+/* The safety valves, named in a forced ranges-changed record. */
+enum {
+        GUARD_ERRORS = 1 << 0,
+        GUARD_EMPTY = 1 << 1,
+        GUARD_SHRINK = 1 << 2,
+        GUARD_PREFIX = 1 << 3,
+        GUARD_GROWTH = 1 << 4,
+};
+static const char *const guard_names[] = { "dns-errors", "empty", "shrink", "prefix-length", "growth" };
 
 struct sync_opts {
         bool force;
         bool dry_run;
         bool no_reload;
         unsigned max_shrink;
+        unsigned max_growth;
         unsigned max_lookups;
         int timeout_ms;
         const char *state_dir;
@@ -60,6 +89,7 @@ struct sync_ctx {
         char *shipped_dirs;             /* dirs without the state dir */
         const char *audit_path;
         const char *socket;
+        const char *user;               /* the configuration's user =, or NULL */
         struct audit *audit;
         struct dns_resolver res;
         struct spf_lookup lk;
@@ -116,12 +146,15 @@ static void usage(FILE *out)
                 "\n"
                 "Refused (exit 1, nothing written, the last good list stays in force) unless\n"
                 "--force: an empty result, any failed lookup (timeout, SERVFAIL, a loop, too\n"
-                "many lookups), or an IPv4 or IPv6 address count that shrank by more than\n"
-                "--max-shrink percent. Every change is written to the audit log as a\n"
-                "ranges-changed record; then mxlockd is asked to reload.\n"
+                "many lookups), an IPv4 or IPv6 address count that shrank by more than\n"
+                "--max-shrink percent, a prefix shorter than /%d (IPv4) or /%d (IPv6), or an\n"
+                "address count that grew more than --max-growth times. Every change is\n"
+                "written to the audit log as a ranges-changed record (its guards: the ones\n"
+                "--force overrode); then mxlockd is asked to reload.\n"
                 "\n"
                 "  --force               accept what would be refused\n"
                 "  --max-shrink PCT      largest accepted shrink per family (default %d)\n"
+                "  --max-growth N        largest accepted growth factor per family (default %d)\n"
                 "  --state-dir DIR       where the lists go (default " SYNC_DEFAULT_STATE_DIR ")\n"
                 "  --nameserver IP[:PORT]  ask this server instead of resolv.conf's\n"
                 "  --timeout SEC         per DNS query try (default 3, 2 tries)\n"
@@ -132,7 +165,8 @@ static void usage(FILE *out)
                 "  --dry-run             show what would change; write nothing\n"
                 "\n"
                 "Exit: 0 ok (changed or not), 1 refused or failed, 2 usage or configuration error.\n",
-                SYNC_DEFAULT_MAX_SHRINK, SPF_DEFAULT_MAX_LOOKUPS);
+                SYNC_MIN_PREFIX4, SYNC_MIN_PREFIX6, SYNC_DEFAULT_MAX_SHRINK, SYNC_DEFAULT_MAX_GROWTH,
+                SPF_DEFAULT_MAX_LOOKUPS);
 }
 
 static int parse_uint(const char *s, unsigned max, unsigned *ret)
@@ -208,6 +242,65 @@ static struct catalog *load_state(const struct sync_ctx *x, const char *name)
 /* ------------------------------------------------------------------ */
 /* Writing */
 
+/* Run as root (by hand, or an old unit), what sync creates must still be
+ * usable by mxlockd running as its own user: a new file or directory gets
+ * the owner of the directory it is made in (the package makes /var/log/mxlock
+ * and /var/lib/mxlock the daemon user's). Never through a link: fd is what we
+ * created. */
+static void own_like_dir(int fd, const char *dir)
+{
+        struct stat st;
+
+        if (geteuid() != 0 || stat(dir, &st) < 0 || st.st_uid == 0)
+                return;
+        if (fchown(fd, st.st_uid, st.st_gid) < 0)
+                fprintf(stderr, "mxlock sync: warning: cannot give what it wrote in %s to uid %u: %s\n", dir,
+                        (unsigned)st.st_uid, strerror(errno));
+}
+
+/* The directory part of path ("." when none), in buf. */
+static const char *dir_of(const char *path, char *buf, size_t cap)
+{
+        const char *slash = strrchr(path, '/');
+
+        if (!slash) {
+                snprintf(buf, cap, ".");
+                return buf;
+        }
+        snprintf(buf, cap, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+        return buf;
+}
+
+/* The audit log, opened as root: owned by `user =` when the configuration
+ * names one (mxlockd hands it over itself, but only when it starts as root),
+ * else by the owner of the log's directory (nothing when that is root).
+ * The open descriptor is changed, never the path; audit_chown() refuses a
+ * file with other names. */
+static void own_audit(struct sync_ctx *x)
+{
+        char dir[PATH_MAX];
+        struct stat st;
+        uid_t uid;
+        gid_t gid;
+        int r;
+
+        if (geteuid() != 0)
+                return;
+        if (x->user) {
+                if (privs_lookup(x->user, &uid, &gid) < 0)
+                        return;
+        } else {
+                if (stat(dir_of(x->audit_path, dir, sizeof(dir)), &st) < 0 || st.st_uid == 0)
+                        return;
+                uid = st.st_uid;
+                gid = st.st_gid;
+        }
+        r = audit_chown(x->audit, uid, gid);
+        if (r < 0)
+                fprintf(stderr, "mxlock sync: warning: cannot give %s to uid %u: %s\n", x->audit_path,
+                        (unsigned)uid, strerror(-r));
+}
+
 static int mkdir_p(const char *dir, mode_t mode)
 {
         char *p = strdup(dir);
@@ -220,7 +313,15 @@ static int mkdir_p(const char *dir, mode_t mode)
                         char c = *s;
 
                         *s = '\0';
-                        if (mkdir(p, mode) < 0 && errno != EEXIST) {
+                        if (mkdir(p, mode) == 0) {
+                                char parent[PATH_MAX];
+                                int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+                                if (fd >= 0) {
+                                        own_like_dir(fd, dir_of(p, parent, sizeof(parent)));
+                                        close(fd);
+                                }
+                        } else if (errno != EEXIST) {
                                 r = -errno;
                                 break;
                         }
@@ -261,6 +362,7 @@ static int write_atomic(const char *dir, const char *name, const char *content, 
                 }
                 off += (size_t)k;
         }
+        own_like_dir(fd, dir);
         if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
                 r = -errno;
                 goto unlink;
@@ -389,9 +491,11 @@ static void json_prefixes(const struct pfx_list *l, char *buf, size_t cap, size_
 }
 
 static int audit_change(struct sync_ctx *x, const char *name, const char *spf, const struct pfx_list *added,
-                        const struct pfx_list *removed, size_t before, size_t after, bool forced)
+                        const struct pfx_list *removed, size_t before, size_t after, bool forced,
+                        unsigned guards)
 {
-        char a[SYNC_AUDIT_LIST_BYTES + 64], rm[SYNC_AUDIT_LIST_BYTES + 64];
+        char a[SYNC_AUDIT_LIST_BYTES + 64], rm[SYNC_AUDIT_LIST_BYTES + 64], g[128];
+        size_t glen = 0;
         size_t oa, orm;
         struct timeval tv;
         struct jline j;
@@ -401,7 +505,14 @@ static int audit_change(struct sync_ctx *x, const char *name, const char *spf, c
                 r = audit_open(x->audit_path, &x->audit);
                 if (r < 0)
                         return r;
+                own_audit(x);
         }
+        g[glen++] = '[';
+        for (size_t i = 0; i < sizeof(guard_names) / sizeof(guard_names[0]); i++)
+                if (guards & (1u << i))
+                        glen += (size_t)snprintf(g + glen, sizeof(g) - glen, "%s\"%s\"", glen > 1 ? "," : "",
+                                                 guard_names[i]);
+        snprintf(g + glen, sizeof(g) - glen, "]");
         gettimeofday(&tv, NULL);
         json_prefixes(added, a, sizeof(a), &oa);
         json_prefixes(removed, rm, sizeof(rm), &orm);
@@ -417,6 +528,7 @@ static int audit_change(struct sync_ctx *x, const char *name, const char *spf, c
         jline_uint(&j, "count_before", before);
         jline_uint(&j, "count_after", after);
         jline_bool(&j, "forced", forced);
+        jline_raw(&j, "guards", g);
         jline_end(&j);
         r = audit_write(x->audit, &j);
         if (r == 0)
@@ -446,6 +558,80 @@ static double shrink_pct(long double before, long double after)
         return (double)((before - after) * 100.0L / before);
 }
 
+/* A prefix that no provider holds alone (shorter than /8 IPv4, /16 IPv6):
+ * say which, and where it came from. True when the guard fires. */
+static bool too_short(const struct sync_ctx *x, const struct catalog *cat, const struct spf_result *res,
+                      const struct pfx_list *now, const struct catalog *prev)
+{
+        size_t nshort = 0;
+
+        for (size_t i = 0; i < now->n; i++) {
+                const struct prefix *p = &now->v[i];
+                unsigned min = p->family == AF_INET ? SYNC_MIN_PREFIX4 : SYNC_MIN_PREFIX6;
+                char buf[64];
+                const char *o;
+
+                if (p->len >= min)
+                        continue;
+                if (!nshort++)
+                        printf("%s: %s: the SPF record of %s allows more than any provider holds:\n", cat->name,
+                               x->o.force ? "FORCED despite prefix length" : "REFUSED", cat->spf);
+                if (nshort > SYNC_SHOW_MAX)
+                        continue;
+                prefix_format(p, buf, sizeof(buf));
+                o = origin_of(res, p);
+                printf("    ! %s is shorter than /%u (the limit for %s)%s%s\n", buf, min,
+                       p->family == AF_INET ? "IPv4" : "IPv6", o ? "; from " : "", o ? o : "");
+        }
+        if (nshort && !x->o.force)
+                printf("    the list in force (%s) is kept; --force accepts it\n", prev->path);
+        return nshort > 0;
+}
+
+/* A family's address count beyond --max-growth times what it was (a family
+ * the list did not have: beyond an IPv4 /16 or an IPv6 /32). */
+static bool too_grown(const struct sync_ctx *x, const struct catalog *cat, const struct range_list *old4,
+                      const struct range_list *old6, const struct spf_result *res, const struct catalog *prev,
+                      const struct pfx_list *added, const struct pfx_list *removed, bool *listed)
+{
+        const struct range_list *was[2] = { old4, old6 }, *now[2] = { &res->v4, &res->v6 };
+        const long double fresh[2] = { SYNC_NEW_FAMILY_MAX4, SYNC_NEW_FAMILY_MAX6 };
+        bool fired = false;
+
+        for (int f = 0; f < 2; f++) {
+                long double b = spf_range_count(was[f]), a = spf_range_count(now[f]);
+                const char *fam = f ? "IPv6" : "IPv4";
+
+                if (b > 0 && a <= b * x->o.max_growth)
+                        continue;
+                if (b == 0 && a <= fresh[f])
+                        continue;
+                if (!fired)
+                        printf("%s: %s: ", cat->name, x->o.force ? "FORCED despite growth" : "REFUSED");
+                else
+                        printf("%s: and ", cat->name);
+                if (b > 0)
+                        printf("the %s address count would grow %.1f times (more than --max-growth %u): "
+                               "+%zu -%zu prefixes\n", fam, (double)(a / b), x->o.max_growth, added->n,
+                               removed->n);
+                else
+                        printf("the %s list would go from nothing to more than %s\n", fam,
+                               f ? "a /32" : "a /16");
+                fired = true;
+        }
+        if (!fired)
+                return false;
+        if (!*listed) {
+                print_prefixes("+", added);
+                print_prefixes("-", removed);
+                *listed = true;
+        }
+        if (!x->o.force)
+                printf("    the list in force (%s) is kept; check the provider's announcement, then run again "
+                       "with --force\n", prev->path);
+        return true;
+}
+
 static int sync_one(struct sync_ctx *x, struct catalog *cat)
 {
         struct range_list old4, old6;
@@ -457,6 +643,7 @@ static int sync_one(struct sync_ctx *x, struct catalog *cat)
         const struct catalog *prev;
         char err[512], *text = NULL;
         bool changed, overrode = false, listed = false;
+        unsigned guards = 0;
         size_t len = 0;
         int r, ret = SYNC_REFUSED;
 
@@ -511,6 +698,7 @@ static int sync_one(struct sync_ctx *x, struct catalog *cat)
                 printf("%s: %s: the SPF record of %s gives no addresses (only -all, ~all or nothing usable)\n",
                        cat->name, x->o.force ? "FORCED despite empty result" : "REFUSED", cat->spf);
                 overrode = true;
+                guards |= GUARD_EMPTY;
                 if (!x->o.force) {
                         printf("    the list in force (%s, %zu prefix%s) is kept; --force accepts an empty list\n",
                                prev->path, before.n, before.n == 1 ? "" : "es");
@@ -532,12 +720,25 @@ static int sync_one(struct sync_ctx *x, struct catalog *cat)
                         print_prefixes("+", &added);
                         print_prefixes("-", &removed);
                         listed = overrode = true;
+                        guards |= GUARD_SHRINK;
                         if (!x->o.force) {
                                 printf("    the list in force (%s) is kept; check the provider's "
                                        "announcement, then run again with --force\n", prev->path);
                                 goto out_res;
                         }
                 }
+        }
+        if (too_short(x, cat, &res, &now, prev)) {
+                overrode = true;
+                guards |= GUARD_PREFIX;
+                if (!x->o.force)
+                        goto out_res;
+        }
+        if (too_grown(x, cat, &old4, &old6, &res, prev, &added, &removed, &listed)) {
+                overrode = true;
+                guards |= GUARD_GROWTH;
+                if (!x->o.force)
+                        goto out_res;
         }
         for (size_t i = 0; i < res.nnotes; i++)
                 printf("    note: %s\n", res.notes[i]);
@@ -562,7 +763,7 @@ static int sync_one(struct sync_ctx *x, struct catalog *cat)
         }
         /* Record the change before it takes effect: every change is audited. */
         if (changed) {
-                r = audit_change(x, cat->name, cat->spf, &added, &removed, before.n, now.n, overrode);
+                r = audit_change(x, cat->name, cat->spf, &added, &removed, before.n, now.n, overrode, guards);
                 if (r < 0) {
                         printf("%s: FAILED: cannot write the audit log %s: %s; nothing changed\n", cat->name,
                                x->audit_path, strerror(-r));
@@ -723,6 +924,7 @@ int sync_main(int argc, char **argv, const char *config_path)
         static const struct option opts[] = {
                 { "force", no_argument, NULL, 'f' },
                 { "max-shrink", required_argument, NULL, 's' },
+                { "max-growth", required_argument, NULL, 'g' },
                 { "state-dir", required_argument, NULL, 'S' },
                 { "nameserver", required_argument, NULL, 'n' },
                 { "timeout", required_argument, NULL, 't' },
@@ -737,6 +939,7 @@ int sync_main(int argc, char **argv, const char *config_path)
         struct sync_ctx x = {
                 .o = {
                         .max_shrink = SYNC_DEFAULT_MAX_SHRINK,
+                        .max_growth = SYNC_DEFAULT_MAX_GROWTH,
                         .max_lookups = SPF_DEFAULT_MAX_LOOKUPS,
                         .state_dir = SYNC_DEFAULT_STATE_DIR,
                 },
@@ -757,6 +960,13 @@ int sync_main(int argc, char **argv, const char *config_path)
                 case 's':
                         if (parse_uint(optarg, 100, &x.o.max_shrink) < 0) {
                                 fprintf(stderr, "mxlock sync: --max-shrink: '%s' is not a percentage (0-100)\n",
+                                        optarg);
+                                return SYNC_USAGE;
+                        }
+                        break;
+                case 'g':
+                        if (parse_uint(optarg, 1000000, &x.o.max_growth) < 0 || x.o.max_growth == 0) {
+                                fprintf(stderr, "mxlock sync: --max-growth: '%s' is not a factor (1-1000000)\n",
                                         optarg);
                                 return SYNC_USAGE;
                         }
@@ -823,6 +1033,7 @@ int sync_main(int argc, char **argv, const char *config_path)
         x.audit_path = x.o.audit_log ? x.o.audit_log
                                      : cfg && cfg->audit_log ? cfg->audit_log : SYNC_DEFAULT_AUDIT_LOG;
         x.socket = cfg && cfg->control_socket ? cfg->control_socket : CONTROL_DEFAULT_SOCKET;
+        x.user = cfg ? cfg->user : NULL;
         x.res.nameserver = x.o.nameserver;
         x.res.timeout_ms = x.o.timeout_ms;
         dns_spf_lookup_init(&x.lk, &x.res);

@@ -14,6 +14,8 @@ PKGS=(
         bsdutils coreutils findutils
         # load and DNS fixtures; promtool checks the metrics file; systemd-analyze
         netsniff-ng hping3 dnsmasq-base prometheus systemd logrotate
+        # crafted sources (fold_net.sh); peak memory (report_memory.sh)
+        python3-scapy time
         # packaging (make deb) and the systemd container test
         debhelper dpkg-dev fakeroot debootstrap systemd-container
 )

@@ -185,7 +185,7 @@ table = $TABLE
 audit_log = /var/log/mxlock/audit.jsonl
 journal = yes
 control_group = mxlock
-metrics_file = /var/lib/mxlock/mxlock.prom
+metrics_file = /var/lib/prometheus/node-exporter/mxlock.prom
 metrics_interval = 1
 
 [policy inbound-smtp]
@@ -335,6 +335,11 @@ ok "installed but not enabled or started" \
 ok "systemd-analyze verify: nothing on stderr" stderr_empty ct systemd-analyze verify mxlockd.service
 ok "systemd-analyze security: exposure <= 2.0" exposure_at_most 2.0
 
+# node_exporter's textfile directory as Debian's prometheus-node-exporter
+# makes it (root:root 0755), then the README's one step for mxlock to write there.
+ct install -d -m 0755 /var/lib/prometheus/node-exporter
+ok "README's metrics step: chgrp mxlock + chmod g+w on the textfile directory" \
+        ct sh -c 'chgrp mxlock /var/lib/prometheus/node-exporter && chmod g+w /var/lib/prometheus/node-exporter'
 write_conf
 ok "enable --now" ct systemctl enable --now mxlockd.service || lab_finish
 ok "active, table in the kernel" eval 'svc_active && table_present'
@@ -363,7 +368,20 @@ ok "mxlock status works for a control_group member (mxlock) over the socket" \
         ct sh -c 'setpriv --reuid=nobody --regid=nogroup --groups=$(getent group mxlock | cut -d: -f3) mxlock status'
 ok "and is refused to a user outside the group" \
         ct sh -c '! setpriv --reuid=nobody --regid=nogroup --clear-groups mxlock status' 
-ok "the service writes the metrics file" ct test -s /var/lib/mxlock/mxlock.prom
+PROM=/var/lib/prometheus/node-exporter/mxlock.prom
+metrics_written() {
+        ct test -s $PROM && return 0
+        ct journalctl -u mxlockd.service --no-pager -o cat | grep -i metrics | tail -n 3
+        return 1
+}
+ok "the service writes the README's metrics file (ProtectSystem=strict)" wait_until 5 metrics_written
+ok "the metrics file is 0644 despite UMask=0027" test "$(ct stat -c %a $PROM)" = 644
+ok "a user outside mxlock's group (node_exporter's) can read it" \
+        ct setpriv --reuid=nobody --regid=nogroup --clear-groups grep -q '^mxlock_up 1$' $PROM
+if command -v promtool >/dev/null; then
+        ok "promtool: the metrics file is valid exposition format" \
+                sh -c "promtool check metrics <'$CT_ROOT$PROM'"
+fi
 
 # Reload after a config change takes effect.
 pid0=$(main_pid)

@@ -583,6 +583,48 @@ static void test_top_sources(void **state)
         report_free(r);
 }
 
+/* Past REPORT_SOURCES_MAX sources a new one is counted under its network,
+ * past the networks under one key: the table stays bounded, totals exact,
+ * and a source already known keeps its own count. */
+static void test_sources_bounded(void **state)
+{
+        struct report *r = new_report(false, 0, false, 0, 10);
+        const unsigned extra = 30000, nets = REPORT_NETWORKS_MAX + 5000;
+        char line[256];
+        unsigned i;
+
+        (void) state;
+        for (i = 0; i < REPORT_SOURCES_MAX; i++) {
+                snprintf(line, sizeof(line), "{\"ts\":\"2026-11-23T22:00:00Z\",\"event\":\"refused\","
+                         "\"src\":\"10.%u.%u.%u\",\"count\":1}", i >> 16 & 0xff, i >> 8 & 0xff, i & 0xff);
+                assert_int_equal(add(r, line), 1);
+        }
+        assert_int_equal(report_sources(r), REPORT_SOURCES_MAX);
+        /* 30000 more sources in 198.51.100.0/24: one key for all of them */
+        for (i = 0; i < extra; i++) {
+                snprintf(line, sizeof(line), "{\"ts\":\"2026-11-23T22:00:00Z\",\"event\":\"refused\","
+                         "\"src\":\"198.51.100.%u\",\"count\":1}", i % 256);
+                assert_int_equal(add(r, line), 1);
+        }
+        assert_int_equal(report_sources(r), REPORT_SOURCES_MAX + 1);
+        assert_int_equal(report_source_attempts(r, "198.51.100.0/24", NULL, NULL), extra);
+        /* a known source still counts as itself */
+        assert_int_equal(add(r, "{\"ts\":\"2026-11-23T22:00:00Z\",\"event\":\"refused\","
+                                "\"src\":\"10.0.0.7\",\"count\":5}"), 1);
+        assert_int_equal(report_source_attempts(r, "10.0.0.7", NULL, NULL), 6);
+        /* more networks than the second limit: the rest under one key */
+        for (i = 0; i < nets; i++) {
+                snprintf(line, sizeof(line), "{\"ts\":\"2026-11-23T22:00:00Z\",\"event\":\"refused\","
+                         "\"src\":\"2001:db8:%x::1\",\"count\":1}", i);
+                assert_int_equal(add(r, line), 1);
+        }
+        assert_int_equal(report_sources(r), REPORT_SOURCES_MAX + REPORT_NETWORKS_MAX + 1);
+        assert_int_equal(report_source_attempts(r, REPORT_SOURCES_OTHER, NULL, NULL),
+                         nets - (REPORT_NETWORKS_MAX - 1));
+        assert_int_equal(report_attempts(r), REPORT_SOURCES_MAX + extra + 5 + nets);
+        report_free(r);
+}
+
 static void test_many_sources(void **state)
 {
         struct report *r = new_report(false, 0, false, 0, 10);
@@ -1003,6 +1045,7 @@ int main(void)
                 cmocka_unit_test(test_long_line),
                 cmocka_unit_test(test_top_sources),
                 cmocka_unit_test(test_many_sources),
+                cmocka_unit_test(test_sources_bounded),
                 cmocka_unit_test(test_timeline),
                 cmocka_unit_test(test_log_files),
                 cmocka_unit_test(test_format_table),
