@@ -15,6 +15,10 @@
 
 #define RULESET_MARK_BASE 0x6d780000u  /* "mx": packet marks on our verdicts */
 #define RULESET_MARK_MASK 0xffff0000u
+#define RULESET_MARK_QUEUED 0x8000u    /* queued: refused by the kernel, to be answered and recorded */
+#define RULESET_MARK_DECIDE 0x4000u    /* queued by the interim table: mxlockd decides */
+#define RULESET_MARK_FLAGS 0xf000u
+#define RULESET_MARK_INDEX 0x0fffu     /* policy index + 1 */
 
 struct ruleset_opts {
         const char *table;
@@ -62,12 +66,36 @@ static inline uint32_t ruleset_mark(size_t policy_index)
         return RULESET_MARK_BASE | (uint32_t)(policy_index + 1);
 }
 
-/* The policy index a mark encodes, or -1 when it is not one of ours. */
+/* The policy index a verdict mark encodes, or -1 when it is not one. */
 static inline long ruleset_mark_policy(uint32_t mark)
 {
-        if ((mark & RULESET_MARK_MASK) != RULESET_MARK_BASE || (mark & 0xffff) == 0)
+        if ((mark & RULESET_MARK_MASK) != RULESET_MARK_BASE || (mark & RULESET_MARK_FLAGS) ||
+            (mark & RULESET_MARK_INDEX) == 0)
                 return -1;
-        return (long)(mark & 0xffff) - 1;
+        return (long)(mark & RULESET_MARK_INDEX) - 1;
+}
+
+/* The mark a queued packet carries: the kernel decided its policy (so
+ * mxlockd never needs the TCP header for it) and whether mxlockd must
+ * still decide from its own lists (the interim table of a restore) or
+ * only answer and record a refusal. */
+static inline uint32_t ruleset_queue_mark(size_t policy_index, bool decide)
+{
+        return RULESET_MARK_BASE | (decide ? RULESET_MARK_DECIDE : RULESET_MARK_QUEUED) |
+               (uint32_t)(policy_index + 1);
+}
+
+/* The policy index a queued packet's mark encodes (and in *ret_decide
+ * whether mxlockd must decide), or -1 when the mark is not one. */
+static inline long ruleset_queue_mark_policy(uint32_t mark, bool *ret_decide)
+{
+        uint32_t flags = mark & RULESET_MARK_FLAGS;
+
+        if ((mark & RULESET_MARK_MASK) != RULESET_MARK_BASE ||
+            (flags != RULESET_MARK_QUEUED && flags != RULESET_MARK_DECIDE) || (mark & RULESET_MARK_INDEX) == 0)
+                return -1;
+        *ret_decide = flags == RULESET_MARK_DECIDE;
+        return (long)(mark & RULESET_MARK_INDEX) - 1;
 }
 
 struct ruleset_nl;
@@ -161,7 +189,7 @@ const char *ruleset_shard_name(const char *list, int family, uint32_t key, char 
 /* Names of the per-policy objects (buf of NAME_MAX+1). */
 enum ruleset_obj {
         OBJ_ALLOW4, OBJ_ALLOW6, OBJ_DENY4, OBJ_DENY6, OBJ_PORTS, OBJ_CHAIN, OBJ_QUEUED, OBJ_HANDLED,
-        OBJ_OFFENDERS4, OBJ_OFFENDERS6, OBJ_REPEAT, OBJ_REFUSE,
+        OBJ_OFFENDERS4, OBJ_OFFENDERS6, OBJ_REPEAT, OBJ_REFUSE, OBJ_ACKS,
 };
 const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char *buf, size_t len);
 

@@ -684,6 +684,21 @@ static void offenders_tick(struct daemon *d, bool all)
 
 /* ---- the queue ---- */
 
+/* The policy of a queued packet: from the mark our rules set before the
+ * queue (decided in the kernel, whatever the packet's headers), else, for a
+ * packet a table of an older mxlockd queued, from its destination port.
+ * Returns the index + 1, or 0 when it is none of ours. */
+static unsigned packet_policy(const struct daemon *d, const struct queue_pkt *p, int decoded,
+                              const struct syn_info *s, bool *ret_decide)
+{
+        long i = ruleset_queue_mark_policy(p->mark, ret_decide);
+
+        if (i >= 0 && (size_t)i < d->pol->n)
+                return (unsigned)i + 1;
+        *ret_decide = false;
+        return decoded == DECODE_OK ? d->port_policy[s->dport] : 0;
+}
+
 static void on_packet(const struct queue_pkt *p, void *userdata)
 {
         struct daemon *d = userdata;
@@ -696,21 +711,35 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
         const char *family;
         struct timeval tv;
         struct jline j;
+        bool decide;
         unsigned idx;
         addr128 a;
         int r;
 
         d->pkts_tick++;
         r = syn_decode(p->data, p->len, &s);
-        if (r < 0 || !(idx = d->port_policy[s.dport])) {
-                /* not ours to judge (a reload changed the ports, or not a
-                 * TCP header we can read): the kernel's decision stands */
+        idx = packet_policy(d, p, r, &s, &decide);
+        if (!idx) {
+                /* not ours to judge (not queued by our rules, and a port no
+                 * policy names): the kernel's decision stands */
                 d->undecodable++;
                 queue_verdict(d->queue, p, d->opts.monitor || r == 0 ? QUEUE_ACCEPT : QUEUE_DROP, 0);
                 return;
         }
         pol = &d->pol->v[idx - 1];
         ps = &d->pstats[idx - 1];
+        if (r < 0 && syn_decode_network(p->data, p->len, &s) < 0) {
+                /* not even an IP header: refused (observed), counted, no source to name */
+                d->undecodable++;
+                queue_verdict(d->queue, p, QUEUE_REPEAT, ruleset_mark(idx - 1));
+                return;
+        }
+        a = addr_from_bytes(s.family, s.src);
+        if (decide && policy_classify(pol, s.family, a, &src)) {
+                /* the interim table of a restore asks: allowed, from our lists */
+                queue_verdict(d->queue, p, QUEUE_ACCEPT, 0);
+                return;
+        }
         queue_verdict(d->queue, p, QUEUE_REPEAT, ruleset_mark(idx - 1));
         if (d->opts.monitor) {
                 d->observed++;
@@ -720,7 +749,6 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
                 ps->refused++;
         }
 
-        a = addr_from_bytes(s.family, s.src);
         gettimeofday(&tv, NULL);
         if (!tally_hit(&d->tally, s.family, a, (uint16_t)(idx - 1), s.dport, &tv, write_summary, d, &te)) {
                 ps->folded++;
@@ -730,6 +758,7 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
         }
         /* the kernel decided; only a deny entry needs naming (a lookup in
          * the small deny list, not the allowed ranges) */
+        src = NULL;
         if (range_list_contains(&pol->deny[fam_index(s.family)], a))
                 (void)policy_classify(pol, s.family, a, &src);
         family = s.family == AF_INET ? "ipv4" : "ipv6";
@@ -742,15 +771,19 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
         jline_str(&j, "action", cfg_action_name(d->cfg->action));
         jline_str(&j, "family", family);
         jline_str(&j, "src", sbuf);
-        jline_uint(&j, "sport", s.sport);
+        if (r == 0)
+                jline_uint(&j, "sport", s.sport);
         jline_str(&j, "dst", dbuf);
-        jline_uint(&j, "dport", s.dport);
+        if (r == 0)
+                jline_uint(&j, "dport", s.dport);
         jline_uint(&j, "ttl", s.ttl);
         jline_str(&j, "iface", ifname(d, p->ifindex, ibuf));
         jline_uint(&j, "count", 1);
         jline_str(&j, "reason", src && src->deny ? "denied" : "not-allowed");
         if (src && src->deny)
                 jline_str(&j, "rule", src->origin);
+        if (r < 0)     /* the ports are past what the queue copied, or unreadable */
+                jline_str(&j, "headers", decode_strerror(r));
         audit_emit(d, &j);
         journal_attempt(d, attempt_event(d), pol->name, family, sbuf, s.sport, dbuf, s.dport, 1);
 }
