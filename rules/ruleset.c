@@ -525,7 +525,7 @@ static void put_range_diff(struct txn *t, const char *set, const struct slice *w
 
         w.type = NFT_MSG_NEWSETELEM;
         w.counter = &t->st.elements_added;
-        if (!have) {
+        if (!have || have->n == 0) {
                 /* a fresh set: from the highest address down, which the
                  * kernel's rbtree inserts about twice as fast */
                 for (i = want->n; i > 0; i--) {
@@ -1390,6 +1390,37 @@ int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, struct po
         return r;
 }
 
+int ruleset_restore(struct ruleset_nl *nl, const struct ruleset_opts *o, struct policy_set *want,
+                    struct ruleset_stats *stats)
+{
+        struct policy_set interim = { .n = want->n };
+        struct txn t;
+        int r;
+
+        /* want's policies, ports and names, without a single range */
+        interim.v = calloc(want->n ? want->n : 1, sizeof(*interim.v));
+        if (!interim.v)
+                return -ENOMEM;
+        for (size_t i = 0; i < want->n; i++) {
+                struct policy *p = &interim.v[i];
+
+                *p = want->v[i];
+                for (int f = 0; f < FAM_N; f++) {
+                        range_list_init(&p->allow[f], f == FAM_V6 ? AF_INET6 : AF_INET);
+                        range_list_init(&p->deny[f], f == FAM_V6 ? AF_INET6 : AF_INET);
+                        p->sharded[f] = false;
+                }
+        }
+        txn_begin(&t, nl, o->table);
+        put_all(&t, o, &interim, NULL, true);
+        r = txn_commit(&t);
+        txn_free(&t);
+        if (r == 0)
+                r = ruleset_apply(nl, o, want, &interim, stats);
+        free(interim.v);
+        return r;
+}
+
 int ruleset_build(const struct ruleset_opts *o, struct policy_set *want, const struct policy_set *have,
                   void **ret_buf, size_t *ret_len, struct ruleset_stats *stats)
 {
@@ -1795,38 +1826,255 @@ int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, 
         return 0;
 }
 
-static int rule_count_cb(const struct nlmsghdr *nlh, void *data)
+/* ---- the table's shape ---- */
+
+struct digest {
+        uint64_t h;
+        const struct policy_set *want;
+        struct set_seen {
+                char name[NFT_SET_MAXNAMELEN];
+                uint32_t flags;
+        } *sets;
+        size_t nsets;
+        bool skip_chain;        /* set by the rule callback for rules of the early chain */
+};
+
+/* FNV-1a over a tagged, length-prefixed field */
+static void digest_put(struct digest *d, uint16_t tag, const void *p, size_t len)
 {
-        (*(size_t *)data)++;
+        const uint8_t *b = p;
+        uint8_t hdr[6] = { (uint8_t)tag, (uint8_t)(tag >> 8), (uint8_t)len, (uint8_t)(len >> 8),
+                           (uint8_t)(len >> 16), (uint8_t)(len >> 24) };
+
+        for (size_t i = 0; i < sizeof(hdr); i++)
+                d->h = (d->h ^ hdr[i]) * 0x100000001b3ull;
+        for (size_t i = 0; i < len; i++)
+                d->h = (d->h ^ b[i]) * 0x100000001b3ull;
+}
+
+/* Hash the attributes of the listed types, in the order they come. */
+static void digest_attrs(struct digest *d, uint16_t kind, const struct nlattr *first, size_t len,
+                         const uint16_t *types, size_t ntypes)
+{
+        const struct nlattr *a = first;
+        int rem = (int)len;
+
+        for (; mnl_attr_ok(a, rem); rem -= (int)MNL_ALIGN(a->nla_len), a = mnl_attr_next(a)) {
+                uint16_t type = mnl_attr_get_type(a);
+
+                for (size_t i = 0; i < ntypes; i++)
+                        if (types[i] == type)
+                                digest_put(d, (uint16_t)(kind << 8 | type), mnl_attr_get_payload(a),
+                                           mnl_attr_get_payload_len(a));
+        }
+}
+
+static const struct nlattr *msg_attrs(const struct nlmsghdr *nlh, size_t *ret_len)
+{
+        *ret_len = nlh->nlmsg_len - MNL_NLMSG_HDRLEN - MNL_ALIGN(sizeof(struct nfgenmsg));
+        return mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));
+}
+
+static const char *msg_str(const struct nlmsghdr *nlh, uint16_t type)
+{
+        const struct nlattr *a;
+
+        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+                if (mnl_attr_get_type(a) == type)
+                        return mnl_attr_get_str(a);
+        return "";
+}
+
+static int digest_chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+        static const uint16_t types[] = { NFTA_CHAIN_NAME, NFTA_CHAIN_HOOK, NFTA_CHAIN_POLICY, NFTA_CHAIN_TYPE,
+                                          NFTA_CHAIN_FLAGS };
+        size_t len;
+        const struct nlattr *a = msg_attrs(nlh, &len);
+
+        digest_attrs(data, 1, a, len, types, sizeof(types) / sizeof(types[0]));
         return MNL_CB_OK;
 }
 
-int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy_set *want)
+/* Rules of every chain but early, whose rules mxlockd itself changes
+ * with its repeat offenders (and which can only refuse). */
+static int digest_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+        static const uint16_t types[] = { NFTA_RULE_CHAIN, NFTA_RULE_EXPRESSIONS };
+        size_t len;
+        const struct nlattr *a = msg_attrs(nlh, &len);
+
+        if (strcmp(msg_str(nlh, NFTA_RULE_CHAIN), CHAIN_EARLY) == 0)
+                return MNL_CB_OK;
+        digest_attrs(data, 2, a, len, types, sizeof(types) / sizeof(types[0]));
+        return MNL_CB_OK;
+}
+
+static int digest_set_cb(const struct nlmsghdr *nlh, void *data)
+{
+        static const uint16_t types[] = { NFTA_SET_NAME, NFTA_SET_FLAGS, NFTA_SET_KEY_TYPE, NFTA_SET_KEY_LEN,
+                                          NFTA_SET_DATA_TYPE, NFTA_SET_DATA_LEN };
+        struct digest *d = data;
+        const struct nlattr *a = NULL;
+        struct set_seen *v;
+        size_t len;
+
+        a = msg_attrs(nlh, &len);
+        digest_attrs(d, 3, a, len, types, sizeof(types) / sizeof(types[0]));
+        v = realloc(d->sets, (d->nsets + 1) * sizeof(*d->sets));
+        if (!v)
+                abort();
+        d->sets = v;
+        v = &d->sets[d->nsets++];
+        snprintf(v->name, sizeof(v->name), "%s", msg_str(nlh, NFTA_SET_NAME));
+        v->flags = 0;
+        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+                if (mnl_attr_get_type(a) == NFTA_SET_FLAGS)
+                        v->flags = ntohl(mnl_attr_get_u32(a));
+        return MNL_CB_OK;
+}
+
+static int digest_elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+        static const uint16_t types[] = { NFTA_SET_ELEM_KEY, NFTA_SET_ELEM_KEY_END, NFTA_SET_ELEM_DATA,
+                                          NFTA_SET_ELEM_FLAGS };
+        const struct nlattr *a, *e, *el;
+
+        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+                if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+                        continue;
+                mnl_attr_for_each_nested(e, a) {
+                        el = mnl_attr_get_payload(e);
+                        digest_attrs(data, 4, el, mnl_attr_get_payload_len(e), types,
+                                     sizeof(types) / sizeof(types[0]));
+                }
+        }
+        return MNL_CB_OK;
+}
+
+static int digest_obj_cb(const struct nlmsghdr *nlh, void *data)
+{
+        static const uint16_t types[] = { NFTA_OBJ_NAME, NFTA_OBJ_TYPE };
+        size_t len;
+        const struct nlattr *a = msg_attrs(nlh, &len);
+
+        digest_attrs(data, 5, a, len, types, sizeof(types) / sizeof(types[0]));
+        return MNL_CB_OK;
+}
+
+/* Elements not in the digest: the offenders' (mxlockd's own, changing),
+ * and those of an allowed list too long to dump at every check (the
+ * caller samples them). */
+static bool digest_skips_elements(const struct digest *d, const struct set_seen *set)
+{
+        char name[128];
+        size_t n;
+
+        if (strncmp(set->name, "offenders", 9) == 0)
+                return true;
+        for (size_t i = 0; d->want && i < d->want->n; i++) {
+                for (int f = 0; f < FAM_N; f++) {
+                        if (d->want->v[i].allow[f].n <= RULESET_DIGEST_RANGES)
+                                continue;
+                        n = strlen(ruleset_obj_name(f == FAM_V6 ? OBJ_ALLOW6 : OBJ_ALLOW4, d->want->v[i].name, name,
+                                                    sizeof(name)));
+                        if (strcmp(set->name, name) == 0 && !(set->flags & NFT_SET_MAP))
+                                return true;
+                        if (strncmp(set->name, name, n) == 0 && set->name[n] == '_')
+                                return true;
+                }
+        }
+        return false;
+}
+
+/* A dump request of one message type for the table. */
+static struct nlmsghdr *dump_req(struct ruleset_nl *nl, char *buf, uint16_t type, uint16_t table_attr,
+                                 const char *table)
+{
+        struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK, nl->seq++);
+
+        mnl_attr_put_strz(nlh, table_attr, table);
+        return nlh;
+}
+
+int ruleset_digest(struct ruleset_nl *nl, const char *table, const struct policy_set *want, uint64_t *ret)
 {
         char buf[MNL_SOCKET_BUFFER_SIZE];
-        struct nftnl_rule *rl = nn(nftnl_rule_alloc());
-        struct nlmsghdr *nlh;
-        size_t n = 0;
+        struct digest d = { .h = 0xcbf29ce484222325ull, .want = want };
+        int r;
+
+        r = query(nl, dump_req(nl, buf, NFT_MSG_GETCHAIN, NFTA_CHAIN_TABLE, table), digest_chain_cb, &d);
+        if (r == 0)
+                r = query(nl, dump_req(nl, buf, NFT_MSG_GETRULE, NFTA_RULE_TABLE, table), digest_rule_cb, &d);
+        if (r == 0)
+                r = query(nl, dump_req(nl, buf, NFT_MSG_GETOBJ, NFTA_OBJ_TABLE, table), digest_obj_cb, &d);
+        if (r == 0)
+                r = query(nl, dump_req(nl, buf, NFT_MSG_GETSET, NFTA_SET_TABLE, table), digest_set_cb, &d);
+        for (size_t i = 0; r == 0 && i < d.nsets; i++) {
+                if (digest_skips_elements(&d, &d.sets[i]))
+                        continue;
+                digest_put(&d, 6, d.sets[i].name, strlen(d.sets[i].name));
+                r = set_dump(nl, table, d.sets[i].name, digest_elem_cb, &d);
+        }
+        free(d.sets);
+        if (r < 0)
+                return r;
+        *ret = d.h;
+        return 0;
+}
+
+/* A few ranges of each long allowed list, looked up in the live sets:
+ * the first, the last and one more that moves on at every call. */
+static int sample_lists(struct ruleset_nl *nl, const char *table, const struct policy_set *want, size_t *cursor)
+{
+        char name[128];
+        int r;
+
+        for (size_t i = 0; i < want->n; i++) {
+                for (int f = 0; f < FAM_N; f++) {
+                        const struct range_list *l = &want->v[i].allow[f];
+                        size_t pick[3];
+
+                        if (l->n <= RULESET_DIGEST_RANGES)
+                                continue;
+                        pick[0] = 0;
+                        pick[1] = l->n - 1;
+                        pick[2] = *cursor % l->n;
+                        ruleset_obj_name(f == FAM_V6 ? OBJ_ALLOW6 : OBJ_ALLOW4, want->v[i].name, name, sizeof(name));
+                        for (size_t k = 0; k < 3; k++) {
+                                r = ruleset_set_lookup(nl, table, name, l->family, l->v[pick[k]].lo);
+                                if (r <= 0)
+                                        return r;
+                                r = ruleset_set_lookup(nl, table, name, l->family, l->v[pick[k]].hi);
+                                if (r <= 0)
+                                        return r;
+                        }
+                }
+        }
+        (*cursor) += 7919;      /* a prime: the samples walk every list */
+        return 1;
+}
+
+int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy_set *want, const uint64_t *shape,
+                   size_t *cursor)
+{
+        uint64_t now;
         int r;
 
         /* a dormant table's hooks are off: it enforces nothing */
         r = table_state(nl, table);
-        if (r != 1) {
-                nftnl_rule_free(rl);
+        if (r != 1)
                 return r < 0 ? r : 0;
-        }
-        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, nl->seq++);
-        nftnl_rule_set_str(rl, NFTNL_RULE_TABLE, table);
-        nftnl_rule_set_str(rl, NFTNL_RULE_CHAIN, CHAIN_INPUT);
-        nftnl_rule_nlmsg_build_payload(nlh, rl);
-        nftnl_rule_free(rl);
-        r = query(nl, nlh, rule_count_cb, &n);
+        if (!shape)
+                return 1;       /* nothing to compare with: the table is there */
+        r = ruleset_digest(nl, table, want, &now);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-        /* the SYN and the ACK dispatch */
-        return n == 2;
+        if (now != *shape)
+                return 0;
+        return sample_lists(nl, table, want, cursor);
 }
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)

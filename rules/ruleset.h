@@ -141,10 +141,32 @@ int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set
  * Returns 0, -ENOENT when there is no such table or set, or negative errno. */
 int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, size_t *ret_n);
 
-/* Is the table there, not dormant, and whole: its input chain holds the
- * rule `want` puts there? Returns 1, 0 (missing or tampered with) or
- * negative errno. */
-int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy_set *want);
+/* A digest of the live table's shape: its chains (with their hooks), the
+ * rules of all but the early chain, its objects' names, its sets'
+ * definitions, and the elements of every set but the offenders' and those
+ * of allowed lists longer than RULESET_DIGEST_RANGES ranges. Taken right
+ * after an install, it is what ruleset_intact compares with. Returns 0 or
+ * negative errno (-ENOENT: no such table). */
+#define RULESET_DIGEST_RANGES 4096
+int ruleset_digest(struct ruleset_nl *nl, const char *table, const struct policy_set *want, uint64_t *ret);
+
+/* Is the table there, not dormant, and as installed: the same digest as
+ * *shape (NULL: only there and active), and the long allowed lists
+ * holding a few of their ranges (the first, the last, and one that
+ * *cursor moves on at every call)? Returns 1, 0 (missing or tampered
+ * with) or negative errno. */
+int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy_set *want, const uint64_t *shape,
+                   size_t *cursor);
+
+/* Put the table back after someone removed or altered it, in two
+ * transactions: first a small one, the policies' ports, chains and rules
+ * with no list at all, in which every attempt to a locked port goes to
+ * mxlockd marked for a decision from the lists it holds (the port is
+ * locked again within milliseconds, and the gateway's SYNs wait in the
+ * queue rather than pass or fail), then the lists, as a reload would add
+ * them. Returns 0 or negative errno. */
+int ruleset_restore(struct ruleset_nl *nl, const struct ruleset_opts *o, struct policy_set *want,
+                    struct ruleset_stats *stats);
 
 /* The ruleset generation of this network namespace: every commit, by
  * anyone, changes it. The daemon polls it to notice others' changes

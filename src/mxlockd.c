@@ -102,6 +102,9 @@ struct daemon {
         bool audit_failing;
         bool enabled;                   /* false after `mxlock disable` */
         bool check_table;               /* the ruleset generation moved */
+        uint64_t shape;                 /* the table's digest right after our last install */
+        bool shape_known;
+        size_t shape_cursor;            /* where ruleset_intact samples long lists next */
         char ifnames[64][IF_NAMESIZE];
         uint64_t refused, observed, undecodable, restored;
         uint64_t pkts_tick;             /* packets since the last timer tick */
@@ -913,6 +916,18 @@ static void counters_reset(struct daemon *d, size_t npolicies)
         d->noffenders = 0;
 }
 
+/* What check_table compares the live table with: its digest right after
+ * our own commit. */
+static void take_shape(struct daemon *d, const struct policy_set *want)
+{
+        int r = ruleset_digest(d->nl, d->cfg->table, want, &d->shape);
+
+        d->shape_known = r == 0;
+        if (r < 0)
+                log_warning_errno(r, "Cannot read back table inet %s; only its removal will be noticed: %m",
+                                  d->cfg->table);
+}
+
 static int install(struct daemon *d, const struct ruleset_opts *o, struct policy_set *want,
                    const struct policy_set *have)
 {
@@ -928,6 +943,7 @@ static int install(struct daemon *d, const struct ruleset_opts *o, struct policy
                 return r;
         d->opts = tryo;
         early_reset(d);         /* the install emptied the early chain */
+        take_shape(d, want);
         log_info("Table inet %s in force: %zu policies, %zu ranges (%zu elements added, %zu removed, "
                  "%zu messages, %zu bytes)", tryo.table, want->n, policy_set_ranges(want), st.elements_added,
                  st.elements_deleted, st.messages, st.bytes);
@@ -960,10 +976,14 @@ static int install_quietly(struct daemon *d, struct ruleset_opts *o, struct poli
         return r;
 }
 
-/* Someone deleted or emptied our table (nft flush ruleset, a firewall
- * reload): put it back at once and say so. */
+/* Someone deleted, emptied or altered our table (nft flush ruleset, a
+ * firewall reload, a deleted rule or element): put it back and say so. The
+ * port is locked again by the first, small transaction of the restore;
+ * the gateway's SYNs meanwhile wait in the queue, and are answered from
+ * our lists once the second is in. */
 static void check_table(struct daemon *d)
 {
+        struct ruleset_stats st = { 0 };
         struct timeval tv;
         struct jline j;
         int r;
@@ -971,10 +991,14 @@ static void check_table(struct daemon *d)
         d->check_table = false;
         if (!d->enabled)
                 return;
-        r = ruleset_intact(d->nl, d->cfg->table, d->pol);
+        r = ruleset_intact(d->nl, d->cfg->table, d->pol, d->shape_known ? &d->shape : NULL, &d->shape_cursor);
         if (r != 0)
                 return;         /* intact, or we cannot tell */
-        r = install(d, &d->opts, d->pol, NULL);
+        r = ruleset_restore(d->nl, &d->opts, d->pol, &st);
+        if (r == 0) {
+                early_reset(d);
+                take_shape(d, d->pol);
+        }
         counters_reset(d, d->pol->n);
         tally_flush_all(&d->tally, write_summary, d);
         gettimeofday(&tv, NULL);
@@ -991,7 +1015,8 @@ static void check_table(struct daemon *d)
                 log_error_errno(r, "Table inet %s was removed and could not be restored: %m", d->cfg->table);
         } else {
                 d->restored++;
-                log_warning("Table inet %s was removed or altered by someone else; restored", d->cfg->table);
+                log_warning("Table inet %s was removed or altered by someone else; restored (%zu elements, "
+                            "%zu bytes)", d->cfg->table, st.elements_added, st.bytes);
         }
 }
 
