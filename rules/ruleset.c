@@ -2077,6 +2077,113 @@ int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy
         return sample_lists(nl, table, want, cursor);
 }
 
+/* ---- DNAT rules in other tables (for doctor) ---- */
+
+struct dnat_q {
+        void (*cb)(const char *family, const char *table, const char *chain, uint16_t port, void *userdata);
+        void *userdata;
+        uint32_t port_reg;      /* the register holding the transport's destination port, 0: none */
+        int port;               /* the port a cmp matched it to, -1: none */
+        bool dnat;
+};
+
+static int dnat_expr_cb(struct nftnl_expr *e, void *data)
+{
+        struct dnat_q *q = data;
+        const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+        if (strcmp(name, "payload") == 0) {
+                q->port_reg = 0;
+                if (nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE) == NFT_PAYLOAD_TRANSPORT_HEADER &&
+                    nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET) == 2 &&
+                    nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN) == 2)
+                        q->port_reg = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG);
+        } else if (strcmp(name, "cmp") == 0) {
+                uint32_t len = 0;
+                const uint8_t *v = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+
+                if (q->port_reg && nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG) == q->port_reg &&
+                    nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ && v && len == 2)
+                        q->port = v[0] << 8 | v[1];
+        } else if (strcmp(name, "nat") == 0) {
+                q->dnat |= nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_TYPE) == NFT_NAT_DNAT;
+        } else if (strcmp(name, "target") == 0) {
+                q->dnat |= strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME), "DNAT") == 0;
+        }
+        return 0;
+}
+
+static const char *family_name(uint32_t f)
+{
+        switch (f) {
+        case NFPROTO_IPV4:
+                return "ip";
+        case NFPROTO_IPV6:
+                return "ip6";
+        case NFPROTO_INET:
+                return "inet";
+        default:
+                return "?";
+        }
+}
+
+static int dnat_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+        struct dnat_q *q = data;
+        struct nftnl_rule *r = nn(nftnl_rule_alloc());
+
+        if (nftnl_rule_nlmsg_parse(nlh, r) == 0) {
+                q->port_reg = 0;
+                q->port = -1;
+                q->dnat = false;
+                nftnl_expr_foreach(r, dnat_expr_cb, q);
+                if (q->dnat && q->port >= 0)
+                        q->cb(family_name(nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY)),
+                              nftnl_rule_get_str(r, NFTNL_RULE_TABLE), nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
+                              (uint16_t)q->port, q->userdata);
+        }
+        nftnl_rule_free(r);
+        return MNL_CB_OK;
+}
+
+int ruleset_dnat_rules(struct ruleset_nl *nl,
+                       void (*cb)(const char *family, const char *table, const char *chain, uint16_t port,
+                                  void *userdata),
+                       void *userdata)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct dnat_q q = { .cb = cb, .userdata = userdata };
+        struct nlmsghdr *nlh;
+
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_UNSPEC, NLM_F_DUMP | NLM_F_ACK, nl->seq++);
+        return query(nl, nlh, dnat_rule_cb, &q);
+}
+
+static int found_cb(const struct nlmsghdr *nlh, void *data)
+{
+        *(bool *)data = true;
+        return MNL_CB_OK;
+}
+
+int ruleset_covers_dnat(struct ruleset_nl *nl, const char *table)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+        bool found = false;
+        int r;
+
+        r = table_state(nl, table);
+        if (r != 1)
+                return r < 0 ? r : 0;
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_ACK, nl->seq++);
+        mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table);
+        mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, CHAIN_FORWARD);
+        r = query(nl, nlh, found_cb, &found);
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? r : found;
+}
+
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
 {
         struct nftnl_gen *g = nn(nftnl_gen_alloc());

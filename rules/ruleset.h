@@ -197,6 +197,19 @@ int ruleset_early(struct ruleset_nl *nl, const struct ruleset_opts *o, const str
 /* Empty both offender sets of a policy. */
 int ruleset_offenders_flush(struct ruleset_nl *nl, const char *table, const char *policy);
 
+/* Every rule of any table in this namespace that matches a TCP/UDP
+ * destination port to one value and DNATs (native nat or the xt DNAT
+ * target): cb gets the table's family and name, the chain and the port.
+ * Returns 0 or negative errno. */
+int ruleset_dnat_rules(struct ruleset_nl *nl,
+                       void (*cb)(const char *family, const char *table, const char *chain, uint16_t port,
+                                  void *userdata),
+                       void *userdata);
+
+/* Does our table check the connections DNAT sends on (it is there, active,
+ * and has its forward chain)? Returns 1, 0 or negative errno. */
+int ruleset_covers_dnat(struct ruleset_nl *nl, const char *table);
+
 /* Best guess, without touching the ruleset, whether the running kernel has
  * the native queue expression. */
 bool ruleset_probe_native_queue(void);

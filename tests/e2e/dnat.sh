@@ -97,7 +97,7 @@ ok "the gateway's earlier session is alive after start and reload" \
         sh -c "for i in \$(seq 50); do [ -s '$T/held' ] && break; sleep 0.1; done; grep -qx alive '$T/held'"
 
 doctor_out() {
-        timeout 60 ip netns exec "$NS_SRV" "$MXLOCK" -c "$T/mxlock.conf" doctor >"$T/doctor.out" 2>&1
+        timeout 60 ip netns exec "$NS_SRV" "$MXLOCK" -c "$T/mxlock.conf" doctor --nameserver 127.0.0.1 --timeout 1 example.test >"$T/doctor.out" 2>&1
         cat "$T/doctor.out"
 }
 ok "doctor names the DNAT rule to port 25 and says it is covered" \
