@@ -1381,6 +1381,8 @@ int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, struct po
         struct txn t;
         int r;
 
+        if (want->n >= RULESET_MARK_INDEX)
+                return -E2BIG;  /* the marks name a policy in 12 bits */
         txn_begin(&t, nl, o->table);
         put_all(&t, o, want, have, false);
         r = txn_commit(&t);
@@ -1397,6 +1399,8 @@ int ruleset_restore(struct ruleset_nl *nl, const struct ruleset_opts *o, struct 
         struct txn t;
         int r;
 
+        if (want->n >= RULESET_MARK_INDEX)
+                return -E2BIG;
         /* want's policies, ports and names, without a single range */
         interim.v = calloc(want->n ? want->n : 1, sizeof(*interim.v));
         if (!interim.v)
