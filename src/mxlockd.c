@@ -965,9 +965,10 @@ static int install_quietly(struct daemon *d, struct ruleset_opts *o, struct poli
                         log_info("Kernel lacks the native queue expression; using the xt NFQUEUE target");
         }
         if (r < 0 && have) {
-                /* the table may have been altered behind our back: rebuild it whole */
+                /* the table may have been altered behind our back: rebuild it
+                 * whole, the port locked from the first step on */
                 log_warning_errno(r, "Updating table inet %s failed (%m); rebuilding it whole", tryo.table);
-                r = ruleset_apply(d->nl, &tryo, want, NULL, st);
+                r = ruleset_restore(d->nl, &tryo, want, st);
                 if (r == 0)
                         counters_reset(d, d->pol == want ? want->n : 0);
         }
