@@ -162,6 +162,37 @@ int syn_decode(const uint8_t *pkt, size_t len, struct syn_info *ret)
         return DECODE_OK;
 }
 
+int syn_decode_network(const uint8_t *pkt, size_t len, struct syn_info *ret)
+{
+        struct syn_info info;
+
+        if (!pkt || len < 1)
+                return DECODE_TRUNCATED;
+        memset(&info, 0, sizeof(info));
+        switch (pkt[0] >> 4) {
+        case 4:
+                if (len < IPV4_MIN_HDR)
+                        return DECODE_TRUNCATED;
+                info.family = AF_INET;
+                info.ttl = pkt[8];
+                memcpy(info.src, pkt + 12, 4);
+                memcpy(info.dst, pkt + 16, 4);
+                break;
+        case 6:
+                if (len < IPV6_HDR)
+                        return DECODE_TRUNCATED;
+                info.family = AF_INET6;
+                info.ttl = pkt[7];
+                memcpy(info.src, pkt + 8, 16);
+                memcpy(info.dst, pkt + 24, 16);
+                break;
+        default:
+                return DECODE_MALFORMED;
+        }
+        *ret = info;
+        return DECODE_OK;
+}
+
 const char *decode_strerror(int r)
 {
         switch (r) {

@@ -27,6 +27,11 @@ enum decode_result {
  * *ret, or a negative decode_result and leaves *ret untouched. */
 int syn_decode(const uint8_t *pkt, size_t len, struct syn_info *ret);
 
+/* Decode only the fixed IP header (family, addresses, TTL), for a packet
+ * whose TCP header syn_decode cannot reach: ports and flags are left 0.
+ * Returns DECODE_OK or a negative decode_result (*ret untouched). */
+int syn_decode_network(const uint8_t *pkt, size_t len, struct syn_info *ret);
+
 /* A short English name for a decode_result. */
 const char *decode_strerror(int r);
 

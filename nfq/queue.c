@@ -16,8 +16,12 @@
 
 #include "queue.h"
 
-#define COPY_RANGE 256          /* IP + extension headers + TCP header */
-#define RECV_SLOT 2048          /* one queued packet: headers + COPY_RANGE */
+/* IP + extension headers + TCP header. The policy comes with the mark and
+ * the source with the fixed header, so a longer chain of extension
+ * headers costs only the ports in the record; 1024 bytes hold any chain a
+ * sender not crafting one uses, and keep a flood of big SYNs cheap. */
+#define COPY_RANGE 1024
+#define RECV_SLOT 2048          /* one queued packet: netlink headers + COPY_RANGE */
 #define RECV_MSGS 64
 #define RECV_BUF (RECV_SLOT * RECV_MSGS)
 
@@ -318,8 +322,9 @@ static int put_pending(struct queue *q)
                 r = send_buffered(q);
         nlh = nfq_nlmsg_put(q->sbuf + q->slen, NFQNL_MSG_VERDICT_BATCH, pd->qnum);
         nfq_nlmsg_verdict_put(nlh, (int)pd->id, (int)pd->verdict);
-        if (pd->mark)
-                nfq_nlmsg_verdict_put_mark(nlh, pd->mark);
+        /* always: a packet comes to us with the mark our rules set, and
+         * leaves with the one we give (0: none) */
+        nfq_nlmsg_verdict_put_mark(nlh, pd->mark);
         q->slen += NLMSG_ALIGN(nlh->nlmsg_len);
         pd->active = false;
         return r;

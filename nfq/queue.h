@@ -37,8 +37,8 @@ int queue_fd(const struct queue *q);
 int queue_receive(struct queue *q, size_t max, void (*cb)(const struct queue_pkt *p, void *userdata),
                   void *userdata);
 
-/* Record a verdict; consecutive packets with the same verdict and mark are
- * sent as one batch verdict. */
+/* Record a verdict and the packet's new mark (0: none); consecutive packets
+ * with the same verdict and mark are sent as one batch verdict. */
 void queue_verdict(struct queue *q, const struct queue_pkt *p, enum queue_verdict v, uint32_t mark);
 
 /* Change fail_open on every queue of q (a reload). Waits for the kernel's

@@ -23,6 +23,8 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
@@ -32,10 +34,13 @@
 #define CHAIN_INPUT "input"
 #define CHAIN_SYN "syn"
 #define CHAIN_EARLY "early"    /* prerouting, before conntrack: repeat offenders */
+#define CHAIN_FORWARD "forward" /* forward: connections DNAT sends on to an MTA behind this host */
 #define CHAIN_EARLY_PRIORITY (-300)
 #define CHAIN_PRIORITY (-10)
 #define TCP_FLAGS_MASK 0x17    /* fin|syn|rst|ack */
 #define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_ACK 0x10
+#define LOOPBACK_IFINDEX 1     /* lo is interface 1 in every network namespace */
 #define ELEM_MSG_LIMIT 60000   /* bytes of elements per netlink message */
 
 /* nftables data types, as nft defines them */
@@ -84,7 +89,7 @@ const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char *buf, 
                 [OBJ_DENY6] = "deny6_",   [OBJ_PORTS] = "ports_",   [OBJ_CHAIN] = "policy_",
                 [OBJ_QUEUED] = "queued_", [OBJ_HANDLED] = "handled_",
                 [OBJ_OFFENDERS4] = "offenders4_", [OBJ_OFFENDERS6] = "offenders6_", [OBJ_REPEAT] = "repeat_",
-                [OBJ_REFUSE] = "refuse_",
+                [OBJ_REFUSE] = "refuse_", [OBJ_ACKS] = "acks_",
         };
         snprintf(buf, len, "%s%s", prefix[k], policy);
         return buf;
@@ -287,8 +292,10 @@ static void put_chain(struct txn *t, uint16_t type, const char *name, bool base)
         nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
         if (base && type == NFT_MSG_NEWCHAIN) {
                 bool early = strcmp(name, CHAIN_EARLY) == 0;
+                unsigned hook = early ? NF_INET_PRE_ROUTING
+                                      : strcmp(name, CHAIN_FORWARD) == 0 ? NF_INET_FORWARD : NF_INET_LOCAL_IN;
 
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, early ? NF_INET_PRE_ROUTING : NF_INET_LOCAL_IN);
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
                 nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, early ? CHAIN_EARLY_PRIORITY : CHAIN_PRIORITY);
                 nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
                 nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
@@ -518,7 +525,7 @@ static void put_range_diff(struct txn *t, const char *set, const struct slice *w
 
         w.type = NFT_MSG_NEWSETELEM;
         w.counter = &t->st.elements_added;
-        if (!have) {
+        if (!have || have->n == 0) {
                 /* a fresh set: from the highest address down, which the
                  * kernel's rbtree inserts about twice as fast */
                 for (i = want->n; i > 0; i--) {
@@ -1000,22 +1007,82 @@ static void rule_put(struct txn *t, struct nftnl_rule *r)
         nftnl_rule_free(r);
 }
 
-/* meta l4proto tcp, tcp flags & (fin|syn|rst|ack) == syn */
-static void add_syn_match(struct nftnl_rule *r)
+/* register 1 &= mask (len bytes) */
+static void add_mask(struct nftnl_rule *r, const void *mask, uint32_t len)
 {
-        uint8_t tcp = IPPROTO_TCP, syn = TCP_FLAG_SYN, mask = TCP_FLAGS_MASK, xor = 0;
-        struct nftnl_expr *e;
+        static const uint8_t zero[16];
+        struct nftnl_expr *e = ex("bitwise");
+
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
+        nftnl_rule_add_expr(r, e);
+}
+
+/* meta l4proto tcp, tcp flags & (fin|syn|rst|ack) == flags */
+static void add_flags_match(struct nftnl_rule *r, uint8_t flags)
+{
+        uint8_t tcp = IPPROTO_TCP, mask = TCP_FLAGS_MASK;
 
         add_meta_cmp(r, NFT_META_L4PROTO, &tcp, 1);
         add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1);
-        e = ex("bitwise");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 1);
-        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 1);
-        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, 1);
+        add_mask(r, &mask, 1);
+        add_cmp_eq(r, &flags, 1);
+}
+
+static void add_syn_match(struct nftnl_rule *r)
+{
+        add_flags_match(r, TCP_FLAG_SYN);
+}
+
+/* ct KEY (of the original direction when dir), into register 1 */
+static void add_ct(struct nftnl_rule *r, uint32_t key, bool dir)
+{
+        struct nftnl_expr *e = ex("ct");
+
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+        if (dir)
+                nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, IP_CT_DIR_ORIGINAL);
         nftnl_rule_add_expr(r, e);
-        add_cmp_eq(r, &syn, 1);
+}
+
+/* ct KEY & bits != 0, for the 32-bit keys state and status */
+static void add_ct_any(struct nftnl_rule *r, uint32_t key, uint32_t bits)
+{
+        uint32_t zero = 0;
+        struct nftnl_expr *e;
+
+        add_ct(r, key, false);
+        add_mask(r, &bits, sizeof(bits));
+        e = ex("cmp");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, NFT_CMP_NEQ);
+        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, &zero, sizeof(zero));
+        nftnl_rule_add_expr(r, e);
+}
+
+/* The conntrack states in which a segment without SYN would reach a
+ * listening socket rather than a connection: no entry yet (new), none
+ * wanted (untracked), or one conntrack could not make (invalid, e.g. with
+ * nf_conntrack_tcp_loose = 0). */
+#define CT_STATES_NO_CONNECTION                                                                        \
+        (NF_CT_STATE_INVALID_BIT | NF_CT_STATE_BIT(IP_CT_NEW) | NF_CT_STATE_UNTRACKED_BIT)
+
+/* meta mark set VALUE */
+static void add_mark_set(struct nftnl_rule *r, uint32_t mark)
+{
+        struct nftnl_expr *e = ex("immediate");
+
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
+        nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &mark, sizeof(mark));
+        nftnl_rule_add_expr(r, e);
+        e = ex("meta");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
+        nftnl_rule_add_expr(r, e);
 }
 
 /* reject with tcp reset, or drop */
@@ -1084,21 +1151,61 @@ static void put_early_rule(struct txn *t, const struct ruleset_opts *o, const st
  * The early chain holds rules only while there are repeat offenders
  * (ruleset_early), and our verdicts, which come back as NF_REPEAT with a
  * mark and run the chains again, are finished in refuse_P: only
- * attempts that are not allowed get there. */
-static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct policy_set *s)
+ * attempts that are not allowed get there, and only they pay for the
+ * loopback test and the test that turns away a segment without SYN.
+ *
+ * What reaches the policy: a SYN to this host (input) or one DNAT sends on
+ * to an MTA behind it (forward); and a segment without SYN that would meet
+ * the listening socket rather than a connection (conntrack has none for
+ * it), since with SYN cookies such an ACK alone creates the connection.
+ * The port is the destination port after NAT or, from conntrack, the one
+ * the client asked for: either locks it.
+ *
+ * interim: the small table of a two-step restore (ruleset_restore): no
+ * lists, every attempt to a locked port goes to mxlockd, marked for a
+ * decision from the lists it holds. */
+static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct policy_set *s, bool interim)
 {
         char name[128], chain[128], refuse[128];
+        uint32_t lo = LOOPBACK_IFINDEX;
         struct nftnl_rule *r;
 
         r = rule_new(t, CHAIN_INPUT);
         add_syn_match(r);
         add_verdict(r, NFT_JUMP, CHAIN_SYN);
         rule_put(t, r);
+        r = rule_new(t, CHAIN_INPUT);
+        add_flags_match(r, TCP_FLAG_ACK);
+        add_ct_any(r, NFT_CT_STATE, CT_STATES_NO_CONNECTION);
+        add_verdict(r, NFT_JUMP, CHAIN_SYN);
+        rule_put(t, r);
 
-        /* syn: dispatch on the destination port */
+        r = rule_new(t, CHAIN_FORWARD);
+        add_syn_match(r);
+        add_ct_any(r, NFT_CT_STATUS, IPS_DST_NAT);
+        add_verdict(r, NFT_JUMP, CHAIN_SYN);
+        rule_put(t, r);
+        r = rule_new(t, CHAIN_FORWARD);
+        add_flags_match(r, TCP_FLAG_ACK);
+        add_ct_any(r, NFT_CT_STATE, CT_STATES_NO_CONNECTION);
+        add_ct_any(r, NFT_CT_STATUS, IPS_DST_NAT);
+        add_verdict(r, NFT_JUMP, CHAIN_SYN);
+        rule_put(t, r);
+
+        /* syn: dispatch on the destination port, then on the original one */
         for (size_t i = 0; i < s->n; i++) {
                 r = rule_new(t, CHAIN_SYN);
                 add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+                add_lookup(r, ruleset_obj_name(OBJ_PORTS, s->v[i].name, name, sizeof(name)));
+                add_verdict(r, NFT_GOTO, ruleset_obj_name(OBJ_CHAIN, s->v[i].name, chain, sizeof(chain)));
+                rule_put(t, r);
+        }
+        for (size_t i = 0; i < s->n; i++) {
+                uint8_t tcp = IPPROTO_TCP;
+
+                r = rule_new(t, CHAIN_SYN);
+                add_meta_cmp(r, NFT_META_L4PROTO, &tcp, 1);
+                add_ct(r, NFT_CT_PROTO_DST, true);
                 add_lookup(r, ruleset_obj_name(OBJ_PORTS, s->v[i].name, name, sizeof(name)));
                 add_verdict(r, NFT_GOTO, ruleset_obj_name(OBJ_CHAIN, s->v[i].name, chain, sizeof(chain)));
                 rule_put(t, r);
@@ -1107,13 +1214,14 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
         for (size_t i = 0; i < s->n; i++) {
                 const struct policy *p = &s->v[i];
                 uint32_t mark = ruleset_mark(i);
+                uint8_t syn = TCP_FLAG_SYN, zero = 0;
                 char queued[128];
 
                 ruleset_obj_name(OBJ_CHAIN, p->name, chain, sizeof(chain));
                 ruleset_obj_name(OBJ_REFUSE, p->name, refuse, sizeof(refuse));
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
                 for (const struct policy_step *st = policy_steps; st < policy_steps + POLICY_STEPS; st++) {
-                        if (!step_has_rule(p, st))
+                        if (interim || !step_has_rule(p, st))
                                 continue;
                         r = rule_new(t, chain);
                         ruleset_obj_name(st->set, p->name, name, sizeof(name));
@@ -1138,22 +1246,32 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
                 add_meta_cmp(r, NFT_META_MARK, &mark, sizeof(mark));
                 add_counter_ref(r, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
                 if (o->monitor) {
-                        struct nftnl_expr *e = ex("immediate");
-                        uint32_t zero = 0;
-
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-                        nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &zero, sizeof(zero));
-                        nftnl_rule_add_expr(r, e);
-                        e = ex("meta");
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
-                        nftnl_rule_add_expr(r, e);
+                        add_mark_set(r, 0);
                         add_verdict(r, NF_ACCEPT, NULL);
                 } else {
                         add_refusal(r, o);
                 }
                 rule_put(t, r);
+                /* local submission (over lo, from this host to itself) is the sanctioned path */
                 r = rule_new(t, refuse);
+                add_meta_cmp(r, NFT_META_IIF, &lo, sizeof(lo));
+                add_verdict(r, NF_ACCEPT, NULL);
+                rule_put(t, r);
+                /* a segment without SYN from a source that is not allowed:
+                 * turned away here, counted, never queued (a blind cookie
+                 * guesser sends millions); dropped, not reset, so that a
+                 * stray packet of a session conntrack lost costs nothing */
+                r = rule_new(t, refuse);
+                add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1);
+                add_mask(r, &syn, 1);
+                add_cmp_eq(r, &zero, 1);
+                add_counter_ref(r, ruleset_obj_name(OBJ_ACKS, p->name, name, sizeof(name)));
+                add_verdict(r, o->monitor ? NF_ACCEPT : NF_DROP, NULL);
+                rule_put(t, r);
+                /* the mark names the policy (and whether mxlockd must
+                 * decide), so mxlockd never needs the TCP header for it */
+                r = rule_new(t, refuse);
+                add_mark_set(r, ruleset_queue_mark(i, interim));
                 add_counter_ref(r, queued);
                 add_queue(r, o);
                 rule_put(t, r);
@@ -1190,6 +1308,7 @@ static void put_policy_objects(struct txn *t, const struct policy *p)
                 false);
         put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_QUEUED, p->name, name, sizeof(name)));
         put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
+        put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_ACKS, p->name, name, sizeof(name)));
         put_set_full(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_OFFENDERS4, p->name, name, sizeof(name)), TYPE_IPADDR, 4,
                      0, true, 0);
         put_set_full(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_OFFENDERS6, p->name, name, sizeof(name)), TYPE_IP6ADDR,
@@ -1239,6 +1358,7 @@ static void put_policy_delete(struct txn *t, const struct policy *p)
         put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_PORTS, p->name, name, sizeof(name)), 0, 0, false);
         put_counter(t, NFT_MSG_DELOBJ, ruleset_obj_name(OBJ_QUEUED, p->name, name, sizeof(name)));
         put_counter(t, NFT_MSG_DELOBJ, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
+        put_counter(t, NFT_MSG_DELOBJ, ruleset_obj_name(OBJ_ACKS, p->name, name, sizeof(name)));
         put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_OFFENDERS4, p->name, name, sizeof(name)), 0, 0, false);
         put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_OFFENDERS6, p->name, name, sizeof(name)), 0, 0, false);
         put_counter(t, NFT_MSG_DELOBJ, ruleset_obj_name(OBJ_REPEAT, p->name, name, sizeof(name)));
@@ -1253,7 +1373,7 @@ static const struct policy *find_policy(const struct policy_set *s, const char *
 }
 
 static void put_all(struct txn *t, const struct ruleset_opts *o, struct policy_set *want,
-                    const struct policy_set *have);
+                    const struct policy_set *have, bool interim);
 
 int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, struct policy_set *want,
                   const struct policy_set *have, struct ruleset_stats *stats)
@@ -1261,12 +1381,47 @@ int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, struct po
         struct txn t;
         int r;
 
+        if (want->n >= RULESET_MARK_INDEX)
+                return -E2BIG;  /* the marks name a policy in 12 bits */
         txn_begin(&t, nl, o->table);
-        put_all(&t, o, want, have);
+        put_all(&t, o, want, have, false);
         r = txn_commit(&t);
         if (stats)
                 *stats = t.st;
         txn_free(&t);
+        return r;
+}
+
+int ruleset_restore(struct ruleset_nl *nl, const struct ruleset_opts *o, struct policy_set *want,
+                    struct ruleset_stats *stats)
+{
+        struct policy_set interim = { .n = want->n };
+        struct txn t;
+        int r;
+
+        if (want->n >= RULESET_MARK_INDEX)
+                return -E2BIG;
+        /* want's policies, ports and names, without a single range */
+        interim.v = calloc(want->n ? want->n : 1, sizeof(*interim.v));
+        if (!interim.v)
+                return -ENOMEM;
+        for (size_t i = 0; i < want->n; i++) {
+                struct policy *p = &interim.v[i];
+
+                *p = want->v[i];
+                for (int f = 0; f < FAM_N; f++) {
+                        range_list_init(&p->allow[f], f == FAM_V6 ? AF_INET6 : AF_INET);
+                        range_list_init(&p->deny[f], f == FAM_V6 ? AF_INET6 : AF_INET);
+                        p->sharded[f] = false;
+                }
+        }
+        txn_begin(&t, nl, o->table);
+        put_all(&t, o, &interim, NULL, true);
+        r = txn_commit(&t);
+        txn_free(&t);
+        if (r == 0)
+                r = ruleset_apply(nl, o, want, &interim, stats);
+        free(interim.v);
         return r;
 }
 
@@ -1280,7 +1435,7 @@ int ruleset_build(const struct ruleset_opts *o, struct policy_set *want, const s
         int niov;
 
         txn_begin(&t, NULL, o->table);
-        put_all(&t, o, want, have);
+        put_all(&t, o, want, have, false);
         txn_end(&t);
         niov = nftnl_batch_iovec_len(t.b);
         iov = nn(calloc((size_t)niov, sizeof(*iov)));
@@ -1304,7 +1459,7 @@ int ruleset_build(const struct ruleset_opts *o, struct policy_set *want, const s
 }
 
 static void put_all(struct txn *t, const struct ruleset_opts *o, struct policy_set *want,
-                    const struct policy_set *have)
+                    const struct policy_set *have, bool interim)
 {
         if (!have) {
                 /* add + delete + add: replaces any old table without failing
@@ -1315,12 +1470,14 @@ static void put_all(struct txn *t, const struct ruleset_opts *o, struct policy_s
                 put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_INPUT, true);
                 put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_SYN, false);
                 put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_EARLY, true);
+                put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_FORWARD, true);
         } else {
                 char chain[128];
 
                 put_flush_chain(t, CHAIN_INPUT);
                 put_flush_chain(t, CHAIN_SYN);
                 put_flush_chain(t, CHAIN_EARLY);
+                put_flush_chain(t, CHAIN_FORWARD);
                 for (size_t i = 0; i < have->n; i++) {
                         put_flush_chain(t, ruleset_obj_name(OBJ_CHAIN, have->v[i].name, chain, sizeof(chain)));
                         put_flush_chain(t, ruleset_obj_name(OBJ_REFUSE, have->v[i].name, chain, sizeof(chain)));
@@ -1336,7 +1493,7 @@ static void put_all(struct txn *t, const struct ruleset_opts *o, struct policy_s
                         put_policy_objects(t, &want->v[i]);
                 put_policy_elements(t, o, &want->v[i], old);
         }
-        put_rules(t, o, want);
+        put_rules(t, o, want, interim);
 }
 
 int ruleset_delete(struct ruleset_nl *nl, const char *table)
@@ -1673,38 +1830,362 @@ int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, 
         return 0;
 }
 
-static int rule_count_cb(const struct nlmsghdr *nlh, void *data)
+/* ---- the table's shape ---- */
+
+struct digest {
+        uint64_t h;
+        const struct policy_set *want;
+        struct set_seen {
+                char name[NFT_SET_MAXNAMELEN];
+                uint32_t flags;
+        } *sets;
+        size_t nsets;
+        bool skip_chain;        /* set by the rule callback for rules of the early chain */
+};
+
+/* FNV-1a over a tagged, length-prefixed field */
+static void digest_put(struct digest *d, uint16_t tag, const void *p, size_t len)
 {
-        (*(size_t *)data)++;
+        const uint8_t *b = p;
+        uint8_t hdr[6] = { (uint8_t)tag, (uint8_t)(tag >> 8), (uint8_t)len, (uint8_t)(len >> 8),
+                           (uint8_t)(len >> 16), (uint8_t)(len >> 24) };
+
+        for (size_t i = 0; i < sizeof(hdr); i++)
+                d->h = (d->h ^ hdr[i]) * 0x100000001b3ull;
+        for (size_t i = 0; i < len; i++)
+                d->h = (d->h ^ b[i]) * 0x100000001b3ull;
+}
+
+/* Hash the attributes of the listed types, in the order they come. */
+static void digest_attrs(struct digest *d, uint16_t kind, const struct nlattr *first, size_t len,
+                         const uint16_t *types, size_t ntypes)
+{
+        const struct nlattr *a = first;
+        int rem = (int)len;
+
+        for (; mnl_attr_ok(a, rem); rem -= (int)MNL_ALIGN(a->nla_len), a = mnl_attr_next(a)) {
+                uint16_t type = mnl_attr_get_type(a);
+
+                for (size_t i = 0; i < ntypes; i++)
+                        if (types[i] == type)
+                                digest_put(d, (uint16_t)(kind << 8 | type), mnl_attr_get_payload(a),
+                                           mnl_attr_get_payload_len(a));
+        }
+}
+
+static const struct nlattr *msg_attrs(const struct nlmsghdr *nlh, size_t *ret_len)
+{
+        *ret_len = nlh->nlmsg_len - MNL_NLMSG_HDRLEN - MNL_ALIGN(sizeof(struct nfgenmsg));
+        return mnl_nlmsg_get_payload_offset(nlh, sizeof(struct nfgenmsg));
+}
+
+static const char *msg_str(const struct nlmsghdr *nlh, uint16_t type)
+{
+        const struct nlattr *a;
+
+        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+                if (mnl_attr_get_type(a) == type)
+                        return mnl_attr_get_str(a);
+        return "";
+}
+
+static int digest_chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+        static const uint16_t types[] = { NFTA_CHAIN_NAME, NFTA_CHAIN_HOOK, NFTA_CHAIN_POLICY, NFTA_CHAIN_TYPE,
+                                          NFTA_CHAIN_FLAGS };
+        size_t len;
+        const struct nlattr *a = msg_attrs(nlh, &len);
+
+        digest_attrs(data, 1, a, len, types, sizeof(types) / sizeof(types[0]));
         return MNL_CB_OK;
 }
 
-int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy_set *want)
+/* Rules of every chain but early, whose rules mxlockd itself changes
+ * with its repeat offenders (and which can only refuse). */
+static int digest_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+        static const uint16_t types[] = { NFTA_RULE_CHAIN, NFTA_RULE_EXPRESSIONS };
+        size_t len;
+        const struct nlattr *a = msg_attrs(nlh, &len);
+
+        if (strcmp(msg_str(nlh, NFTA_RULE_CHAIN), CHAIN_EARLY) == 0)
+                return MNL_CB_OK;
+        digest_attrs(data, 2, a, len, types, sizeof(types) / sizeof(types[0]));
+        return MNL_CB_OK;
+}
+
+static int digest_set_cb(const struct nlmsghdr *nlh, void *data)
+{
+        static const uint16_t types[] = { NFTA_SET_NAME, NFTA_SET_FLAGS, NFTA_SET_KEY_TYPE, NFTA_SET_KEY_LEN,
+                                          NFTA_SET_DATA_TYPE, NFTA_SET_DATA_LEN };
+        struct digest *d = data;
+        const struct nlattr *a = NULL;
+        struct set_seen *v;
+        size_t len;
+
+        a = msg_attrs(nlh, &len);
+        digest_attrs(d, 3, a, len, types, sizeof(types) / sizeof(types[0]));
+        v = realloc(d->sets, (d->nsets + 1) * sizeof(*d->sets));
+        if (!v)
+                abort();
+        d->sets = v;
+        v = &d->sets[d->nsets++];
+        snprintf(v->name, sizeof(v->name), "%s", msg_str(nlh, NFTA_SET_NAME));
+        v->flags = 0;
+        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+                if (mnl_attr_get_type(a) == NFTA_SET_FLAGS)
+                        v->flags = ntohl(mnl_attr_get_u32(a));
+        return MNL_CB_OK;
+}
+
+static int digest_elem_cb(const struct nlmsghdr *nlh, void *data)
+{
+        static const uint16_t types[] = { NFTA_SET_ELEM_KEY, NFTA_SET_ELEM_KEY_END, NFTA_SET_ELEM_DATA,
+                                          NFTA_SET_ELEM_FLAGS };
+        const struct nlattr *a, *e, *el;
+
+        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+                if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+                        continue;
+                mnl_attr_for_each_nested(e, a) {
+                        el = mnl_attr_get_payload(e);
+                        digest_attrs(data, 4, el, mnl_attr_get_payload_len(e), types,
+                                     sizeof(types) / sizeof(types[0]));
+                }
+        }
+        return MNL_CB_OK;
+}
+
+static int digest_obj_cb(const struct nlmsghdr *nlh, void *data)
+{
+        static const uint16_t types[] = { NFTA_OBJ_NAME, NFTA_OBJ_TYPE };
+        size_t len;
+        const struct nlattr *a = msg_attrs(nlh, &len);
+
+        digest_attrs(data, 5, a, len, types, sizeof(types) / sizeof(types[0]));
+        return MNL_CB_OK;
+}
+
+/* Elements not in the digest: the offenders' (mxlockd's own, changing),
+ * and those of an allowed list too long to dump at every check (the
+ * caller samples them). */
+static bool digest_skips_elements(const struct digest *d, const struct set_seen *set)
+{
+        char name[128];
+        size_t n;
+
+        if (strncmp(set->name, "offenders", 9) == 0)
+                return true;
+        for (size_t i = 0; d->want && i < d->want->n; i++) {
+                for (int f = 0; f < FAM_N; f++) {
+                        if (d->want->v[i].allow[f].n <= RULESET_DIGEST_RANGES)
+                                continue;
+                        n = strlen(ruleset_obj_name(f == FAM_V6 ? OBJ_ALLOW6 : OBJ_ALLOW4, d->want->v[i].name, name,
+                                                    sizeof(name)));
+                        if (strcmp(set->name, name) == 0 && !(set->flags & NFT_SET_MAP))
+                                return true;
+                        if (strncmp(set->name, name, n) == 0 && set->name[n] == '_')
+                                return true;
+                }
+        }
+        return false;
+}
+
+/* A dump request of one message type for the table. */
+static struct nlmsghdr *dump_req(struct ruleset_nl *nl, char *buf, uint16_t type, uint16_t table_attr,
+                                 const char *table)
+{
+        struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_DUMP | NLM_F_ACK, nl->seq++);
+
+        mnl_attr_put_strz(nlh, table_attr, table);
+        return nlh;
+}
+
+int ruleset_digest(struct ruleset_nl *nl, const char *table, const struct policy_set *want, uint64_t *ret)
 {
         char buf[MNL_SOCKET_BUFFER_SIZE];
-        struct nftnl_rule *rl = nn(nftnl_rule_alloc());
-        struct nlmsghdr *nlh;
-        size_t n = 0;
+        struct digest d = { .h = 0xcbf29ce484222325ull, .want = want };
+        int r;
+
+        r = query(nl, dump_req(nl, buf, NFT_MSG_GETCHAIN, NFTA_CHAIN_TABLE, table), digest_chain_cb, &d);
+        if (r == 0)
+                r = query(nl, dump_req(nl, buf, NFT_MSG_GETRULE, NFTA_RULE_TABLE, table), digest_rule_cb, &d);
+        if (r == 0)
+                r = query(nl, dump_req(nl, buf, NFT_MSG_GETOBJ, NFTA_OBJ_TABLE, table), digest_obj_cb, &d);
+        if (r == 0)
+                r = query(nl, dump_req(nl, buf, NFT_MSG_GETSET, NFTA_SET_TABLE, table), digest_set_cb, &d);
+        for (size_t i = 0; r == 0 && i < d.nsets; i++) {
+                if (digest_skips_elements(&d, &d.sets[i]))
+                        continue;
+                digest_put(&d, 6, d.sets[i].name, strlen(d.sets[i].name));
+                r = set_dump(nl, table, d.sets[i].name, digest_elem_cb, &d);
+        }
+        free(d.sets);
+        if (r < 0)
+                return r;
+        *ret = d.h;
+        return 0;
+}
+
+/* A few ranges of each long allowed list, looked up in the live sets:
+ * the first, the last and one more that moves on at every call. */
+static int sample_lists(struct ruleset_nl *nl, const char *table, const struct policy_set *want, size_t *cursor)
+{
+        char name[128];
+        int r;
+
+        for (size_t i = 0; i < want->n; i++) {
+                for (int f = 0; f < FAM_N; f++) {
+                        const struct range_list *l = &want->v[i].allow[f];
+                        size_t pick[3];
+
+                        if (l->n <= RULESET_DIGEST_RANGES)
+                                continue;
+                        pick[0] = 0;
+                        pick[1] = l->n - 1;
+                        pick[2] = *cursor % l->n;
+                        ruleset_obj_name(f == FAM_V6 ? OBJ_ALLOW6 : OBJ_ALLOW4, want->v[i].name, name, sizeof(name));
+                        for (size_t k = 0; k < 3; k++) {
+                                r = ruleset_set_lookup(nl, table, name, l->family, l->v[pick[k]].lo);
+                                if (r <= 0)
+                                        return r;
+                                r = ruleset_set_lookup(nl, table, name, l->family, l->v[pick[k]].hi);
+                                if (r <= 0)
+                                        return r;
+                        }
+                }
+        }
+        (*cursor) += 7919;      /* a prime: the samples walk every list */
+        return 1;
+}
+
+int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy_set *want, const uint64_t *shape,
+                   size_t *cursor)
+{
+        uint64_t now;
         int r;
 
         /* a dormant table's hooks are off: it enforces nothing */
         r = table_state(nl, table);
-        if (r != 1) {
-                nftnl_rule_free(rl);
+        if (r != 1)
                 return r < 0 ? r : 0;
-        }
-        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_INET, NLM_F_DUMP, nl->seq++);
-        nftnl_rule_set_str(rl, NFTNL_RULE_TABLE, table);
-        nftnl_rule_set_str(rl, NFTNL_RULE_CHAIN, CHAIN_INPUT);
-        nftnl_rule_nlmsg_build_payload(nlh, rl);
-        nftnl_rule_free(rl);
-        r = query(nl, nlh, rule_count_cb, &n);
+        if (!shape)
+                return 1;       /* nothing to compare with: the table is there */
+        r = ruleset_digest(nl, table, want, &now);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-        /* the SYN dispatch */
-        return n == 1;
+        if (now != *shape)
+                return 0;
+        return sample_lists(nl, table, want, cursor);
+}
+
+/* ---- DNAT rules in other tables (for doctor) ---- */
+
+struct dnat_q {
+        void (*cb)(const char *family, const char *table, const char *chain, uint16_t port, void *userdata);
+        void *userdata;
+        uint32_t port_reg;      /* the register holding the transport's destination port, 0: none */
+        int port;               /* the port a cmp matched it to, -1: none */
+        bool dnat;
+};
+
+static int dnat_expr_cb(struct nftnl_expr *e, void *data)
+{
+        struct dnat_q *q = data;
+        const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+        if (strcmp(name, "payload") == 0) {
+                q->port_reg = 0;
+                if (nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE) == NFT_PAYLOAD_TRANSPORT_HEADER &&
+                    nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET) == 2 &&
+                    nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN) == 2)
+                        q->port_reg = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG);
+        } else if (strcmp(name, "cmp") == 0) {
+                uint32_t len = 0;
+                const uint8_t *v = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+
+                if (q->port_reg && nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG) == q->port_reg &&
+                    nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) == NFT_CMP_EQ && v && len == 2)
+                        q->port = v[0] << 8 | v[1];
+        } else if (strcmp(name, "nat") == 0) {
+                q->dnat |= nftnl_expr_get_u32(e, NFTNL_EXPR_NAT_TYPE) == NFT_NAT_DNAT;
+        } else if (strcmp(name, "target") == 0) {
+                q->dnat |= strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_TG_NAME), "DNAT") == 0;
+        }
+        return 0;
+}
+
+static const char *family_name(uint32_t f)
+{
+        switch (f) {
+        case NFPROTO_IPV4:
+                return "ip";
+        case NFPROTO_IPV6:
+                return "ip6";
+        case NFPROTO_INET:
+                return "inet";
+        default:
+                return "?";
+        }
+}
+
+static int dnat_rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+        struct dnat_q *q = data;
+        struct nftnl_rule *r = nn(nftnl_rule_alloc());
+
+        if (nftnl_rule_nlmsg_parse(nlh, r) == 0) {
+                q->port_reg = 0;
+                q->port = -1;
+                q->dnat = false;
+                nftnl_expr_foreach(r, dnat_expr_cb, q);
+                if (q->dnat && q->port >= 0)
+                        q->cb(family_name(nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY)),
+                              nftnl_rule_get_str(r, NFTNL_RULE_TABLE), nftnl_rule_get_str(r, NFTNL_RULE_CHAIN),
+                              (uint16_t)q->port, q->userdata);
+        }
+        nftnl_rule_free(r);
+        return MNL_CB_OK;
+}
+
+int ruleset_dnat_rules(struct ruleset_nl *nl,
+                       void (*cb)(const char *family, const char *table, const char *chain, uint16_t port,
+                                  void *userdata),
+                       void *userdata)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct dnat_q q = { .cb = cb, .userdata = userdata };
+        struct nlmsghdr *nlh;
+
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETRULE, NFPROTO_UNSPEC, NLM_F_DUMP | NLM_F_ACK, nl->seq++);
+        return query(nl, nlh, dnat_rule_cb, &q);
+}
+
+static int found_cb(const struct nlmsghdr *nlh, void *data)
+{
+        *(bool *)data = true;
+        return MNL_CB_OK;
+}
+
+int ruleset_covers_dnat(struct ruleset_nl *nl, const char *table)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh;
+        bool found = false;
+        int r;
+
+        r = table_state(nl, table);
+        if (r != 1)
+                return r < 0 ? r : 0;
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETCHAIN, NFPROTO_INET, NLM_F_ACK, nl->seq++);
+        mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, table);
+        mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, CHAIN_FORWARD);
+        r = query(nl, nlh, found_cb, &found);
+        if (r == -ENOENT)
+                return 0;
+        return r < 0 ? r : found;
 }
 
 static int gen_cb(const struct nlmsghdr *nlh, void *data)
@@ -1979,6 +2460,7 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
                 fprintf(f, " }\n\t}\n");
                 fprintf(f, "\tcounter %s {\n\t}\n", ruleset_obj_name(OBJ_QUEUED, p->name, name, sizeof(name)));
                 fprintf(f, "\tcounter %s {\n\t}\n", ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
+                fprintf(f, "\tcounter %s {\n\t}\n", ruleset_obj_name(OBJ_ACKS, p->name, name, sizeof(name)));
                 fprintf(f, "\tset %s {\n\t\ttype ipv4_addr\n\t\tcounter\n\t}\n",
                         ruleset_obj_name(OBJ_OFFENDERS4, p->name, name, sizeof(name)));
                 fprintf(f, "\tset %s {\n\t\ttype ipv6_addr\n\t\tcounter\n\t}\n",
@@ -1987,7 +2469,14 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
         }
         fprintf(f, "\tchain %s {\n\t\ttype filter hook input priority %d; policy accept;\n", CHAIN_INPUT,
                 CHAIN_PRIORITY);
-        fprintf(f, "\t\ttcp flags & (fin | syn | rst | ack) == syn jump %s\n\t}\n", CHAIN_SYN);
+        fprintf(f, "\t\ttcp flags & (fin | syn | rst | ack) == syn jump %s\n", CHAIN_SYN);
+        fprintf(f, "\t\ttcp flags & (fin | syn | rst | ack) == ack ct state invalid,new,untracked jump %s\n\t}\n",
+                CHAIN_SYN);
+        fprintf(f, "\tchain %s {\n\t\ttype filter hook forward priority %d; policy accept;\n", CHAIN_FORWARD,
+                CHAIN_PRIORITY);
+        fprintf(f, "\t\ttcp flags & (fin | syn | rst | ack) == syn ct status dnat jump %s\n", CHAIN_SYN);
+        fprintf(f, "\t\ttcp flags & (fin | syn | rst | ack) == ack ct state invalid,new,untracked ct status dnat "
+                   "jump %s\n\t}\n", CHAIN_SYN);
         fprintf(f, "\tchain %s {\n\t\ttype filter hook prerouting priority %d; policy accept;\n", CHAIN_EARLY,
                 CHAIN_EARLY_PRIORITY);
         if (!o->monitor && want->n)
@@ -2014,6 +2503,13 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
                         ruleset_obj_name(OBJ_PORTS, want->v[i].name, name, sizeof(name)),
                         ruleset_obj_name(OBJ_CHAIN, want->v[i].name, chain, sizeof(chain)));
         }
+        for (size_t i = 0; i < want->n; i++) {
+                char chain[128];
+
+                fprintf(f, "\t\tmeta l4proto tcp ct original proto-dst @%s goto %s\n",
+                        ruleset_obj_name(OBJ_PORTS, want->v[i].name, name, sizeof(name)),
+                        ruleset_obj_name(OBJ_CHAIN, want->v[i].name, chain, sizeof(chain)));
+        }
         fprintf(f, "\t}\n");
         for (size_t i = 0; i < want->n; i++) {
                 const struct policy *p = &want->v[i];
@@ -2029,7 +2525,10 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
                         fprintf(f, "drop\n");
                 else
                         fprintf(f, "reject with tcp reset\n");
-                fprintf(f, "\t\t");
+                fprintf(f, "\t\tiif \"lo\" accept\n");
+                fprintf(f, "\t\ttcp flags & syn == 0 counter name \"%s\" %s\n",
+                        ruleset_obj_name(OBJ_ACKS, p->name, name, sizeof(name)), o->monitor ? "accept" : "drop");
+                fprintf(f, "\t\tmeta mark set 0x%08x ", ruleset_queue_mark(i, false));
                 print_queue(f, o, queued);
                 fprintf(f, "\t}\n");
                 fprintf(f, "\tchain %s {\n", ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)));

@@ -15,6 +15,10 @@
 
 #define RULESET_MARK_BASE 0x6d780000u  /* "mx": packet marks on our verdicts */
 #define RULESET_MARK_MASK 0xffff0000u
+#define RULESET_MARK_QUEUED 0x8000u    /* queued: refused by the kernel, to be answered and recorded */
+#define RULESET_MARK_DECIDE 0x4000u    /* queued by the interim table: mxlockd decides */
+#define RULESET_MARK_FLAGS 0xf000u
+#define RULESET_MARK_INDEX 0x0fffu     /* policy index + 1 */
 
 struct ruleset_opts {
         const char *table;
@@ -62,12 +66,36 @@ static inline uint32_t ruleset_mark(size_t policy_index)
         return RULESET_MARK_BASE | (uint32_t)(policy_index + 1);
 }
 
-/* The policy index a mark encodes, or -1 when it is not one of ours. */
+/* The policy index a verdict mark encodes, or -1 when it is not one. */
 static inline long ruleset_mark_policy(uint32_t mark)
 {
-        if ((mark & RULESET_MARK_MASK) != RULESET_MARK_BASE || (mark & 0xffff) == 0)
+        if ((mark & RULESET_MARK_MASK) != RULESET_MARK_BASE || (mark & RULESET_MARK_FLAGS) ||
+            (mark & RULESET_MARK_INDEX) == 0)
                 return -1;
-        return (long)(mark & 0xffff) - 1;
+        return (long)(mark & RULESET_MARK_INDEX) - 1;
+}
+
+/* The mark a queued packet carries: the kernel decided its policy (so
+ * mxlockd never needs the TCP header for it) and whether mxlockd must
+ * still decide from its own lists (the interim table of a restore) or
+ * only answer and record a refusal. */
+static inline uint32_t ruleset_queue_mark(size_t policy_index, bool decide)
+{
+        return RULESET_MARK_BASE | (decide ? RULESET_MARK_DECIDE : RULESET_MARK_QUEUED) |
+               (uint32_t)(policy_index + 1);
+}
+
+/* The policy index a queued packet's mark encodes (and in *ret_decide
+ * whether mxlockd must decide), or -1 when the mark is not one. */
+static inline long ruleset_queue_mark_policy(uint32_t mark, bool *ret_decide)
+{
+        uint32_t flags = mark & RULESET_MARK_FLAGS;
+
+        if ((mark & RULESET_MARK_MASK) != RULESET_MARK_BASE ||
+            (flags != RULESET_MARK_QUEUED && flags != RULESET_MARK_DECIDE) || (mark & RULESET_MARK_INDEX) == 0)
+                return -1;
+        *ret_decide = flags == RULESET_MARK_DECIDE;
+        return (long)(mark & RULESET_MARK_INDEX) - 1;
 }
 
 struct ruleset_nl;
@@ -113,10 +141,32 @@ int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set
  * Returns 0, -ENOENT when there is no such table or set, or negative errno. */
 int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, size_t *ret_n);
 
-/* Is the table there, not dormant, and whole: its input chain holds the
- * rule `want` puts there? Returns 1, 0 (missing or tampered with) or
- * negative errno. */
-int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy_set *want);
+/* A digest of the live table's shape: its chains (with their hooks), the
+ * rules of all but the early chain, its objects' names, its sets'
+ * definitions, and the elements of every set but the offenders' and those
+ * of allowed lists longer than RULESET_DIGEST_RANGES ranges. Taken right
+ * after an install, it is what ruleset_intact compares with. Returns 0 or
+ * negative errno (-ENOENT: no such table). */
+#define RULESET_DIGEST_RANGES 4096
+int ruleset_digest(struct ruleset_nl *nl, const char *table, const struct policy_set *want, uint64_t *ret);
+
+/* Is the table there, not dormant, and as installed: the same digest as
+ * *shape (NULL: only there and active), and the long allowed lists
+ * holding a few of their ranges (the first, the last, and one that
+ * *cursor moves on at every call)? Returns 1, 0 (missing or tampered
+ * with) or negative errno. */
+int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy_set *want, const uint64_t *shape,
+                   size_t *cursor);
+
+/* Put the table back after someone removed or altered it, in two
+ * transactions: first a small one, the policies' ports, chains and rules
+ * with no list at all, in which every attempt to a locked port goes to
+ * mxlockd marked for a decision from the lists it holds (the port is
+ * locked again within milliseconds, and the gateway's SYNs wait in the
+ * queue rather than pass or fail), then the lists, as a reload would add
+ * them. Returns 0 or negative errno. */
+int ruleset_restore(struct ruleset_nl *nl, const struct ruleset_opts *o, struct policy_set *want,
+                    struct ruleset_stats *stats);
 
 /* The ruleset generation of this network namespace: every commit, by
  * anyone, changes it. The daemon polls it to notice others' changes
@@ -147,6 +197,19 @@ int ruleset_early(struct ruleset_nl *nl, const struct ruleset_opts *o, const str
 /* Empty both offender sets of a policy. */
 int ruleset_offenders_flush(struct ruleset_nl *nl, const char *table, const char *policy);
 
+/* Every rule of any table in this namespace that matches a TCP/UDP
+ * destination port to one value and DNATs (native nat or the xt DNAT
+ * target): cb gets the table's family and name, the chain and the port.
+ * Returns 0 or negative errno. */
+int ruleset_dnat_rules(struct ruleset_nl *nl,
+                       void (*cb)(const char *family, const char *table, const char *chain, uint16_t port,
+                                  void *userdata),
+                       void *userdata);
+
+/* Does our table check the connections DNAT sends on (it is there, active,
+ * and has its forward chain)? Returns 1, 0 or negative errno. */
+int ruleset_covers_dnat(struct ruleset_nl *nl, const char *table);
+
 /* Best guess, without touching the ruleset, whether the running kernel has
  * the native queue expression. */
 bool ruleset_probe_native_queue(void);
@@ -161,7 +224,7 @@ const char *ruleset_shard_name(const char *list, int family, uint32_t key, char 
 /* Names of the per-policy objects (buf of NAME_MAX+1). */
 enum ruleset_obj {
         OBJ_ALLOW4, OBJ_ALLOW6, OBJ_DENY4, OBJ_DENY6, OBJ_PORTS, OBJ_CHAIN, OBJ_QUEUED, OBJ_HANDLED,
-        OBJ_OFFENDERS4, OBJ_OFFENDERS6, OBJ_REPEAT, OBJ_REFUSE,
+        OBJ_OFFENDERS4, OBJ_OFFENDERS6, OBJ_REPEAT, OBJ_REFUSE, OBJ_ACKS,
 };
 const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char *buf, size_t len);
 

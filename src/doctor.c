@@ -103,6 +103,7 @@ static void usage(FILE *out)
                 "             the policy names another region's catalog of that provider\n"
                 "  spf        DOMAIN's SPF record authorises the provider (WARN if not)\n"
                 "  table      the mxlock table is loaded with non-empty allow sets\n"
+                "  dnat       a DNAT rule to a locked port (a published container) is checked too\n"
                 "  listening  something listens on each locked port\n"
                 "  stale      provider catalogs were checked within --stale-days (WARN)\n"
                 "  caveat     (INFO) a provider's ranges are shared by all its customers,\n"
@@ -586,6 +587,53 @@ out:
 }
 
 /* ------------------------------------------------------------------ */
+/* dnat */
+
+struct dnat_ctx {
+        struct doctor *d;
+        int covered;            /* ruleset_covers_dnat */
+};
+
+static void dnat_rule(const char *family, const char *table, const char *chain, uint16_t port, void *userdata)
+{
+        struct dnat_ctx *c = userdata;
+        const struct policy *p = NULL;
+        char subj[16];
+
+        for (size_t i = 0; !p && i < c->d->ps->n; i++)
+                if (policy_has_port(&c->d->ps->v[i], port))
+                        p = &c->d->ps->v[i];
+        if (!p)
+                return;
+        snprintf(subj, sizeof(subj), "%u", port);
+        if (c->covered > 0)
+                add(c->d, ST_PASS, "dnat", subj, "table %s %s, chain %s: DNAT of port %u (policy %s) is covered: "
+                    "table inet %s checks the connections it sends on, in its forward chain", family, table, chain,
+                    port, p->name, c->d->cfg->table);
+        else
+                add(c->d, ST_FAIL, "dnat", subj, "table %s %s, chain %s: DNAT of port %u (policy %s) is not covered: "
+                    "table inet %s is not loaded (or predates forward checks); a direct sender reaches the MTA "
+                    "behind this rule", family, table, chain, port, p->name, c->d->cfg->table);
+}
+
+/* DNAT rules to a locked port (an MTA in a container published with
+ * -p 25:25), and whether our table checks what they send on. */
+static void check_dnat(struct doctor *d)
+{
+        struct dnat_ctx c = { .d = d };
+        struct ruleset_nl *nl = NULL;
+        int r;
+
+        if (ruleset_nl_open(&nl) < 0)
+                return;         /* check_table says why */
+        c.covered = ruleset_covers_dnat(nl, d->cfg->table);
+        r = ruleset_dnat_rules(nl, dnat_rule, &c);
+        if (r < 0)
+                add(d, ST_WARN, "dnat", NULL, "cannot read the nftables ruleset for DNAT rules (%s)", strerror(-r));
+        ruleset_nl_close(nl);
+}
+
+/* ------------------------------------------------------------------ */
 /* listening */
 
 /* Append the LISTEN sockets on port from /proc/net/tcp or tcp6 to buf. */
@@ -902,6 +950,7 @@ int doctor_main(int argc, char **argv, const char *config_path)
         }
         if (d.ps) {
                 check_table(&d);
+                check_dnat(&d);
                 check_listening(&d);
                 check_stale(&d);
                 if (any_policy_25(&d))

@@ -111,6 +111,9 @@ struct daemon {
         bool audit_failing;
         bool enabled;                   /* false after `mxlock disable` */
         bool check_table;               /* the ruleset generation moved */
+        uint64_t shape;                 /* the table's digest right after our last install */
+        bool shape_known;
+        size_t shape_cursor;            /* where ruleset_intact samples long lists next */
         char ifnames[64][IF_NAMESIZE];
         uint64_t refused, observed, undecodable, restored;
         uint64_t pkts_tick;             /* packets since the last timer tick */
@@ -724,6 +727,21 @@ static void offenders_tick(struct daemon *d, bool all)
 
 /* ---- the queue ---- */
 
+/* The policy of a queued packet: from the mark our rules set before the
+ * queue (decided in the kernel, whatever the packet's headers), else, for a
+ * packet a table of an older mxlockd queued, from its destination port.
+ * Returns the index + 1, or 0 when it is none of ours. */
+static unsigned packet_policy(const struct daemon *d, const struct queue_pkt *p, int decoded,
+                              const struct syn_info *s, bool *ret_decide)
+{
+        long i = ruleset_queue_mark_policy(p->mark, ret_decide);
+
+        if (i >= 0 && (size_t)i < d->pol->n)
+                return (unsigned)i + 1;
+        *ret_decide = false;
+        return decoded == DECODE_OK ? d->port_policy[s->dport] : 0;
+}
+
 static void on_packet(const struct queue_pkt *p, void *userdata)
 {
         struct daemon *d = userdata;
@@ -736,21 +754,35 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
         const char *family;
         struct timeval tv;
         struct jline j;
+        bool decide;
         unsigned idx;
         addr128 a;
         int r;
 
         d->pkts_tick++;
         r = syn_decode(p->data, p->len, &s);
-        if (r < 0 || !(idx = d->port_policy[s.dport])) {
-                /* not ours to judge (a reload changed the ports, or not a
-                 * TCP header we can read): the kernel's decision stands */
+        idx = packet_policy(d, p, r, &s, &decide);
+        if (!idx) {
+                /* not ours to judge (not queued by our rules, and a port no
+                 * policy names): the kernel's decision stands */
                 d->undecodable++;
                 queue_verdict(d->queue, p, d->opts.monitor || r == 0 ? QUEUE_ACCEPT : QUEUE_DROP, 0);
                 return;
         }
         pol = &d->pol->v[idx - 1];
         ps = &d->pstats[idx - 1];
+        if (r < 0 && syn_decode_network(p->data, p->len, &s) < 0) {
+                /* not even an IP header: refused (observed), counted, no source to name */
+                d->undecodable++;
+                queue_verdict(d->queue, p, QUEUE_REPEAT, ruleset_mark(idx - 1));
+                return;
+        }
+        a = addr_from_bytes(s.family, s.src);
+        if (decide && policy_classify(pol, s.family, a, &src)) {
+                /* the interim table of a restore asks: allowed, from our lists */
+                queue_verdict(d->queue, p, QUEUE_ACCEPT, 0);
+                return;
+        }
         queue_verdict(d->queue, p, QUEUE_REPEAT, ruleset_mark(idx - 1));
         if (d->opts.monitor) {
                 d->observed++;
@@ -760,7 +792,6 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
                 ps->refused++;
         }
 
-        a = addr_from_bytes(s.family, s.src);
         gettimeofday(&tv, NULL);
         if (!tally_hit(&d->tally, s.family, a, (uint16_t)(idx - 1), s.dport, &tv, write_summary, d, &te)) {
                 ps->folded++;
@@ -770,6 +801,7 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
         }
         /* the kernel decided; only a deny entry needs naming (a lookup in
          * the small deny list, not the allowed ranges) */
+        src = NULL;
         if (range_list_contains(&pol->deny[fam_index(s.family)], a))
                 (void)policy_classify(pol, s.family, a, &src);
         family = s.family == AF_INET ? "ipv4" : "ipv6";
@@ -782,15 +814,19 @@ static void on_packet(const struct queue_pkt *p, void *userdata)
         jline_str(&j, "action", cfg_action_name(d->cfg->action));
         jline_str(&j, "family", family);
         jline_str(&j, "src", sbuf);
-        jline_uint(&j, "sport", s.sport);
+        if (r == 0)
+                jline_uint(&j, "sport", s.sport);
         jline_str(&j, "dst", dbuf);
-        jline_uint(&j, "dport", s.dport);
+        if (r == 0)
+                jline_uint(&j, "dport", s.dport);
         jline_uint(&j, "ttl", s.ttl);
         jline_str(&j, "iface", ifname(d, p->ifindex, ibuf));
         jline_uint(&j, "count", 1);
         jline_str(&j, "reason", src && src->deny ? "denied" : "not-allowed");
         if (src && src->deny)
                 jline_str(&j, "rule", src->origin);
+        if (r < 0)     /* the ports are past what the queue copied, or unreadable */
+                jline_str(&j, "headers", decode_strerror(r));
         audit_emit(d, &j);
         journal_attempt(d, attempt_event(d), pol->name, family, sbuf, s.sport, dbuf, s.dport, 1);
 }
@@ -920,6 +956,18 @@ static void counters_reset(struct daemon *d, size_t npolicies)
         d->noffenders = 0;
 }
 
+/* What check_table compares the live table with: its digest right after
+ * our own commit. */
+static void take_shape(struct daemon *d, const struct policy_set *want)
+{
+        int r = ruleset_digest(d->nl, d->cfg->table, want, &d->shape);
+
+        d->shape_known = r == 0;
+        if (r < 0)
+                log_warning_errno(r, "Cannot read back table inet %s; only its removal will be noticed: %m",
+                                  d->cfg->table);
+}
+
 static int install(struct daemon *d, const struct ruleset_opts *o, struct policy_set *want,
                    const struct policy_set *have)
 {
@@ -935,6 +983,7 @@ static int install(struct daemon *d, const struct ruleset_opts *o, struct policy
                 return r;
         d->opts = tryo;
         early_reset(d);         /* the install emptied the early chain */
+        take_shape(d, want);
         log_info("Table inet %s in force: %zu policies, %zu ranges (%zu elements added, %zu removed, "
                  "%zu messages, %zu bytes)", tryo.table, want->n, policy_set_ranges(want), st.elements_added,
                  st.elements_deleted, st.messages, st.bytes);
@@ -956,9 +1005,10 @@ static int install_quietly(struct daemon *d, struct ruleset_opts *o, struct poli
                         log_info("Kernel lacks the native queue expression; using the xt NFQUEUE target");
         }
         if (r < 0 && have) {
-                /* the table may have been altered behind our back: rebuild it whole */
+                /* the table may have been altered behind our back: rebuild it
+                 * whole, the port locked from the first step on */
                 log_warning_errno(r, "Updating table inet %s failed (%m); rebuilding it whole", tryo.table);
-                r = ruleset_apply(d->nl, &tryo, want, NULL, st);
+                r = ruleset_restore(d->nl, &tryo, want, st);
                 if (r == 0)
                         counters_reset(d, d->pol == want ? want->n : 0);
         }
@@ -967,10 +1017,14 @@ static int install_quietly(struct daemon *d, struct ruleset_opts *o, struct poli
         return r;
 }
 
-/* Someone deleted or emptied our table (nft flush ruleset, a firewall
- * reload): put it back at once and say so. */
+/* Someone deleted, emptied or altered our table (nft flush ruleset, a
+ * firewall reload, a deleted rule or element): put it back and say so. The
+ * port is locked again by the first, small transaction of the restore;
+ * the gateway's SYNs meanwhile wait in the queue, and are answered from
+ * our lists once the second is in. */
 static void check_table(struct daemon *d)
 {
+        struct ruleset_stats st = { 0 };
         struct timeval tv;
         struct jline j;
         int r;
@@ -978,10 +1032,14 @@ static void check_table(struct daemon *d)
         d->check_table = false;
         if (!d->enabled)
                 return;
-        r = ruleset_intact(d->nl, d->cfg->table, d->pol);
+        r = ruleset_intact(d->nl, d->cfg->table, d->pol, d->shape_known ? &d->shape : NULL, &d->shape_cursor);
         if (r != 0)
                 return;         /* intact, or we cannot tell */
-        r = install(d, &d->opts, d->pol, NULL);
+        r = ruleset_restore(d->nl, &d->opts, d->pol, &st);
+        if (r == 0) {
+                early_reset(d);
+                take_shape(d, d->pol);
+        }
         counters_reset(d, d->pol->n);
         tally_flush_all(&d->tally, write_summary, d);
         gettimeofday(&tv, NULL);
@@ -998,7 +1056,8 @@ static void check_table(struct daemon *d)
                 log_error_errno(r, "Table inet %s was removed and could not be restored: %m", d->cfg->table);
         } else {
                 d->restored++;
-                log_warning("Table inet %s was removed or altered by someone else; restored", d->cfg->table);
+                log_warning("Table inet %s was removed or altered by someone else; restored (%zu elements, "
+                            "%zu bytes)", d->cfg->table, st.elements_added, st.bytes);
         }
 }
 

@@ -12,6 +12,8 @@ PKGS=(
         # end-to-end lab
         nftables iproute2 postfix swaks libio-socket-inet6-perl python3 procps psmisc util-linux
         bsdutils coreutils findutils
+        # crafted packets (scapy), an MTA behind DNAT (aiosmtpd), conntrack -F
+        python3-scapy python3-aiosmtpd conntrack
         # load and DNS fixtures; promtool checks the metrics file; systemd-analyze
         netsniff-ng hping3 dnsmasq-base prometheus systemd logrotate
         # crafted sources (fold_net.sh); peak memory (report_memory.sh)

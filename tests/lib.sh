@@ -42,6 +42,7 @@ MXT_FAIL=0
 MXT_SKIP=0
 MXT_LAB=0
 MXT_BGPIDS=()
+MXT_NS_EXTRA=()         # more namespaces of this run (named $LAB-...), deleted at exit
 MXLOCKD_PID=
 MXLOCKD_ERR=
 PROBE_SPORT=
@@ -201,7 +202,7 @@ lab_cleanup() {
         done
         postfix_down
         if [ "$MXT_LAB" = 1 ]; then
-                for ns in "$NS_SRV" "$NS_GW" "$NS_SPAM" "$LAB-chk"; do
+                for ns in "$NS_SRV" "$NS_GW" "$NS_SPAM" "$LAB-chk" "${MXT_NS_EXTRA[@]}"; do
                         [ -e "/run/netns/$ns" ] || continue
                         # Whatever still runs in our own namespaces was started by us.
                         for pid in $(ip netns pids "$ns" 2>/dev/null); do

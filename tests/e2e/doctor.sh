@@ -298,10 +298,13 @@ ok "no MX / NXDOMAIN: exit 1" rc_is 1
 ok "no MX records: FAIL" line FAIL mx "nomx.example.org has no MX records"
 ok "NXDOMAIN: FAIL" line FAIL mx "nxdomain.example.org does not exist (NXDOMAIN)"
 
-# An empty set in the kernel: flush the gateway's set behind the daemon's back.
+# An empty set in the kernel: flush the gateway's set behind the daemon's
+# back, while it is stopped (running, it puts the set back at once).
+kill -STOP "$MXLOCKD_PID"
 ok "flush the allow4 set in the kernel" nft_srv flush set inet "$TABLE" allow4_inbound-smtp
 doctor good.example.org
 ok "empty kernel set: FAIL" line FAIL table "policy inbound-smtp: the kernel sets are empty"
+kill -CONT "$MXLOCKD_PID"
 ok "reload (SIGHUP) restores the set" mxlockd_reload
 
 # Usage.

@@ -62,6 +62,30 @@ ok "nft add table inet $TABLE { flags dormant; }: back within a second" \
         back_within "dormant" nft_srv add table inet "$TABLE" "{ flags dormant; }"
 ok "the lock holds again after dormant" probe_is refused "$NS_SPAM" "$EXT4" 25 "" 1000
 
+# Tampering inside the table: each kind leaves the table in place but opens
+# the port (or closes it to the gateway); each must be noticed and undone.
+P=inbound-smtp
+tamper() {      # WHAT NFT-ARGS...: tamper, see it restored, the lock holds
+        local what=$1
+        shift
+        back_within "$what" nft_srv "$@" || return 1
+        probe_is refused "$NS_SPAM" "$EXT4" 25 "" 1000 || return 1
+        probe_is refused "$NS_SPAM" "$EXT6" 25 "" 1000 || return 1
+        probe_is connected "$NS_GW" "$SRV4" 25 || return 1
+        probe_is connected "$NS_GW" "$SRV6" 25
+}
+ok "flushed syn chain: restored, lock holds" tamper "flush syn" flush chain inet "$TABLE" syn
+ok "flushed policy chain: restored, lock holds" tamper "flush policy" flush chain inet "$TABLE" "policy_$P"
+ok "flushed refuse chain: restored, lock holds" tamper "flush refuse" flush chain inet "$TABLE" "refuse_$P"
+ok "an accept slipped into the syn chain: restored" tamper "insert accept" insert rule inet "$TABLE" syn accept
+ok "deleted port element: restored, lock holds" \
+        tamper "delete port" delete element inet "$TABLE" "ports_$P" "{ 25 }"
+ok "emptied allow set: restored, the gateway connects again" tamper "flush allow4" flush set inet "$TABLE" "allow4_$P"
+ok "emptied allow6 set: restored" tamper "flush allow6" flush set inet "$TABLE" "allow6_$P"
+ok "an element added to the allow set: restored" \
+        tamper "add allow" add element inet "$TABLE" "allow4_$P" "{ $SPAM4 }"
+ok "every tampering has its restored record" test "$(audit_count restored result=ok)" -ge 12
+
 # A foreign table is never touched, however often ours is rebuilt.
 nft_srv -f - <<'EOF'
 table ip foreign {

@@ -406,6 +406,43 @@ static void test_ipv6_extension_headers(void **state)
         assert_fails(&p, DECODE_TRUNCATED);
 }
 
+/* A copy that ends inside the extension headers (what a queue copy range
+ * shorter than the headers gives): the TCP header is out of reach, and
+ * syn_decode_network still names the source from the fixed header. */
+static void test_network_header_only(void **state)
+{
+        struct pkt p;
+        struct syn_info s;
+        const uint8_t hbh_dst_frag[] = { 0, 60, 44, 6 };
+        uint8_t *copy;
+
+        (void)state;
+        build_ipv6(&p, hbh_dst_frag, 4, 0);
+        assert_int_equal(decode_exact(p.b, 40 + 8 + 4, &s), DECODE_TRUNCATED);
+        copy = malloc(40);
+        assert_non_null(copy);
+        memcpy(copy, p.b, 40);
+        memset(&s, 0xff, sizeof(s));
+        assert_int_equal(syn_decode_network(copy, 40, &s), DECODE_OK);
+        assert_int_equal(s.family, AF_INET6);
+        assert_memory_equal(s.src, v6_src, 16);
+        assert_memory_equal(s.dst, v6_dst, 16);
+        assert_int_equal(s.ttl, 57);
+        assert_int_equal(s.sport, 0);
+        assert_int_equal(s.dport, 0);
+        assert_int_equal(syn_decode_network(copy, 39, &s), DECODE_TRUNCATED);
+        free(copy);
+
+        build_ipv4(&p, 0, 6);
+        assert_int_equal(syn_decode_network(p.b, 20, &s), DECODE_OK);
+        assert_int_equal(s.family, AF_INET);
+        assert_memory_equal(s.src, v4_src, 4);
+        assert_int_equal(syn_decode_network(p.b, 19, &s), DECODE_TRUNCATED);
+        p.b[0] = 0x50;
+        assert_int_equal(syn_decode_network(p.b, 20, &s), DECODE_MALFORMED);
+        assert_int_equal(syn_decode_network(NULL, 0, &s), DECODE_TRUNCATED);
+}
+
 static void test_ipv6_fragment_not_first(void **state)
 {
         struct pkt p;
@@ -539,6 +576,7 @@ int main(void)
                 cmocka_unit_test(test_ipv6_plain),
                 cmocka_unit_test(test_ipv6_extension_headers),
                 cmocka_unit_test(test_ipv6_fragment_not_first),
+                cmocka_unit_test(test_network_header_only),
                 cmocka_unit_test(test_ipv6_header_limit),
                 cmocka_unit_test(test_tcp_data_offset),
                 cmocka_unit_test(test_truncations),

@@ -152,9 +152,11 @@ static void test_native_queue_encoding(void **state)
         assert_int_equal(s.qtotal, 1);
         assert_int_equal(s.qflags, 0);          /* failure = closed: no bypass */
         assert_int_equal(s.reject_exprs, 1);    /* the verdict rule; offender rules come with offenders */
-        /* an allowed SYN's rules: the SYN test, the port dispatch, allow4,
-         * allow6 (empty sets get none); then goto refuse, the verdict rule, the queue */
-        assert_int_equal(s.rules, 1 + 1 + 1 + 1 + 1 + 2);
+        /* input: the SYN test, the ACK-without-connection test; forward:
+         * the same for DNAT'd connections; syn: the port and the original
+         * port; the policy: allow4, allow6 (empty sets get none), goto
+         * refuse; refuse: the verdict rule, lo, the ACK drop, the queue */
+        assert_int_equal(s.rules, 2 + 2 + 2 + 3 + 4);
         assert_int_equal(s.foreign, 0);
         free(buf);
 
@@ -168,7 +170,7 @@ static void test_native_queue_encoding(void **state)
         assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
         decode(buf, len, "mxlock", &s);
         assert_int_equal(s.queue_exprs, 1);
-        assert_int_equal(s.rules, 1 + 1 + 1 + 1 + 1 + 1 + 2);
+        assert_int_equal(s.rules, 2 + 2 + 2 + 4 + 4);
         free(buf);
 
         o.bypass = true;
@@ -500,6 +502,20 @@ static void test_marks(void **state)
         assert_int_equal(ruleset_mark_policy(0), -1);
         assert_int_equal(ruleset_mark_policy(0x12340001), -1);
         assert_int_equal(ruleset_mark_policy(RULESET_MARK_BASE), -1);
+        /* the marks set before the queue are not verdicts, and name their policy */
+        {
+                bool decide = true;
+
+                assert_int_equal(ruleset_mark_policy(ruleset_queue_mark(3, false)), -1);
+                assert_int_equal(ruleset_mark_policy(ruleset_queue_mark(3, true)), -1);
+                assert_int_equal(ruleset_queue_mark_policy(ruleset_queue_mark(3, false), &decide), 3);
+                assert_false(decide);
+                assert_int_equal(ruleset_queue_mark_policy(ruleset_queue_mark(4094, true), &decide), 4094);
+                assert_true(decide);
+                assert_int_equal(ruleset_queue_mark_policy(ruleset_mark(3), &decide), -1);
+                assert_int_equal(ruleset_queue_mark_policy(0, &decide), -1);
+                assert_int_equal(ruleset_queue_mark_policy(RULESET_MARK_BASE | RULESET_MARK_QUEUED, &decide), -1);
+        }
 }
 
 int main(void)
