@@ -558,7 +558,7 @@ static void audit_put(struct audit *a, const char *line, size_t len)
 /* Buffer a seal record: where a writer opened a file, or after lost lines. */
 static int audit_anchor(struct audit *a, const char *reason)
 {
-        char prev[2 * SEAL_MAC_BYTES + 1];
+        char prev[2 * SEAL_MAC_BYTES + 1], run[17];
         struct jline j;
         int r;
 
@@ -573,6 +573,8 @@ static int audit_anchor(struct audit *a, const char *reason)
         }
         seal_prev_hex(a->seal, prev);
         jline_str(&j, "prev", prev);
+        seal_run_hex(a->seal, run);
+        jline_str(&j, "run", run);
         jline_end(&j);
         audit_put(a, j.buf, j.len);
         return 0;

@@ -10,10 +10,11 @@
  * A sealed line: the record as built by jline, with one last field:
  *     {"ts":...,"event":...,...,"seal":"S:E:N:MAC"}
  * S the stream (d: mxlockd, s: mxlock sync), E the epoch, N the record's
- * index in its stream (never reset), MAC 32 hex digits: BLAKE2b-128 keyed
- * with the stream's key of epoch E over (E, N, MAC of record N-1, the line
- * up to ,"seal"). Each time a writer opens a file it first writes an anchor,
- * {"ts":...,"event":"seal","reason":...,"prev":"MAC of record N-1","seal":...},
+ * index in its stream (never reset), MAC 32 hex digits: Poly1305 over (N,
+ * MAC of record N-1, the line up to ,"seal") with a one-time key from the
+ * stream's key of epoch E (see seal.c). Each time a writer opens a file it
+ * first writes a seal record ("anchor"), {"ts":...,"event":"seal",
+ * "reason":...,"prev":"MAC of record N-1","run":"writer run id","seal":...},
  * so that a file can be checked on its own and the chain across files
  * (rotation, gzip) shows a deleted file or a truncated tail. docs/operations.md
  * ("Tamper evidence") lists what it does not find. libsodium does the
@@ -81,6 +82,8 @@ uint64_t seal_pending_lost(const struct seal *s);
 
 /* The MAC of the last sealed line, as 32 hex digits and a NUL. */
 void seal_prev_hex(const struct seal *s, char hex[2 * SEAL_MAC_BYTES + 1]);
+/* This writer run's id (a seal record names it), 16 hex digits and a NUL. */
+void seal_run_hex(const struct seal *s, char hex[17]);
 
 /* Write the chain state to the key file (atomically). Returns 0 or -errno. */
 int seal_save(struct seal *s);
