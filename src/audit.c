@@ -509,8 +509,11 @@ static void audit_seal_tick(struct audit *a)
                 (void) audit_write_out(a);
         }
         r = seal_advance(a->seal, now);
-        if (r == 1)
+        if (r == 1) {
+                /* at once: a log that ends at a close was cut there */
                 (void) audit_anchor(a, "epoch");
+                (void) audit_write_out(a);
+        }
         if (r < 0 && !a->seal_warned) {
                 a->seal_warned = true;
                 log_warning_errno(r, "Cannot rewrite the sealing key file, the previous epoch's key stays on "
@@ -685,7 +688,7 @@ void audit_close(struct audit *a)
                 return;
         (void) audit_flush(a);
         if (a->seal)
-                (void) audit_anchor(a, "close");       /* a clean end, not a cut */
+                (void) audit_anchor(a, "stop");        /* a clean end, not a cut */
         (void) audit_write_out(a);
         seal_close(a->seal);
         if (a->fd >= 0)

@@ -276,7 +276,7 @@ int cmd_verify(int argc, char **argv, const struct cli *cli)
                         gmtime_r(&t, &tm);
                         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
                         printf("mxlockd's last record: sealed in the epoch from %s; %s\n", ts,
-                               st.ended_closed ? "it ended there (a clean stop)"
+                               st.ended_stop ? "it ended there (a clean stop)"
                                                : "records after it, if any were cut, cannot be found");
                 }
                 ret = EXIT_SUCCESS;

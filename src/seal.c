@@ -670,8 +670,11 @@ struct vstream {
         unsigned char cur_run[SEAL_RUN_BYTES];  /* named by the stream's last seal record */
         struct otk_cache otk;                   /* for key_epoch and run */
         size_t last_file;               /* where its last record was */
+        size_t last_file_seen;
         uint64_t last_line;
-        bool last_close;                /* that record closed its epoch */
+        bool last_close;                /* that record closed its epoch ... */
+        uint64_t last_close_at;         /* ... in the epoch its time falls in */
+        bool last_stop;                 /* that record ended the writer's run */
 };
 
 struct verifier {
@@ -788,6 +791,7 @@ static void check_line(struct verifier *v, size_t file, uint64_t lineno, const c
         struct seal_field f;
         struct vstream *s;
         unsigned char mac[SEAL_MAC_BYTES], aprev[SEAL_MAC_BYTES], arun[SEAL_RUN_BYTES];
+        time_t ts;
         bool anchor;
 
         v->stats->lines++;
@@ -829,8 +833,6 @@ static void check_line(struct verifier *v, size_t file, uint64_t lineno, const c
                 return;
         }
         {
-                time_t ts;
-
                 if (!body_ts(line, f.body_len, &ts)) {
                         vfail(v, file, lineno, "edited: the record has no readable \"ts\"");
                         return;
@@ -894,12 +896,25 @@ static void check_line(struct verifier *v, size_t file, uint64_t lineno, const c
                       (unsigned long long)s->last_line);
                 return;
         }
-        if (f.epoch > s->last_epoch && !s->last_close && !v->mac_pending) {
-                vfail(v, file, lineno, "deleted: epoch %llu of stream %c ends at file %zu line %llu without its "
-                      "closing seal record: records after it were removed (or the writer crashed and came back "
-                      "in a later epoch)", (unsigned long long)s->last_epoch, f.stream, s->last_file + 1,
-                      (unsigned long long)s->last_line);
-                return;
+        /* A writer closes an epoch (a "close" seal record, written when the
+         * epoch is over) before it seals in a later one, and moves to the
+         * epoch of that record's time, not beyond: records of an epoch
+         * that is over cannot be removed and replaced by an intruder's. */
+        if (f.epoch > s->last_epoch && !v->mac_pending) {
+                if (!s->last_close) {
+                        vfail(v, file, lineno, "deleted: epoch %llu of stream %c ends at file %zu line %llu "
+                              "without its closing seal record: records after it were removed (or the writer "
+                              "crashed and came back in a later epoch)", (unsigned long long)s->last_epoch,
+                              f.stream, s->last_file + 1, (unsigned long long)s->last_line);
+                        return;
+                }
+                if (f.epoch > s->last_close_at) {
+                        vfail(v, file, lineno, "deleted: epoch %llu follows the close of epoch %llu at file %zu "
+                              "line %llu, written in epoch %llu: the records of the epochs between were removed",
+                              (unsigned long long)f.epoch, (unsigned long long)s->last_epoch, s->last_file + 1,
+                              (unsigned long long)s->last_line, (unsigned long long)s->last_close_at);
+                        return;
+                }
         }
         compute_mac(stream_otk(v, f.stream, f.epoch, anchor ? arun : s->cur_run, f.index), f.index,
                     anchor ? aprev : s->prev, line, f.body_len, mac);
@@ -933,9 +948,12 @@ static void check_line(struct verifier *v, size_t file, uint64_t lineno, const c
         s->last_file = file;
         s->last_line = lineno;
         s->last_close = anchor && memmem(line, f.body_len, ",\"reason\":\"close\"", 17) != NULL;
+        s->last_close_at = (uint64_t)ts > v->start ? ((uint64_t)ts - v->start) / v->interval : 0;
+        s->last_stop = anchor && memmem(line, f.body_len, ",\"reason\":\"stop\"", 16) != NULL;
+        s->last_file_seen = file;
         if (f.stream == SEAL_STREAM_DAEMON) {
                 v->stats->last_epoch_start = v->start + f.epoch * v->interval;
-                v->stats->ended_closed = s->last_close;
+                v->stats->ended_stop = s->last_stop;
         }
         return;
 wrong_key:
@@ -1041,6 +1059,13 @@ int seal_verify(const char *vkey, const char *const *files, size_t nfiles, struc
                       (unsigned long long)v->search_index, (unsigned long long)v->search_found);
         if (v->mac_pending)
                 vfail(v, v->mac_file, v->mac_line, "wrong key: no record verifies with this verification key");
+        /* the next epoch's first record follows a close at once: a log that
+         * ends at a close was cut there */
+        for (i = 1; i < 3 && !v->failed; i++)
+                if (v->st[i].started && v->st[i].last_close)
+                        vfail(v, v->st[i].last_file, v->st[i].last_line + 1, "truncated: the log ends at the "
+                              "close of epoch %llu; the records after it were removed",
+                              (unsigned long long)v->st[i].last_epoch);
         if (!v->failed && !v->any_sealed)
                 vfail(v, nfiles ? nfiles - 1 : 0, stats->lines, "missing seal: no sealed record in %s",
                       nfiles == 1 ? "this file" : "these files");

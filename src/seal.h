@@ -107,7 +107,7 @@ struct seal_verify_stats {
         uint64_t anchors;
         uint64_t lost;          /* records the writer reported lost (disk full) */
         uint64_t last_epoch_start; /* mxlockd's last record: its epoch began then */
-        bool ended_closed;      /* ... and it was a clean end (mxlockd stopped) */
+        bool ended_stop;        /* ... and it was a clean end (mxlockd stopped) */
 };
 
 /* Check the chain through files (oldest first; plain or gzip). Returns 0

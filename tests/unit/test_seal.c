@@ -255,7 +255,7 @@ static void test_clean_chain(void **state)
         /* 18 records, an open, two reopen and a close seal record */
         assert_int_equal(st.sealed, 3 * PER_FILE + 4);
         assert_int_equal(st.anchors, 4);
-        assert_true(st.ended_closed);
+        assert_true(st.ended_stop);
         /* every file starts with a seal record naming the chain before it */
         first = get_line(files[1], 1);
         assert_non_null(strstr(first, "\"event\":\"seal\",\"reason\":\"reopen\",\"prev\":\""));
@@ -528,6 +528,104 @@ static void test_forward_secure(void **state)
         seal_close(s);
 }
 
+/* A log written by hand through the seal API at chosen times: what the
+ * writer does over epochs 0, 1 and 2 (interval 60 s, from t0). */
+static FILE *hand_log;
+
+static void hand_line(struct seal *s, time_t t, const char *event, const char *reason)
+{
+        char ts[32], body[512], suffix[SEAL_SUFFIX_MAX], prev[33], run[17];
+        struct timeval tv = { .tv_sec = t, .tv_usec = 0 };
+        int n;
+
+        audit_format_time(&tv, ts);
+        if (reason) {
+                seal_prev_hex(s, prev);
+                seal_run_hex(s, run);
+                n = snprintf(body, sizeof(body), "{\"ts\":\"%s\",\"event\":\"seal\",\"reason\":\"%s\","
+                             "\"prev\":\"%s\",\"run\":\"%s\"", ts, reason, prev, run);
+        } else {
+                n = snprintf(body, sizeof(body), "{\"ts\":\"%s\",\"event\":\"%s\",\"src\":\"192.0.2.1\"",
+                             ts, event);
+        }
+        seal_line(s, body, (size_t)n, suffix);
+        fprintf(hand_log, "%s%s", body, suffix);
+}
+
+/* The writer at the end of an epoch: close it, evolve, open the next. */
+static void hand_tick(struct seal *s, time_t t)
+{
+        hand_line(s, t, NULL, "close");
+        assert_int_equal(seal_advance(s, t), 1);
+        hand_line(s, t, NULL, "epoch");
+}
+
+/* An intruder with the key of epoch 2 cannot take out epoch 1 (which is
+ * over) and put records of its own in its place. */
+static void test_completed_epoch_kept(void **state)
+{
+        char live[128], forged[128], key2[160];
+        struct seal *s;
+        time_t t0;
+
+        (void)state;
+        new_key("hand.key", 60, 3, vkey);       /* epoch 0 began 3 minutes ago */
+        t0 = (time_t)strtoull(strrchr(vkey, '-') - 10, NULL, 10);     /* start, from the verification key */
+        snprintf(live, sizeof(live), "%s/hand.jsonl", tmpdir);
+        snprintf(forged, sizeof(forged), "%s/forged.jsonl", tmpdir);
+        snprintf(key2, sizeof(key2), "%s/hand.key.at2", tmpdir);
+
+        /* the genuine log; the intruder's copy of the key file at epoch 2 */
+        hand_log = fopen(live, "we");
+        assert_int_equal(seal_open(keyfile, &s, &(int){ 0 }), 0);
+        hand_line(s, t0 + 1, NULL, "open");
+        hand_line(s, t0 + 2, "refused", NULL);
+        hand_tick(s, t0 + 60);
+        hand_line(s, t0 + 70, "refused", NULL);
+        hand_line(s, t0 + 80, "refused", NULL);
+        hand_tick(s, t0 + 120);
+        assert_int_equal(rename(keyfile, key2), 0);    /* the key file as it is now */
+        hand_line(s, t0 + 130, "refused", NULL);
+        seal_close(s);
+        fclose(hand_log);
+        assert_int_equal(verify(vkey, (const char *const[]){ live }, 1, &(struct seal_failure){ 0 }), 0);
+
+        /* the intruder keeps lines 1-3 (up to the close of epoch 0) and goes
+         * on from there with the key of epoch 2 */
+        {
+                char *buf = slurp(live, NULL), *p = buf;
+
+                for (int k = 0; k < 3; k++)
+                        p = strchr(p, '\n') + 1;
+                *p = '\0';
+                spit_str(forged, buf);
+                free(buf);
+        }
+        assert_int_equal(rename(key2, keyfile), 0);
+        {
+                /* index and prev from the last line kept (the key file's own are ahead) */
+                char *buf = slurp(keyfile, NULL);
+
+                *strstr(buf, "\nindex ") = '\0';
+                strcat(buf, "\nindex 0\n");
+                spit_str(keyfile, buf);
+                free(buf);
+        }
+        assert_int_equal(seal_open(keyfile, &s, &(int){ 0 }), 0);
+        {
+                char *buf = slurp(forged, NULL);
+
+                assert_int_equal(seal_resume(s, buf, strlen(buf)), 1);
+                free(buf);
+        }
+        hand_log = fopen(forged, "ae");
+        hand_line(s, t0 + 125, NULL, "epoch");
+        hand_line(s, t0 + 126, "refused", NULL);
+        fclose(hand_log);
+        seal_close(s);
+        expect_fail((const char *const[]){ forged }, 1, 0, 4, "deleted: epoch 2 follows the close of epoch 0");
+}
+
 /* After a crash (no close, key file not saved) the writer goes on from
  * the log's last sealed line, and the chain holds. */
 static void test_crash_resume(void **state)
@@ -722,6 +820,7 @@ int main(void)
                 cmocka_unit_test(test_wrong_key),
                 cmocka_unit_test(test_key_evolution_erases),
                 cmocka_unit_test(test_forward_secure),
+                cmocka_unit_test(test_completed_epoch_kept),
                 cmocka_unit_test(test_crash_resume),
                 cmocka_unit_test(test_epoch_close),
                 cmocka_unit_test(test_lost_declared),
