@@ -769,6 +769,43 @@ static void test_unsealed_before(void **state)
         expect_fail((const char *const[]){ live }, 1, 0, 1, "missing seal");
 }
 
+/* mxlockd and mxlock sync append to the same file, each in its own chain
+ * (seal_key and seal_key.sync); both are checked. */
+static void test_two_streams(void **state)
+{
+        char live[128], sync_key[160], *l;
+        struct audit *d, *sy;
+        struct jline j;
+
+        (void)state;
+        new_key("two.key", 900, 0, vkey);
+        snprintf(sync_key, sizeof(sync_key), "%s.sync", keyfile);
+        snprintf(live, sizeof(live), "%s/two.jsonl", tmpdir);
+        (void) unlink(live);
+        assert_int_equal(audit_open(live, &d), 0);
+        assert_int_equal(audit_seal(d, keyfile, &(int){ 0 }), 0);
+        write_records(d, 0, 2);
+        for (int run = 0; run < 2; run++) {
+                assert_int_equal(audit_open(live, &sy), 0);
+                assert_int_equal(audit_seal(sy, sync_key, &(int){ 0 }), 0);
+                jline_begin(&j, NULL, "ranges-changed");
+                jline_str(&j, "provider", "example");
+                jline_end(&j);
+                assert_int_equal(audit_write(sy, &j), 0);
+                audit_close(sy);
+                write_records(d, 10 * (run + 1), 2);
+        }
+        audit_close(d);
+        assert_int_equal(verify(vkey, (const char *const[]){ live }, 1, &(struct seal_failure){ 0 }), 0);
+        l = get_line(live, 5);
+        assert_non_null(strstr(l, "\"event\":\"ranges-changed\""));
+        assert_non_null(strstr(l, ",\"seal\":\"s:0:1:"));
+        free(l);
+        /* sync's first record goes: its chain shows it */
+        edit_line(live, 5, NULL, false);
+        expect_fail((const char *const[]){ live }, 1, 0, 5, "deleted: 1 record(s) of stream s");
+}
+
 static void test_config_seal_key(void **state)
 {
         char path[128], err[CONFIG_ERRLEN];
@@ -825,6 +862,7 @@ int main(void)
                 cmocka_unit_test(test_epoch_close),
                 cmocka_unit_test(test_lost_declared),
                 cmocka_unit_test(test_unsealed_before),
+                cmocka_unit_test(test_two_streams),
                 cmocka_unit_test(test_config_seal_key),
                 cmocka_unit_test(test_keyfile_errors),
         };
