@@ -35,8 +35,8 @@ static void setup_keys_usage(FILE *out, const char *progname)
                 "  --key-file FILE     the sealing key (default: the configuration's\n"
                 "                      seal_key, else " SEAL_DEFAULT_KEY "); FILE.sync is\n"
                 "                      written too, for `mxlock sync`\n"
-                "  --interval SECONDS  epoch length: the key evolves and the old one is\n"
-                "                      erased this often (default %d)\n"
+                "  --interval SECONDS  epoch length, 60 or more: the key evolves and the\n"
+                "                      old one is erased this often (default %d)\n"
                 "  --user USER         owner of the key files (default: the configuration's\n"
                 "                      user, else the owner of FILE's directory); mode 0600\n"
                 "  --force             replace existing keys (the old chain ends there)\n",
@@ -96,9 +96,9 @@ int cmd_setup_keys(int argc, char **argv, const struct cli *cli)
                 case 'i':
                         errno = 0;
                         interval = strtoull(optarg, &end, 10);
-                        if (errno || end == optarg || *end || optarg[0] == '-' || interval < 1 ||
+                        if (errno || end == optarg || *end || optarg[0] == '-' || interval < SEAL_MIN_INTERVAL ||
                             interval > 31 * 86400) {
-                                fprintf(stderr, "%s: setup-keys: bad --interval '%s' (1 to 2678400 seconds)\n",
+                                fprintf(stderr, "%s: setup-keys: bad --interval '%s' (60 to 2678400 seconds)\n",
                                         cli->progname, optarg);
                                 return EXIT_USAGE;
                         }

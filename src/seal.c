@@ -35,6 +35,7 @@
 #define SEAL_KEYFILE_MAX 2048
 #define SEAL_LINE_MAX (1024 * 1024)
 #define SEAL_WRONG_KEY_PROBE 8
+#define SEAL_MIN_START 1577836800       /* 2020-01-01: keys are younger */
 #define SEAL_CLOCK_SLACK 300    /* seconds a record's time may precede its epoch (clock steps) */  /* sealed lines tried before "wrong key" */
 
 #define SEAL_RUN_BYTES 8
@@ -385,7 +386,7 @@ int seal_setup(const char *path, uint64_t interval, time_t now, uid_t uid, gid_t
 
         if (sodium_init() < 0)
                 return -EIO;
-        if (interval == 0 || now < 0)
+        if (interval < SEAL_MIN_INTERVAL || now < SEAL_MIN_START)
                 return -EINVAL;
         if (asprintf(&spath, "%s.sync", path) < 0)
                 return -ENOMEM;
@@ -742,7 +743,9 @@ static int parse_vkey(struct verifier *v, const char *vkey)
                         return -EINVAL;
                 v->interval = v->interval * 10 + (uint64_t)(*p - '0');
         }
-        if (v->interval == 0)
+        /* bounds that keep the key evolution a verifier does short (a few
+         * million steps at most): no key is older or has shorter epochs */
+        if (v->interval < SEAL_MIN_INTERVAL || v->start < SEAL_MIN_START)
                 return -EINVAL;
         /* a record cannot come from an epoch after tomorrow */
         now = (uint64_t)time(NULL) + 86400;

@@ -33,6 +33,7 @@
 #define SEAL_SUFFIX_MAX 96      /* ,"seal":"S:E:N:MAC"}\n and the NUL */
 #define SEAL_VKEY_MAX 128       /* the verification key as text */
 #define SEAL_DEFAULT_INTERVAL 900       /* seconds per epoch (journald's default) */
+#define SEAL_MIN_INTERVAL 60
 #define SEAL_STREAM_DAEMON 'd'
 #define SEAL_STREAM_SYNC 's'
 
