@@ -129,7 +129,8 @@ static void compute_mac(const unsigned char *otk, uint64_t index, const unsigned
         (void) crypto_onetimeauth_update(&st, hdr, sizeof(hdr));
         (void) crypto_onetimeauth_update(&st, (const unsigned char *)body, len);
         (void) crypto_onetimeauth_final(&st, mac);
-        sodium_memzero(&st, sizeof(st));
+        /* st is not erased: it holds a one-time key, and the cache the
+         * next 63 of them; the epoch's key itself is in memory anyway */
 }
 
 static void to_hex(char *out, const unsigned char *bin, size_t n)
