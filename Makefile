@@ -7,7 +7,7 @@ SYSCONFDIR ?= /etc
 DESTDIR ?=
 
 CC ?= cc
-PKGS := libmnl libnftnl libnetfilter_queue libcap zlib
+PKGS := libmnl libnftnl libnetfilter_queue libcap zlib libsodium
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -9,3 +9,13 @@ bench: all
 
 bench-quick: all
 	BENCH_QUICK=1 ./tests/bench/run.sh
+
+# `make bench-seal`: the audit writer with and without sealing, taking turns
+# in one run (tests/bench/audit_seal.c); no root, no lab.
+.PHONY: bench-seal
+$(BUILD)/bench/audit_seal: tests/bench/audit_seal.c $(BUILD)/libmxcore.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libmxcore.a $(LDFLAGS) $(LDLIBS)
+
+bench-seal: $(BUILD)/bench/audit_seal
+	$(BUILD)/bench/audit_seal

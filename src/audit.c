@@ -6,6 +6,8 @@
  * that does not fit is cut or left out while the object is still closed. A
  * record that lost something carries "truncated":true. */
 #include "audit.h"
+#include "log.h"
+#include "seal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +30,9 @@ struct audit {
         int fd;                 /* -1 after a failed reopen; flush retries */
         bool partial;           /* a failed write left part of a line in the file */
         uint64_t lost;
+        struct seal *seal;      /* NULL: lines are not sealed */
+        bool seal_anchor_queued; /* a seal record declaring lost lines is buffered */
+        bool seal_warned;       /* the key file could not be rewritten */
         size_t used;
         char buf[AUDIT_BUF_SIZE];
 };
@@ -462,12 +467,16 @@ static uint64_t count_lines(const char *buf, size_t n)
         return lines;
 }
 
-int audit_flush(struct audit *a)
+static int audit_anchor(struct audit *a, const char *reason);
+
+/* Write the buffered lines out (audit_flush without the epoch check). */
+static int audit_write_out(struct audit *a)
 {
         size_t done = 0, dummy;
+        uint64_t nlost;
         int r;
 
-        if (!a || a->used == 0)
+        if (a->used == 0)
                 return 0;
         if (a->fd < 0) {
                 r = audit_open_fd(a->path);
@@ -486,11 +495,21 @@ int audit_flush(struct audit *a)
         if (r < 0)
                 goto err_lose;
         a->used = 0;
+        if (a->seal) {
+                seal_written(a->seal);
+                a->seal_anchor_queued = false;
+        }
         return 1;
 
 err_lose:
         /* every line not written completely is lost, a half-written one too */
-        a->lost += count_lines(a->buf + done, a->used - done);
+        nlost = count_lines(a->buf + done, a->used - done);
+        a->lost += nlost;
+        if (a->seal) {
+                /* the next line goes after a seal record that declares them */
+                seal_lost(a->seal, nlost, a->buf, done);
+                a->seal_anchor_queued = false;
+        }
         if (done > 0 && a->buf[done - 1] != '\n') {
                 /* take the fragment back out of the file, so every line in
                  * it stays one whole record; failing that, end it with a
@@ -508,25 +527,160 @@ err_lose:
         return r;
 }
 
+/* At an epoch's end: its last record, a "close" seal record, sealed with
+ * its key and written out before the key evolves and is erased; then the
+ * new epoch's first record, an "epoch" seal record. A verifier takes a
+ * change of epoch without the close record before it for removed records. */
+static void audit_seal_tick(struct audit *a)
+{
+        time_t now = time(NULL);
+        int r;
+
+        if (seal_due(a->seal, now)) {
+                (void) audit_anchor(a, "close");
+                (void) audit_write_out(a);
+        }
+        r = seal_advance(a->seal, now);
+        if (r == 1) {
+                /* at once: a log that ends at a close was cut there */
+                (void) audit_anchor(a, "epoch");
+                (void) audit_write_out(a);
+        }
+        if (r < 0 && !a->seal_warned) {
+                a->seal_warned = true;
+                log_warning_errno(r, "Cannot rewrite the sealing key file, the previous epoch's key stays on "
+                                  "disk until it can: %m");
+        } else if (r >= 0) {
+                a->seal_warned = false;
+        }
+}
+
+int audit_flush(struct audit *a)
+{
+        if (!a)
+                return 0;
+        if (a->seal)
+                audit_seal_tick(a);
+        return audit_write_out(a);
+}
+
+/* Make room for need bytes in the buffer, writing it out when full. */
+static int audit_room(struct audit *a, size_t need)
+{
+        int r;
+
+        if (need <= sizeof(a->buf) - a->used)
+                return 0;
+        r = audit_write_out(a);
+        return r < 0 ? r : 0;
+}
+
+/* Buffer a finished line (room made), with its seal when sealing is on. */
+static void audit_put(struct audit *a, const char *line, size_t len)
+{
+        if (a->seal) {
+                /* the seal goes in as the record's last field, before "}\n" */
+                len -= 2;
+                memcpy(a->buf + a->used, line, len);
+                a->used += len;
+                a->used += seal_line(a->seal, line, len, a->buf + a->used);
+                return;
+        }
+        memcpy(a->buf + a->used, line, len);
+        a->used += len;
+}
+
+/* Buffer a seal record: where a writer opened a file, or after lost lines. */
+static int audit_anchor(struct audit *a, const char *reason)
+{
+        char prev[2 * SEAL_MAC_BYTES + 1], run[17];
+        struct jline j;
+        int r;
+
+        r = audit_room(a, sizeof(j.buf) + SEAL_SUFFIX_MAX);
+        if (r < 0)
+                return r;       /* nothing sealed yet: nothing lost */
+        jline_begin(&j, NULL, "seal");
+        jline_str(&j, "reason", reason);
+        if (seal_pending_lost(a->seal)) {
+                jline_uint(&j, "lost", seal_pending_lost(a->seal));
+                a->seal_anchor_queued = true;
+        }
+        seal_prev_hex(a->seal, prev);
+        jline_str(&j, "prev", prev);
+        seal_run_hex(a->seal, run);
+        jline_str(&j, "run", run);
+        jline_end(&j);
+        audit_put(a, j.buf, j.len);
+        return 0;
+}
+
 int audit_write(struct audit *a, const struct jline *j)
 {
         int r;
 
-        if (j->len == 0 || j->len > sizeof(a->buf) || !jline_closed(j)) {
+        if (j->len < 2 || j->len > sizeof(a->buf) - SEAL_SUFFIX_MAX || !jline_closed(j) ||
+            j->buf[j->len - 2] != '}') {
                 /* not a finished line: writing it would merge two records */
                 a->lost++;
                 return -EINVAL;
         }
-        if (j->len > sizeof(a->buf) - a->used) {
-                r = audit_flush(a);
+        if (a->seal && seal_pending_lost(a->seal) && !a->seal_anchor_queued) {
+                r = audit_anchor(a, "lost");
                 if (r < 0) {
                         a->lost++;
                         return r;
                 }
         }
+        r = audit_room(a, j->len + SEAL_SUFFIX_MAX);
+        if (r < 0) {
+                a->lost++;
+                return r;
+        }
         /* buffered: whether it reaches the file, audit_flush says */
-        memcpy(a->buf + a->used, j->buf, j->len);
-        a->used += j->len;
+        audit_put(a, j->buf, j->len);
+        return 0;
+}
+
+int audit_seal(struct audit *a, const char *keyfile, int *ret_line)
+{
+        struct seal *s = NULL;
+        struct stat st;
+        char *tail = NULL;
+        ssize_t n = 0;
+        int fd, r;
+
+        r = seal_open(keyfile, &s, ret_line);
+        if (r < 0)
+                return r;
+        /* after a crash the key file is behind the log: go on from the
+         * log's last sealed line */
+        fd = open(a->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd >= 0) {
+                if (fstat(fd, &st) == 0 && st.st_size > 0) {
+                        size_t want = st.st_size > AUDIT_BUF_SIZE ? AUDIT_BUF_SIZE : (size_t)st.st_size;
+
+                        tail = malloc(want);
+                        if (tail)
+                                n = pread(fd, tail, want, st.st_size - (off_t)want);
+                        if (tail && n > 0)
+                                (void) seal_resume(s, tail, (size_t)n);
+                        free(tail);
+                }
+                (void) close(fd);
+        }
+        /* the key file must be writable: it is rewritten every epoch */
+        r = seal_save(s);
+        if (r < 0) {
+                seal_close(s);
+                return r;
+        }
+        a->seal = s;
+        r = audit_anchor(a, "open");
+        if (r < 0)
+                return r;
+        /* a key file left behind in an earlier epoch closes that epoch first */
+        audit_seal_tick(a);
         return 0;
 }
 
@@ -552,6 +706,11 @@ int audit_reopen(struct audit *a)
         /* a fresh file has no broken line to end */
         if (a->partial && fstat(fd, &st) == 0 && st.st_size == 0)
                 a->partial = false;
+        if (a->seal) {
+                /* a crash from here on resumes from the key file: keep it close */
+                (void) seal_save(a->seal);
+                (void) audit_anchor(a, "reopen");
+        }
         return r < 0 ? r : 0;
 }
 
@@ -560,6 +719,10 @@ void audit_close(struct audit *a)
         if (!a)
                 return;
         (void) audit_flush(a);
+        if (a->seal)
+                (void) audit_anchor(a, "stop");        /* a clean end, not a cut */
+        (void) audit_write_out(a);
+        seal_close(a->seal);
         if (a->fd >= 0)
                 (void) close(a->fd);
         free(a->path);

@@ -49,7 +49,13 @@ int audit_open(const char *path, struct audit **ret);
 /* Give the open log to uid:gid (the descriptor, never the path). -EMLINK
  * when the file has other names. */
 int audit_chown(struct audit *a, uid_t uid, gid_t gid);
-/* Reopen the same path (after logrotate moved it). */
+/* Seal every line from now on with the key file keyfile (see seal.h):
+ * continue the chain after the log's last sealed line, move the key to the
+ * current epoch and buffer a seal record. Returns 0 or negative errno
+ * (-EBADMSG: not a key file, *ret_line names the bad line or is 0). */
+int audit_seal(struct audit *a, const char *keyfile, int *ret_line);
+/* Reopen the same path (after logrotate moved it); sealed logs start the
+ * new file with a seal record. */
 int audit_reopen(struct audit *a);
 /* Buffer one finished line (0), flushing first when the buffer is full. On
  * failure the line is counted as lost and -errno returned; the caller

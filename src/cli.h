@@ -25,4 +25,8 @@ int cmd_enable(int argc, char **argv, const struct cli *cli);
 int cmd_disable(int argc, char **argv, const struct cli *cli);
 int cmd_explain(int argc, char **argv, const struct cli *cli);
 
+/* The sealed audit log (src/cli_seal.c). */
+int cmd_setup_keys(int argc, char **argv, const struct cli *cli);
+int cmd_verify(int argc, char **argv, const struct cli *cli);
+
 #endif

@@ -30,6 +30,7 @@ enum daemon_key {
         DK_MODE, DK_ACTION, DK_FAILURE, DK_QUEUE, DK_QUEUES, DK_TABLE,
         DK_AUDIT_LOG, DK_USER, DK_CONTROL_SOCKET, DK_CONTROL_GROUP,
         DK_PROVIDER_DIRS, DK_METRICS_FILE, DK_METRICS_INTERVAL, DK_JOURNAL, DK_SHARD_MIN,
+        DK_SEAL_KEY,
         DK_COUNT
 };
 
@@ -52,6 +53,7 @@ static const struct {
         [DK_METRICS_INTERVAL] = { "metrics_interval", false },
         [DK_JOURNAL] = { "journal", false },
         [DK_SHARD_MIN] = { "shard_min", false },
+        [DK_SEAL_KEY] = { "seal_key", true },
 };
 
 struct parser {
@@ -330,6 +332,10 @@ static int daemon_set(struct parser *p, enum daemon_key k, const char *value)
                         return r;
                 c->shard_min = (size_t)n;
                 return 0;
+        case DK_SEAL_KEY:
+                if (!valid_abs_path(value))
+                        return fail(p, p->line, "%s: '%.128s' is not an absolute path", key, value);
+                return set_string(p, &c->seal_key, value);
         case DK_JOURNAL:
                 r = parse_bool(value);
                 if (r < 0)
@@ -766,6 +772,7 @@ void config_free(struct config *c)
         free(c->control_group);
         free(c->provider_dirs);
         free(c->metrics_file);
+        free(c->seal_key);
         free(c);
 }
 

@@ -63,6 +63,7 @@ struct config {
         char *provider_dirs;    /* colon-separated catalog dirs, later ones override */
         char *metrics_file;     /* NULL: no metrics */
         unsigned metrics_interval; /* seconds */
+        char *seal_key;         /* NULL: the audit log is not sealed */
         bool journal;           /* also send refused attempts to the journal */
         size_t shard_min;       /* allowed sets this big are sharded in the kernel; 0: never */
         struct cfg_policy *policies;

@@ -53,6 +53,8 @@ static const struct command commands[] = {
         { "doctor", cmd_doctor, "DOMAIN...: onboarding checklist (MX, SPF, table, listeners, stale catalogs)" },
         { "disable", cmd_disable, "remove the table and stop enforcing until `mxlock enable`" },
         { "enable", cmd_enable, "put the table back and enforce again" },
+        { "setup-keys", cmd_setup_keys, "create the audit log's sealing key; prints the verification key" },
+        { "verify", cmd_verify, "[--key K] [FILE...]: check the sealed audit log (0: holds, 1: FILE:LINE why)" },
 };
 
 static void usage(FILE *out, const char *progname)

@@ -1123,6 +1123,8 @@ static int open_audit(struct daemon *d)
         }
         if (r < 0)
                 return log_error_errno(r, "Cannot open the audit log %s: %m", d->cfg->audit_log);
+        if (d->cfg->seal_key && (r = audit_seal(d->audit, d->cfg->seal_key, &(int){ 0 })) < 0)
+                return log_error_errno(r, "Cannot seal the audit log with %s (mxlock setup-keys): %m", d->cfg->seal_key);
         return 0;
 }
 

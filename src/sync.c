@@ -88,6 +88,7 @@ struct sync_ctx {
         const char *dirs;
         char *shipped_dirs;             /* dirs without the state dir */
         const char *audit_path;
+        const char *seal_key;           /* mxlockd's; sync seals with seal_key.sync */
         const char *socket;
         const char *user;               /* the configuration's user =, or NULL */
         struct audit *audit;
@@ -506,6 +507,18 @@ static int audit_change(struct sync_ctx *x, const char *name, const char *spf, c
                 if (r < 0)
                         return r;
                 own_audit(x);
+                if (x->seal_key) {
+                        char *key = NULL;
+
+                        r = asprintf(&key, "%s.sync", x->seal_key) < 0 ? -ENOMEM
+                                                                        : audit_seal(x->audit, key, &(int){ 0 });
+                        free(key);
+                        if (r < 0) {
+                                audit_close(x->audit);  /* never write unsealed */
+                                x->audit = NULL;
+                                return r;
+                        }
+                }
         }
         g[glen++] = '[';
         for (size_t i = 0; i < sizeof(guard_names) / sizeof(guard_names[0]); i++)
@@ -1032,6 +1045,7 @@ int sync_main(int argc, char **argv, const char *config_path)
                                    : cfg && cfg->provider_dirs ? cfg->provider_dirs : SYNC_DEFAULT_PROVIDER_DIRS;
         x.audit_path = x.o.audit_log ? x.o.audit_log
                                      : cfg && cfg->audit_log ? cfg->audit_log : SYNC_DEFAULT_AUDIT_LOG;
+        x.seal_key = cfg ? cfg->seal_key : NULL;
         x.socket = cfg && cfg->control_socket ? cfg->control_socket : CONTROL_DEFAULT_SOCKET;
         x.user = cfg ? cfg->user : NULL;
         x.res.nameserver = x.o.nameserver;

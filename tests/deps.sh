@@ -8,7 +8,7 @@ PKGS=(
         # build
         build-essential pkg-config clang
         libmnl-dev libnftnl-dev libnetfilter-queue-dev libcap-dev zlib1g-dev
-        libcmocka-dev
+        libcmocka-dev libsodium-dev
         # end-to-end lab
         nftables iproute2 postfix swaks libio-socket-inet6-perl python3 procps psmisc util-linux
         bsdutils coreutils findutils
