@@ -42,6 +42,7 @@ MXT_FAIL=0
 MXT_SKIP=0
 MXT_LAB=0
 MXT_BGPIDS=()
+MXT_NETNS=()            # extra namespaces a test adds (deleted by the cleanup)
 MXLOCKD_PID=
 MXLOCKD_ERR=
 PROBE_SPORT=
@@ -200,8 +201,8 @@ lab_cleanup() {
                 stop_pid "$pid"
         done
         postfix_down
-        if [ "$MXT_LAB" = 1 ]; then
-                for ns in "$NS_SRV" "$NS_GW" "$NS_SPAM" "$LAB-chk"; do
+        if [ "$MXT_LAB" = 1 ] || [ ${#MXT_NETNS[@]} -gt 0 ]; then
+                for ns in "$NS_SRV" "$NS_GW" "$NS_SPAM" "$LAB-chk" "${MXT_NETNS[@]}"; do
                         [ -e "/run/netns/$ns" ] || continue
                         # Whatever still runs in our own namespaces was started by us.
                         for pid in $(ip netns pids "$ns" 2>/dev/null); do
