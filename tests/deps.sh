@@ -16,6 +16,8 @@ PKGS=(
         netsniff-ng hping3 dnsmasq-base prometheus systemd logrotate
         # packaging (make deb) and the systemd container test
         debhelper dpkg-dev fakeroot debootstrap systemd-container
+        # fleet (issue 16): rsyslog forwarding, node_exporter, man pages, lintian, completion
+        rsyslog rsyslog-relp prometheus-node-exporter curl scdoc man-db groff-base lintian bash-completion
 )
 
 # One dpkg-query for all of them; packages it does not know print nothing.
