@@ -36,7 +36,7 @@ fleet_lab() {
 declare -A FLEET_PID=()
 fleet_mxlockd() {
         local name=$1 d=$T/$1
-        mkdir -p "$d/textfile"
+        mkdir -p "$d/textfile" "$d/providers"
         cat >"$d/mxlock.conf" <<CONF
 [daemon]
 mode = enforce
@@ -45,7 +45,7 @@ queue = $QUEUE
 table = $TABLE
 audit_log = $d/audit.jsonl
 control_socket = $d/mxlock.sock
-provider_dirs = $d
+provider_dirs = $d/providers
 metrics_file = $d/textfile/mxlock.prom
 metrics_interval = 1
 

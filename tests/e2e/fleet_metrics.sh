@@ -10,12 +10,15 @@
 #   only, scrapes both and loads the shipped rules;
 # - a stream of refused SYNs to both hosts; after the daemons stop, a query
 #   over both hosts returns the sum of the counts in their audit logs, per
-#   host and in total (also through the shipped recording rule).
+#   host and in total (also through the shipped recording rule);
+# - `mxlock sync` writes mxlock-sync.prom beside the metrics file: a failed
+#   sync and the catalogs' checked dates reach Prometheus.
 # e2e-timeout: 120
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../fleet.sh"
 require_root
 require_mxlockd
+MXLOCK=${MXLOCK:-$MXT_ROOT/build/mxlock}
 for t in prometheus prometheus-node-exporter promtool curl; do
         command -v $t >/dev/null || { echo "skip - fleet_metrics (missing $t: run tests/deps.sh)"; exit 0; }
 done
@@ -66,6 +69,31 @@ both_up() {
 }
 ok "Prometheus scrapes both node exporters and sees mxlockd up" wait_until 30 both_up ||
         { tail -n 20 "$T/prometheus.log"; lab_finish; }
+
+# mxlock sync writes mxlock-sync.prom beside the metrics file: on h1 it
+# fails (its catalog's SPF cannot be looked up: no DNS server answers), on
+# h2 there is nothing to refresh, which is a success.
+printf '%s\n' 'description = Lab provider with SPF' 'source = tests/e2e/fleet_metrics.sh' \
+        'spf = _spf.example.test' 'checked = 2026-01-01' '198.51.100.0/24' >"$T/h1/providers/lab-spf.conf"
+printf '%s\n' 'description = Lab provider' 'source = tests/e2e/fleet_metrics.sh' \
+        'checked = 2026-06-01' '198.51.100.0/24' >"$T/h2/providers/lab-static.conf"
+sync_on() {
+        ip netns exec "${FLEET_NS[$1]}" "$MXLOCK" -c "$T/$1/mxlock.conf" sync --nameserver 127.0.0.1:53 --timeout 1 \
+                --state-dir "$T/$1/state" --no-reload
+}
+ok_fails "mxlock sync on h1 refuses (no DNS)" sync_on h1
+ok "mxlock sync on h2 has nothing to do" sync_on h2
+ok "mxlock-sync.prom passes promtool check metrics" \
+        sh -c "promtool check metrics <'$T/h1/textfile/mxlock-sync.prom' && promtool check metrics <'$T/h2/textfile/mxlock-sync.prom'"
+sync_seen() {
+        [ "$(query 'mxlock_sync_success{instance="192.0.2.1:9100"}' | awk '{ print $NF }')" = 0 ] &&
+        [ "$(query 'mxlock_sync_success{instance="192.0.2.2:9100"}' | awk '{ print $NF }')" = 1 ] &&
+        [ "$(query 'mxlock_catalog_checked_timestamp_seconds{provider="lab-spf"}' | awk '{ print $NF }')" = \
+                "$(date -u -d 2026-01-01 +%s)" ]
+}
+ok "Prometheus sees h1's sync failing, h2's not, and the catalogs' dates" wait_until 15 sync_seen
+catalog_ages() { [ "$(query 'count(mxlock:catalog_age:days)' | awk '{ print $NF }')" = 2 ]; }
+ok "the stale-catalog recording rule covers both hosts" wait_until 10 catalog_ages
 
 # A stream of bypass attempts: different numbers to each host, from several sources.
 ip -n "${FLEET_NS[spam]}" addr add 192.0.2.67/24 dev eth0
