@@ -743,7 +743,7 @@ static int follow_file(struct xstate *s, const char *path)
 static void usage(FILE *out)
 {
         fprintf(out,
-                "Usage: mxlock export --format ecs|ocsf [--since T] [--follow] [FILE...]\n"
+                "Usage: mxlock export --format ecs|ocsf [--since T] [--follow] [--hostname H] [FILE...]\n"
                 "\n"
                 "Write the audit log as one mapped JSON record per line, for a SIEM or a\n"
                 "log shipper reading a pipe:\n"
