@@ -11,7 +11,7 @@
 # - audit records are appended at a steady rate (about 40/s) with a
 #   sequence number; the collector is stopped for 20 s and started again,
 #   and the audit log is rotated (rename, as logrotate does) while it is
-#   away;
+#   away; then the mail host's rsyslogd is restarted under the stream;
 # - every record arrives exactly once, unchanged, in the collector's file
 #   for that host, and that file is a valid audit log for `mxlock export`.
 # e2e-timeout: 150
@@ -69,10 +69,14 @@ coll_stop() {
 }
 
 ok "collector rsyslogd listens on 2514" coll_start || lab_finish
-ip netns exec "${FLEET_NS[mail]}" rsyslogd -n -f "$T/mail/rsyslog.conf" -i "$T/mail/rsyslog.pid" \
-        >>"$T/mail/rsyslogd.log" 2>&1 &
-MAIL_PID=$!
-track "$MAIL_PID"
+MAIL_PID=
+mail_start() {
+        ip netns exec "${FLEET_NS[mail]}" rsyslogd -n -f "$T/mail/rsyslog.conf" -i "$T/mail/rsyslog.pid" \
+                >>"$T/mail/rsyslogd.log" 2>&1 &
+        MAIL_PID=$!
+        track "$MAIL_PID"
+}
+mail_start
 
 # The writer: a refused record every 25 ms with a sequence number in sport;
 # it keeps its file open like mxlockd and reopens the path when asked.
@@ -114,7 +118,15 @@ touch "$T/ctl.reopen"
 sleep 11.5
 ok "nothing arrived while the collector was stopped" test "$(lines "$OUT")" = "$before"
 ok "collector started again after 20 s" coll_start
-sleep 5
+sleep 3
+# the mail host's rsyslogd restarts too: its queue and its read position
+# in the audit log survive in its work directory
+mail_restart() {
+        kill -TERM "$MAIL_PID" && wait "$MAIL_PID"
+        mail_start
+}
+ok "mail host rsyslogd restarted under the stream" mail_restart
+sleep 3
 touch "$T/ctl.stop"
 wait "$WRITER_PID"
 N=$(cat "$T/ctl.seq")
