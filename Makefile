@@ -65,6 +65,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmxcore.a
 
 unit-bins: $(UNIT_BIN)
 
+# Manual pages, one scdoc source each (docs/man/NAME.SECTION.scd).
+MAN_SRC := $(wildcard docs/man/*.scd)
+MAN_OUT := $(MAN_SRC:docs/man/%.scd=$(BUILD)/man/%)
+.PHONY: man
+man: $(MAN_OUT)
+$(BUILD)/man/%: docs/man/%.scd
+	@mkdir -p $(dir $@)
+	scdoc <$< >$@.tmp && mv $@.tmp $@
+
 # Everything the tests need, from Debian packages (idempotent).
 deps:
 	./tests/deps.sh

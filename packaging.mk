@@ -23,6 +23,8 @@ TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 LOGROTATEDIR ?= $(SYSCONFDIR)/logrotate.d
 MXCONFDIR ?= $(SYSCONFDIR)/mxlock
 DOCDIR ?= $(PREFIX)/share/doc/mxlock
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
 # The unit names /usr/sbin and /usr/bin; rewritten for other prefixes.
 UNIT_SED := -e 's|/usr/sbin/mxlockd|$(SBINDIR)/mxlockd|g' \
@@ -35,7 +37,7 @@ DEB_OUT ?= build-deb
 
 .PHONY: install uninstall deb deb-locked deb-clean
 
-install: all
+install: all man
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)/providers
 	$(INSTALL) -m 0755 $(BUILD)/mxlockd $(DESTDIR)$(SBINDIR)/mxlockd
 	$(INSTALL) -m 0755 $(BUILD)/mxlock $(DESTDIR)$(BINDIR)/mxlock
@@ -56,6 +58,13 @@ install: all
 	$(INSTALL) -D -m 0644 systemd/mxlock.logrotate $(DESTDIR)$(LOGROTATEDIR)/mxlock
 	$(INSTALL) -d $(DESTDIR)$(DOCDIR)
 	for f in README.md docs/*.md; do [ ! -e "$$f" ] || $(INSTALL) -m 0644 "$$f" $(DESTDIR)$(DOCDIR)/; done
+	$(INSTALL) -d $(DESTDIR)$(DOCDIR)/examples/rsyslog $(DESTDIR)$(DOCDIR)/examples/prometheus
+	$(INSTALL) -m 0644 docs/examples/rsyslog/*.conf $(DESTDIR)$(DOCDIR)/examples/rsyslog/
+	$(INSTALL) -m 0644 docs/examples/prometheus/*.yml $(DESTDIR)$(DOCDIR)/examples/prometheus/
+	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 0644 $(BUILD)/man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 $(BUILD)/man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -D -m 0644 src/completion/mxlock.bash $(DESTDIR)$(BASHCOMPDIR)/mxlock
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && [ -d /run/systemd/system ]; then \
 		systemd-sysusers $(SYSUSERSDIR)/mxlock.conf && \
 		systemd-tmpfiles --create $(TMPFILESDIR)/mxlock.conf && \
@@ -74,6 +83,8 @@ uninstall:
 	rm -f $(DESTDIR)$(SYSUSERSDIR)/mxlock.conf $(DESTDIR)$(TMPFILESDIR)/mxlock.conf
 	rm -f $(DESTDIR)$(LOGROTATEDIR)/mxlock
 	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(MANDIR)/man5/mxlock.conf.5 $(DESTDIR)$(MANDIR)/man8/mxlockd.8 $(DESTDIR)$(MANDIR)/man8/mxlock.8
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/mxlock
 
 # dpkg-buildpackage writes to the parent directory; the results are moved to
 # $(DEB_OUT). debian/rules builds in its own build dir (build-deb/obj) with

@@ -12,6 +12,7 @@
 #include "catalog.h"
 #include "cli.h"
 #include "doctor.h"
+#include "export.h"
 #include "sync.h"
 #include "config.h"
 #include "report.h"
@@ -43,6 +44,15 @@ static int cmd_doctor(int argc, char **argv, const struct cli *cli)
 }
 static int cmd_providers(int argc, char **argv, const struct cli *cli);
 
+static int cmd_export(int argc, char **argv, const struct cli *cli)
+{
+        struct config *cfg = cli_load_config(cli);
+        int r = export_main(argc, argv, cfg && cfg->audit_log ? cfg->audit_log : DEFAULT_AUDIT_LOG);
+
+        config_free(cfg);
+        return r;
+}
+
 static const struct command commands[] = {
         { "status", cmd_status, "what mxlockd enforces, its counters and last reload" },
         { "explain", cmd_explain, "ADDRESS [PORT]: accepted or refused, and why (live kernel sets)" },
@@ -51,6 +61,7 @@ static const struct command commands[] = {
         { "providers", cmd_providers, "list the provider catalogs, or show one" },
         { "sync", cmd_sync, "refresh provider ranges from their SPF records (to /var/lib/mxlock/providers)" },
         { "doctor", cmd_doctor, "DOMAIN...: onboarding checklist (MX, SPF, table, listeners, stale catalogs)" },
+        { "export", cmd_export, "the audit log as ECS or OCSF records, one per line (--follow: like tail -F)" },
         { "disable", cmd_disable, "remove the table and stop enforcing until `mxlock enable`" },
         { "enable", cmd_enable, "put the table back and enforce again" },
         { "setup-keys", cmd_setup_keys, "create the audit log's sealing key; prints the verification key" },

@@ -866,7 +866,44 @@ static int record_field(struct report_record *rec, const char *key, const struct
         return 0;
 }
 
+/* Hand one member to a field callback, in the public value shape. */
+static void field_to_cb(report_field_fn fn, void *userdata, const char *key, const struct jvalue *v)
+{
+        struct report_value rv = {};
+
+        switch (v->type) {
+        case J_STRING:
+                rv.type = REPORT_V_STRING;
+                rv.str = v->str;
+                rv.len = strlen(v->str);
+                break;
+        case J_NUMBER:
+                rv.type = REPORT_V_NUMBER;
+                rv.str = v->num;
+                rv.len = v->numlen;
+                break;
+        case J_TRUE:
+        case J_FALSE:
+                rv.type = REPORT_V_BOOL;
+                rv.boolean = v->type == J_TRUE;
+                break;
+        case J_NULL:
+                rv.type = REPORT_V_NULL;
+                break;
+        case J_NESTED:
+                rv.type = REPORT_V_NESTED;
+                break;
+        }
+        fn(key, &rv, userdata);
+}
+
 int report_parse_line(char *line, size_t len, struct report_record *rec)
+{
+        return report_parse_line_fields(line, len, rec, NULL, NULL);
+}
+
+int report_parse_line_fields(char *line, size_t len, struct report_record *rec, report_field_fn fn,
+                             void *userdata)
 {
         struct jparser j = { .p = line, .end = line + len };
         bool has_ts = false;
@@ -895,6 +932,8 @@ int report_parse_line(char *line, size_t len, struct report_record *rec)
                                 return -EINVAL;
                         if (record_field(rec, key, &v, &has_ts) < 0)
                                 return -EINVAL;
+                        if (fn)
+                                field_to_cb(fn, userdata, key, &v);
                         jp_ws(&j);
                         if (j.p >= j.end)
                                 return -EINVAL;

@@ -74,6 +74,25 @@ struct report;
  * the line is corrupt (rec is then unspecified). */
 int report_parse_line(char *line, size_t len, struct report_record *rec);
 
+/* One member's value as report_parse_line_fields hands it over: a decoded
+ * string, a number's text (str/len, not NUL-terminated), a boolean, null, or
+ * a nested array/object (validated, content not given). */
+enum report_vtype { REPORT_V_STRING, REPORT_V_NUMBER, REPORT_V_BOOL, REPORT_V_NULL, REPORT_V_NESTED };
+struct report_value {
+        enum report_vtype type;
+        const char *str;
+        size_t len;
+        bool boolean;
+};
+typedef void (*report_field_fn)(const char *key, const struct report_value *v, void *userdata);
+
+/* report_parse_line, and fn is called for every member in order (also those
+ * the record does not know), so that a caller can read more fields than
+ * struct report_record holds. The callback may run before a later member
+ * turns out corrupt: use what it collected only when this returns 0. */
+int report_parse_line_fields(char *line, size_t len, struct report_record *rec, report_field_fn fn,
+                             void *userdata);
+
 /* Parse an RFC 3339 time ("2026-11-23T22:00:00Z", fractions, offsets, no
  * zone meaning UTC, or a date "2026-11-23") or a duration before now ("90m",
  * "24h", "7d", "2w", "30s") into µs. Returns 0 or -EINVAL. */

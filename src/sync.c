@@ -932,6 +932,71 @@ static char *dirs_without(const char *dirs, const char *state_dir)
         return out;
 }
 
+/* The node_exporter textfile for fleet alerts: when the configuration has a
+ * metrics_file, `mxlock sync` writes mxlock-sync.prom beside it (when it
+ * ran, whether every provider refreshed, and each catalog's checked date
+ * as the lists in force have it: the state directory overrides). Best
+ * effort: a failure is a warning, never a sync failure. */
+static void write_sync_metrics(const struct sync_ctx *x, const struct config *cfg, bool success)
+{
+        struct names names = { 0 };
+        char *dir = NULL, *dirs = NULL, *text = NULL;
+        size_t tlen = 0;
+        FILE *f;
+        int r;
+
+        if (!cfg || !cfg->metrics_file || x->o.dry_run)
+                return;
+        dir = strdup(cfg->metrics_file);
+        if (!dir)
+                return;
+        if (strrchr(dir, '/'))
+                *strrchr(dir, '/') = '\0';
+        else
+                strcpy(dir, ".");
+        if (asprintf(&dirs, "%s:%s", x->shipped_dirs, x->o.state_dir) < 0) {
+                dirs = NULL;
+                goto out;
+        }
+        f = open_memstream(&text, &tlen);
+        if (!f)
+                goto out;
+        fprintf(f, "# HELP mxlock_sync_last_run_timestamp_seconds When mxlock sync last ran.\n"
+                   "# TYPE mxlock_sync_last_run_timestamp_seconds gauge\n"
+                   "mxlock_sync_last_run_timestamp_seconds %lld\n", (long long)time(NULL));
+        fprintf(f, "# HELP mxlock_sync_success Whether the last mxlock sync refreshed every provider (1) or "
+                   "refused one (0).\n# TYPE mxlock_sync_success gauge\nmxlock_sync_success %d\n", success ? 1 : 0);
+        fprintf(f, "# HELP mxlock_catalog_checked_timestamp_seconds When a provider catalog in force was last "
+                   "checked (its checked = date).\n# TYPE mxlock_catalog_checked_timestamp_seconds gauge\n");
+        if (catalog_list(dirs, collect_name, &names) >= 0) {
+                for (size_t i = 0; i < names.n; i++) {
+                        char err[CONFIG_ERRLEN];
+                        struct catalog *c = NULL;
+                        struct tm tm = { 0 };
+                        const char *end;
+
+                        if (catalog_load(dirs, names.v[i], &c, err) < 0)
+                                continue;
+                        if (c->checked && (end = strptime(c->checked, "%Y-%m-%d", &tm)) && !*end)
+                                fprintf(f, "mxlock_catalog_checked_timestamp_seconds{provider=\"%s\"} %lld\n",
+                                        c->name, (long long)timegm(&tm));
+                        catalog_free(c);
+                }
+        }
+        if (fclose(f) != 0)
+                goto out;
+        r = write_atomic(dir, "mxlock-sync.prom", text, tlen);
+        if (r < 0)
+                fprintf(stderr, "mxlock sync: warning: cannot write %s/mxlock-sync.prom: %s\n", dir, strerror(-r));
+out:
+        for (size_t i = 0; i < names.n; i++)
+                free(names.v[i]);
+        free(names.v);
+        free(text);
+        free(dirs);
+        free(dir);
+}
+
 int sync_main(int argc, char **argv, const char *config_path)
 {
         static const struct option opts[] = {
@@ -1136,6 +1201,7 @@ int sync_main(int argc, char **argv, const char *config_path)
                 else
                         reload_daemon(&x, &ret);
         }
+        write_sync_metrics(&x, cfg, ret == SYNC_OK);
 out:
         if (x.audit)
                 audit_close(x.audit);

@@ -20,6 +20,8 @@ PKGS=(
         python3-scapy time
         # packaging (make deb) and the systemd container test
         debhelper dpkg-dev fakeroot debootstrap systemd-container
+        # fleet (issue 16): rsyslog forwarding, node_exporter, man pages, lintian, completion
+        rsyslog rsyslog-relp prometheus-node-exporter curl scdoc man-db groff-base lintian bash-completion
 )
 
 # One dpkg-query for all of them; packages it does not know print nothing.

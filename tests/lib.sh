@@ -201,7 +201,7 @@ lab_cleanup() {
                 stop_pid "$pid"
         done
         postfix_down
-        if [ "$MXT_LAB" = 1 ]; then
+        if [ "$MXT_LAB" = 1 ] || [ ${#MXT_NS_EXTRA[@]} -gt 0 ]; then
                 for ns in "$NS_SRV" "$NS_GW" "$NS_SPAM" "$LAB-chk" "${MXT_NS_EXTRA[@]}"; do
                         [ -e "/run/netns/$ns" ] || continue
                         # Whatever still runs in our own namespaces was started by us.
