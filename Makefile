@@ -8,8 +8,15 @@ DESTDIR ?=
 
 CC ?= cc
 PKGS := libmnl libnftnl libnetfilter_queue libcap zlib libsodium
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# pkg-config runs when a compile or link first needs the flags, never when
+# this file is read: `make demo` and `make check` install the -dev packages
+# (deps) first, and on a fresh machine the flags must be read after that.
+# Each is asked once and kept. A missing library stops the build with a
+# message that says what to do, not with undefined references.
+PKG_OK = $(eval PKG_OK := $$(shell pkg-config --exists $(PKGS) && echo yes))$(PKG_OK)
+pkg_flags = $(if $(PKG_OK),$(shell pkg-config $(1) $(PKGS)),$(error pkg-config does not find all of $(PKGS): run `make deps` as root (or with sudo) first))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(call pkg_flags,--cflags))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $$(call pkg_flags,--libs))$(PKG_LIBS)
 
 WARN := -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
         -Wpointer-arith -Wcast-qual -Wsign-compare -Wno-unused-parameter
@@ -41,7 +48,7 @@ CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all clean check unit e2e deps demo fuzz bench unit-bins
+.PHONY: all clean check unit e2e deps deps-demo demo fuzz bench unit-bins
 
 all: $(BUILD)/mxlockd $(BUILD)/mxlock
 
@@ -74,22 +81,27 @@ $(BUILD)/man/%: docs/man/%.scd
 	@mkdir -p $(dir $@)
 	scdoc <$< >$@.tmp && mv $@.tmp $@
 
-# Everything the tests need, from Debian packages (idempotent).
+# Debian packages (idempotent): deps for the tests, deps-demo for the demo.
 deps:
-	./tests/deps.sh
+	./tests/deps.sh test
+deps-demo:
+	./tests/deps.sh demo
 
 # Unit tests only (no root needed).
 unit: $(UNIT_BIN)
 	./tests/run --unit $(BUILD)
 
 # All tests: unit (plain and sanitized), fuzz smoke, end-to-end.
+# Each step after deps is a new make, so that it reads the flags of the
+# packages deps has just installed.
 check: deps
 	$(MAKE) all unit-bins
 	$(MAKE) SANITIZE=1 all unit-bins
 	$(MAKE) fuzz-build
 	./tests/run --all
 
-demo: deps all
+demo: deps-demo
+	$(MAKE) all
 	./tests/demo.sh
 
 clean:

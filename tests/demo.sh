@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/demo.sh: `sudo make demo`. Builds a small lab in network namespaces
-# (a mail server running Postfix, its email-security gateway and a spammer
+# (a mail server running an SMTP server, its email-security gateway and a spammer
 # who skips the MX), starts build/mxlockd with a demo provider catalog for
 # the gateway, sends mail both ways over IPv4 and IPv6, shows what happened
 # and the audit records, and tears everything down. Touches nothing outside
@@ -63,10 +63,10 @@ cat <<EOF
   gateway       $NS_GW    $GW4  $GW6   (the MX: the filtering provider)
                    |
   mail server   $NS_SRV   $SRV4 / $EXT4, $SRV6 / $EXT6
-                   |        Postfix on port 25, accepts mail for example.test
+                   |        SMTP server (aiosmtpd) on port 25, accepts mail for example.test
   spammer       $NS_SPAM  $SPAM4  $SPAM6   (skips the MX, connects directly)
 EOF
-postfix_up || die "Postfix did not start"
+smtpd_up || die "the SMTP server did not start"
 
 say "Configuration"
 provider_fixture demo-gateway 198.51.100.0/24 2001:db8:25::/48

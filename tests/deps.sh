@@ -1,28 +1,50 @@
 #!/usr/bin/env bash
-# tests/deps.sh: install every Debian package the build and the tests need.
+# tests/deps.sh: install the Debian packages the build, the demo or the tests need.
 # Idempotent: when everything is installed it touches neither apt nor the
 # network; otherwise one `apt-get update` and one install.
 set -euo pipefail
 
-PKGS=(
-        # build
-        build-essential pkg-config clang
+# tests/deps.sh [build|demo|test]: install the Debian packages one job
+# needs; each set includes the one before. Default: test (everything).
+#   build: compile mxlockd and mxlock
+#   demo:  `make demo`: the build plus the lab's tools. Nothing in it starts
+#          a service on the host (the demo's SMTP server is aiosmtpd, run in
+#          a namespace), so the demo leaves no MTA behind.
+#   test:  `make check`: every test, packaging, the containers.
+SET=${1:-test}
+BUILD_PKGS=(
+        build-essential pkg-config
         libmnl-dev libnftnl-dev libnetfilter-queue-dev libcap-dev zlib1g-dev
-        libcmocka-dev libsodium-dev
-        # end-to-end lab
-        nftables iproute2 postfix swaks libio-socket-inet6-perl python3 procps psmisc util-linux
-        bsdutils coreutils findutils
+        libsodium-dev
+)
+DEMO_PKGS=(
+        nftables iproute2 swaks libio-socket-inet6-perl python3 python3-aiosmtpd
+        procps psmisc util-linux bsdutils coreutils findutils
+)
+TEST_PKGS=(
+        clang libcmocka-dev
+        # end-to-end lab: a real Postfix
+        postfix
         # crafted packets (scapy), an MTA behind DNAT (aiosmtpd), conntrack -F
-        python3-scapy python3-aiosmtpd conntrack
+        python3-scapy conntrack
         # load and DNS fixtures; promtool checks the metrics file; systemd-analyze
         netsniff-ng hping3 dnsmasq-base prometheus systemd logrotate
-        # crafted sources (fold_net.sh); peak memory (report_memory.sh)
-        python3-scapy time
-        # packaging (make deb) and the systemd container test
-        debhelper dpkg-dev fakeroot debootstrap systemd-container
+        # peak memory (report_memory.sh)
+        time
+        # packaging (make deb), the systemd container and first-run tests
+        debhelper dpkg-dev fakeroot debootstrap systemd-container git
         # fleet (issue 16): rsyslog forwarding, node_exporter, man pages, lintian, completion
         rsyslog rsyslog-relp prometheus-node-exporter curl scdoc man-db groff-base lintian bash-completion
 )
+case $SET in
+build) PKGS=("${BUILD_PKGS[@]}") ;;
+demo) PKGS=("${BUILD_PKGS[@]}" "${DEMO_PKGS[@]}") ;;
+test) PKGS=("${BUILD_PKGS[@]}" "${DEMO_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+*)
+        echo "usage: tests/deps.sh [build|demo|test]" >&2
+        exit 2
+        ;;
+esac
 
 # One dpkg-query for all of them; packages it does not know print nothing.
 installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${PKGS[@]}" 2>/dev/null |
@@ -33,11 +55,11 @@ for p in "${PKGS[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-        echo "deps: all ${#PKGS[@]} packages installed"
+        echo "deps ($SET): all ${#PKGS[@]} packages installed"
         exit 0
 fi
 
-echo "deps: installing ${missing[*]}"
+echo "deps ($SET): installing ${missing[*]}"
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then
         if command -v sudo >/dev/null 2>&1; then

@@ -321,6 +321,30 @@ postfix_down() {
         PF_PID=
 }
 
+# smtpd_up: a light SMTP server in SRV for the demo (Debian's
+# python3-aiosmtpd), one listener per family on port 25, writing the same
+# Maildir as postfix_up (so mail_count and mail_wait work for both). Unlike
+# Postfix it brings no system-wide service with its package: `make demo`
+# installs nothing that starts on the host.
+smtpd_up() {
+        local l
+        PF_DIR=$T/smtpd
+        install -d -m 755 "$PF_DIR" "$PF_DIR/vmail"
+        for l in 0.0.0.0:25 :::25; do
+                ip netns exec "$NS_SRV" "$PY" -m aiosmtpd -n -l "$l" \
+                        -c aiosmtpd.handlers.Mailbox "$PF_DIR/vmail/box" >>"$PF_DIR/smtpd.out" 2>&1 &
+                track $!
+        done
+        wait_until 10 smtpd_listening && return 0
+        echo "aiosmtpd did not start listening on port 25 in SRV:" >&2
+        tail -n 20 "$PF_DIR/smtpd.out" >&2
+        return 1
+}
+
+smtpd_listening() {
+        [ "$(in_ns "$NS_SRV" ss -Hltn 'sport = :25' | wc -l)" -ge 2 ]
+}
+
 # Number of messages Postfix delivered.
 mail_count() {
         find "$PF_DIR/vmail" -path '*/new/*' -type f 2>/dev/null | wc -l
