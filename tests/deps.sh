@@ -20,6 +20,9 @@ BUILD_PKGS=(
 DEMO_PKGS=(
         nftables iproute2 swaks libio-socket-inet6-perl python3 python3-aiosmtpd
         procps psmisc util-linux bsdutils coreutils findutils
+        # /etc/protocols and /etc/services: without them swaks cannot connect
+        # (a minimal Debian lacks them)
+        netbase
 )
 TEST_PKGS=(
         clang libcmocka-dev
