@@ -265,6 +265,17 @@ lab_up() {
         ip -n "$NS_SPAM" link set mx0 up
 }
 
+# ---- Debian trees for container tests ---------------------------------------
+
+# The Debian mirror debootstrap uses: $MIRROR, else the host's own apt source.
+mirror() {
+        local m
+        [ -n "${MIRROR:-}" ] && { echo "$MIRROR"; return; }
+        m=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
+                grep -v security | grep -oE 'https?://[^ ]+/debian/?' | head -n 1)
+        echo "${m:-http://deb.debian.org/debian}"
+}
+
 # ---- Postfix ----------------------------------------------------------------
 
 # A private Postfix in SRV on every SRV address, port 25, delivering mail for

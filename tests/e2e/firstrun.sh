@@ -28,14 +28,6 @@ for t in debootstrap systemd-nspawn git; do
         fi
 done
 
-mirror() {
-        local m
-        [ -n "${MIRROR:-}" ] && { echo "$MIRROR"; return; }
-        m=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-                grep -v security | grep -oE 'https?://[^ ]+/debian/?' | head -n 1)
-        echo "${m:-http://deb.debian.org/debian}"
-}
-
 base_ready() {
         [ -f "$BASE.version" ] && [ "$(cat "$BASE.version")" = "$BASE_VERSION" ] && [ -x "$BASE/usr/bin/git" ]
 }

@@ -42,14 +42,6 @@ SRV_TABLE_SEEN=0
 
 # ---- the cached root tree ---------------------------------------------------
 
-mirror() {
-        local m
-        [ -n "${MIRROR:-}" ] && { echo "$MIRROR"; return; }
-        m=$(grep -hE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-                grep -v security | grep -oE 'https?://[^ ]+/debian/?' | head -n 1)
-        echo "${m:-http://deb.debian.org/debian}"
-}
-
 # The cached tree, built once per ROOTFS_VERSION (about a minute), shared by
 # every run read-only (each run boots an overlay of it).
 rootfs_ready() {
