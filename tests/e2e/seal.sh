@@ -21,10 +21,12 @@ done
 MXLOCK=${MXLOCK:-$MXT_ROOT/build/mxlock}
 
 ok "lab up" lab_up || lab_finish
-# distinct sources, so that no attempt is folded into a later summary
+# distinct sources in distinct networks (IPv6 /48s), so that no attempt is
+# folded into a later summary, by source or by network
 for i in $(seq 100 139); do
-        ip -n "$NS_SPAM" addr add 192.0.2.$i/24 dev mx0 || break
+        ip -n "$NS_SPAM" addr add "2001:db8:$i::66/128" dev mx0 nodad || break
 done
+ip -n "$NS_SRV" route add 2001:db8:100::/40 via "$SPAM6"
 NEXT_SRC=100
 
 # ---- keys -------------------------------------------------------------------
@@ -54,7 +56,7 @@ refuse() {
         local i before
         before=$(audit_count refused)
         for ((i = 0; i < $1; i++)); do
-                probe_is refused "$NS_SPAM" "$EXT4" 25 "192.0.2.$NEXT_SRC" 1000 || return 1
+                probe_is refused "$NS_SPAM" "$EXT6" 25 "2001:db8:$NEXT_SRC::66" 1000 || return 1
                 NEXT_SRC=$((NEXT_SRC + 1))
         done
         wait_until 5 eval '[ "$(audit_count refused)" -ge $((before + $1)) ]'
