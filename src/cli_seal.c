@@ -29,7 +29,7 @@ static void setup_keys_usage(FILE *out, const char *progname)
                 "\n"
                 "Create the audit log's sealing key and print the verification key on\n"
                 "stdout, once: it is not kept on this host. Give it to the security team,\n"
-                "who check the log with `mxlock verify --key KEY`. Whoever holds it can\n"
+                "who check the log with `mxlock verify` and that key. Whoever holds it can\n"
                 "also seal, so keep it off the mail host.\n"
                 "\n"
                 "  --key-file FILE     the sealing key (default: the configuration's\n"

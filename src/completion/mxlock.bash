@@ -63,8 +63,8 @@ _mxlock()
                 opts="--dir --help"
                 argopts="--dir" ;;
         sync)
-                opts="--force --max-shrink --state-dir --nameserver --timeout --max-lookups --provider-dirs --audit-log --no-reload --dry-run --help"
-                argopts="--max-shrink --state-dir --nameserver --timeout --max-lookups --provider-dirs --audit-log" ;;
+                opts="--force --max-shrink --max-growth --state-dir --nameserver --timeout --max-lookups --provider-dirs --audit-log --no-reload --dry-run --help"
+                argopts="--max-shrink --max-growth --state-dir --nameserver --timeout --max-lookups --provider-dirs --audit-log" ;;
         doctor)
                 opts="--format --nameserver --timeout --provider-dirs --stale-days --help"
                 argopts="--format --nameserver --timeout --provider-dirs --stale-days" ;;
@@ -72,7 +72,10 @@ _mxlock()
                 opts="--key --help"
                 argopts="--key"
                 files=yes ;;
-        reload | disable | enable | setup-keys | help)
+        setup-keys)
+                opts="--key-file --interval --user --force --help"
+                argopts="--key-file --interval --user" ;;
+        reload | disable | enable | help)
                 opts="--help" ;;
         *)
                 return 0 ;;
