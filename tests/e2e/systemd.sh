@@ -22,7 +22,7 @@ require_root
 
 MXT_CACHE=${MXT_CACHE:-/var/cache/mxlock-test}
 ROOTFS=$MXT_CACHE/bookworm-rootfs
-ROOTFS_PKGS=systemd,systemd-sysv,dbus,nftables,libmnl0,libnftnl11,libnetfilter-queue1,libcap2,zlib1g,logrotate,iproute2,procps
+ROOTFS_PKGS=systemd,systemd-sysv,dbus,nftables,libmnl0,libnftnl11,libnetfilter-queue1,libcap2,zlib1g,libsodium23,logrotate,iproute2,procps
 # Bump when the preparation below changes: the cache is rebuilt.
 ROOTFS_VERSION="v1 bookworm minbase $ROOTFS_PKGS"
 
