@@ -1,5 +1,5 @@
 /* src/audit.h: the audit log: one JSON object per line, appended to a file
- * created 0640. The schema is in DESIGN.md; this module only formats and
+ * created 0640. The schema is in the README ("The audit log"); this module only formats and
  * writes, it never decides what to record. */
 #ifndef MXLOCK_AUDIT_H
 #define MXLOCK_AUDIT_H

@@ -1,4 +1,4 @@
-/* src/catalog.c: provider catalogs (see catalog.h and DESIGN.md).
+/* src/catalog.c: provider catalogs (see catalog.h and docs/design.md).
  *
  * Key lines "key = value" (description, source, spf, checked, provider, tenant,
  * mx) and entry lines

@@ -1,4 +1,4 @@
-/* src/config.c: the mxlock.conf parser (see config.h and DESIGN.md).
+/* src/config.c: the mxlock.conf parser (see config.h and docs/design.md).
  *
  * A hand-written line parser: every error names FILE:LINE and stops the
  * load; warnings go to the caller's callback. Nothing here logs. */

@@ -14,7 +14,7 @@ ok "second gateway-side IPv6 address" ip -n "$NS_GW" addr add "$BAD6/64" dev mx0
 ok "postfix listening in SRV" postfix_up || lab_finish
 
 # The gateway's ranges come from a provider catalog; deny carves a known-bad
-# host out of them (DESIGN.md's "Blocked" profile).
+# host out of them (a "Blocked" connection profile: deny wins over allow).
 provider_fixture lab-gateway 198.51.100.0/24 2001:db8:25::/48
 mkconf "$T/mxlock.conf" <<CONF
 [policy inbound-smtp]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/e2e/sync.sh: `mxlock sync` against a real DNS server: dnsmasq in a
-# network namespace serving fixture zones built from shared/providers.md
+# network namespace serving fixture zones built from the providers' published records
 # (Google's nested netblocks with adjacent blocks, Microsoft EOP's shrink),
 # plus nested includes with a and mx, an SPF record split into several
 # strings, a loop, too many lookups, an empty record, and a DNS timeout.
@@ -40,7 +40,7 @@ NB1="v=spf1 ip4:35.190.247.0/24 ip4:64.233.160.0/19 ip4:66.102.0.0/20 ip4:66.249
 NB1b="ip4:74.125.0.0/16 ip4:108.177.8.0/21 ip4:173.194.0.0/16 ip4:209.85.128.0/17 ip4:216.58.192.0/19 "
 NB1c="ip4:216.239.32.0/20 ~all"
 cat >"$T/dns.conf" <<EOF
-# Google: _spf.google.com and its three netblocks (shared/providers.md). The
+# Google: _spf.google.com and its three netblocks (as published before 2025). The
 # first netblocks record is published as three strings. 216.239.32.0/19 is
 # split into two adjacent /20s across two records (they must merge back),
 # and a new block 198.51.100.0/24 appeared in _netblocks3.
@@ -98,7 +98,7 @@ dns_answers() {
 # ---- catalogs and configuration ---------------------------------------------
 
 mkdir -p "$T/providers"
-# Google's older, nested form (shared/providers.md): the catalog shipped before
+# Google's older, nested form: the catalog shipped before
 # 2026-12, kept here as merge-test data (the shipped one is flattened now).
 {
         echo "description = Google (test fixture, older netblocks)"
@@ -114,7 +114,7 @@ mkdir -p "$T/providers"
         done
 } >"$T/providers/google.conf"
 cat >"$T/providers/microsoft-eop.conf" <<'EOF'
-# The older Microsoft EOP list (shared/providers.md): 52.100.0.0/14 and 2a01:111:f403::/48.
+# The older Microsoft EOP list: 52.100.0.0/14 and 2a01:111:f403::/48.
 description = Microsoft Exchange Online Protection (test fixture, older list)
 source = tests/e2e/sync.sh
 spf = spf.protection.outlook.com
