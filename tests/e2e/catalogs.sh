@@ -12,6 +12,7 @@
 #
 # MXLOCK=path overrides build/mxlock (it must have the sync command).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../synclib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
         echo "skip - $MXT_NAME (needs root: network namespaces)"
@@ -44,10 +45,6 @@ ip netns exec "$NS_SRV" dnsmasq --keep-in-foreground --no-resolv --no-hosts --pi
         >"$T/dnsmasq.out" 2>&1 &
 DNSMASQ_PID=$!
 track $DNSMASQ_PID
-dns_answers() {
-        pid_gone "$DNSMASQ_PID" && return 2
-        in_ns "$NS_SRV" ss -Hlun "sport = :$DNS_PORT" | grep -q 127.0.0.1
-}
 ok "dnsmasq serves the published records" wait_until 5 dns_answers || lab_finish
 
 mkdir -p "$T/state"

@@ -12,6 +12,7 @@
 #
 # MXLOCK=path overrides build/mxlock (it must have the doctor command).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../synclib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
         echo "skip - $MXT_NAME (needs root: network namespaces)"
@@ -93,10 +94,6 @@ ip netns exec "$NS_SRV" dnsmasq --keep-in-foreground --no-resolv --no-hosts --pi
         >"$T/dnsmasq.out" 2>&1 &
 DNSMASQ_PID=$!
 track $DNSMASQ_PID
-dns_answers() {
-        pid_gone "$DNSMASQ_PID" && return 2
-        in_ns "$NS_SRV" ss -Hlun "sport = :$DNS_PORT" | grep -q 127.0.0.1
-}
 ok "dnsmasq answers in the namespace" wait_until 5 dns_answers || lab_finish
 
 # ---- catalogs and configuration ---------------------------------------------
@@ -133,13 +130,6 @@ doctor() {
         MX_RC=$?
         { echo "=== mxlock doctor $* -> $MX_RC"; cat "$T/out"; } >>"$T/mxlock.log"
         return 0
-}
-
-rc_is() {
-        [ "$MX_RC" -eq "$1" ] && return 0
-        echo "exit $MX_RC, want $1; output:"
-        cat "$T/out"
-        return 1
 }
 
 # line STATUS CHECK TEXT: a checklist line "STATUS  CHECK ... TEXT".

@@ -9,6 +9,7 @@
 #
 # MXLOCK=path overrides build/mxlock (it must have the sync command).
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../synclib.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
         echo "skip - $MXT_NAME (needs root: network namespaces)"
@@ -90,11 +91,6 @@ dns_up() {
         wait_until 5 dns_answers
 }
 
-dns_answers() {
-        pid_gone "$DNSMASQ_PID" && return 2
-        in_ns "$NS_SRV" ss -Hlun "sport = :$DNS_PORT" | grep -q 127.0.0.1
-}
-
 # ---- catalogs and configuration ---------------------------------------------
 
 mkdir -p "$T/providers"
@@ -166,32 +162,9 @@ for f in "$T"/providers/*.conf; do
         sha256sum "$f"
 done >"$T/shipped.sha256"
 
-# mx ARGS...: mxlock -c CONF ARGS inside the namespace, bounded; output in $T/out.
-mx() {
-        timeout 60 ip netns exec "$NS_SRV" "$MXLOCK" -c "$T/mxlock.conf" "$@" >"$T/out" 2>&1
-        MX_RC=$?
-        { echo "=== mxlock $* -> $MX_RC"; cat "$T/out"; } >>"$T/mxlock.log"
-        return 0
-}
-
 # sync ARGS...: mx sync with the lab's nameserver and state dir.
 sync_() {
         mx sync --nameserver 127.0.0.1:$DNS_PORT --state-dir "$STATE" --timeout 1 "$@"
-}
-
-# rc_is N: the last command exited N.
-rc_is() {
-        [ "$MX_RC" -eq "$1" ] && return 0
-        echo "exit $MX_RC, want $1; output:"
-        cat "$T/out"
-        return 1
-}
-
-out_has() {
-        grep -qF -- "$1" "$T/out" && return 0
-        echo "output lacks '$1':"
-        cat "$T/out"
-        return 1
 }
 
 # state_has NAME LINE...: STATE/NAME.conf has each entry (first word of a line).
@@ -216,13 +189,6 @@ state_lacks() {
         done
 }
 
-no_state() {
-        [ ! -e "$STATE/$1.conf" ] && return 0
-        echo "$STATE/$1.conf was written:"
-        cat "$STATE/$1.conf"
-        return 1
-}
-
 # prefixes NAME: the entries of STATE/NAME.conf, sorted.
 prefixes() {
         grep -v '^#' "$STATE/$1.conf" | grep -v '=' | awk 'NF {print $1}' | sort
@@ -230,22 +196,6 @@ prefixes() {
 
 shipped_untouched() {
         sha256sum -c --quiet "$T/shipped.sha256"
-}
-
-# changes PROVIDER: number of ranges-changed records for PROVIDER.
-changes() {
-        "$PY" - "$AUDIT" "$1" <<'EOF'
-import json, sys
-n = 0
-try:
-    for line in open(sys.argv[1], encoding="utf-8"):
-        r = json.loads(line)
-        if r.get("event") == "ranges-changed" and r.get("provider") == sys.argv[2]:
-            n += 1
-except FileNotFoundError:
-    pass
-print(n)
-EOF
 }
 
 # last_change PROVIDER PYTHON-EXPR: the provider's last ranges-changed record r satisfies EXPR.

@@ -9,6 +9,7 @@
 #   a/0) or a list that grows far beyond what it was must be refused unless
 #   --force, and a forced ranges-changed record names the guard.
 . "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../synclib.sh"
 require_root
 require_mxlockd
 for t in dnsmasq setpriv "$PY"; do
@@ -38,10 +39,6 @@ txt-record=four.example.net,"v=spf1 ip4:198.51.100.0/24 ip4:192.0.2.0/24 ip4:203
 txt-record=five.example.net,"v=spf1 ip4:198.51.100.0/24 ip4:192.0.2.0/24 ip4:203.0.113.0/24 ip4:198.51.101.0/24 ip4:198.51.102.0/24 -all"
 EOF
 
-dns_answers() {
-        pid_gone "$DNSMASQ_PID" && return 2
-        in_ns "$NS_SRV" ss -Hlun "sport = :$DNS_PORT" | grep -q 127.0.0.1
-}
 dns_up() {
         ip netns exec "$NS_SRV" dnsmasq --keep-in-foreground --no-resolv --no-hosts --pid-file= \
                 --port=$DNS_PORT --listen-address=127.0.0.1 --bind-interfaces --user=nobody \
@@ -84,46 +81,8 @@ ports = 25
 providers = split
 CONF
 
-mx() {
-        timeout 60 ip netns exec "$NS_SRV" "$MXLOCK" -c "$T/mxlock.conf" "$@" >"$T/out" 2>&1
-        MX_RC=$?
-        { echo "=== mxlock $* -> $MX_RC"; cat "$T/out"; } >>"$T/mxlock.log"
-        return 0
-}
 sync_() {
         mx sync --nameserver 127.0.0.1:$DNS_PORT --state-dir "$STATE" --timeout 1 --no-reload "$@"
-}
-rc_is() {
-        [ "$MX_RC" -eq "$1" ] && return 0
-        echo "exit $MX_RC, want $1; output:"
-        cat "$T/out"
-        return 1
-}
-out_has() {
-        grep -qF -- "$1" "$T/out" && return 0
-        echo "output lacks '$1':"
-        cat "$T/out"
-        return 1
-}
-no_state() {
-        [ ! -e "$STATE/$1.conf" ] && return 0
-        echo "$STATE/$1.conf was written:"
-        cat "$STATE/$1.conf"
-        return 1
-}
-changes() {
-        "$PY" - "$AUDIT" "$1" <<'EOF'
-import json, sys
-n = 0
-try:
-    for line in open(sys.argv[1], encoding="utf-8"):
-        r = json.loads(line)
-        if r.get("event") == "ranges-changed" and r.get("provider") == sys.argv[2]:
-            n += 1
-except FileNotFoundError:
-    pass
-print(n)
-EOF
 }
 last_change() {        # last_change PROVIDER PYTHON-EXPR
         "$PY" - "$AUDIT" "$1" "$2" <<'EOF'
