@@ -43,7 +43,7 @@ LDFLAGS += $(SAN)
 LDLIBS += $(PKG_LIBS) -lresolv
 
 MAINS := src/mxlockd.c src/mxlock.c
-CORE_SRC := $(filter-out $(MAINS),$(wildcard src/*.c rules/*.c nfq/*.c))
+CORE_SRC := $(filter-out $(MAINS),$(wildcard src/*.c src/*/*.c rules/*.c nfq/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -52,7 +52,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 all: $(BUILD)/mxlockd $(BUILD)/mxlock
 
-$(BUILD)/%.o: %.c $(wildcard src/*.h rules/*.h nfq/*.h)
+$(BUILD)/%.o: %.c $(wildcard src/*.h src/*/*.h rules/*.h nfq/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
