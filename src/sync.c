@@ -32,6 +32,7 @@
 #include "dns.h"
 #include "prefix.h"
 #include "spf.h"
+#include "schema.h"
 #include "sync.h"
 
 #ifndef MXLOCK_DATADIR
@@ -529,20 +530,19 @@ static int audit_change(struct sync_ctx *x, const char *name, const char *spf, c
         gettimeofday(&tv, NULL);
         json_prefixes(added, a, sizeof(a), &oa);
         json_prefixes(removed, rm, sizeof(rm), &orm);
-        jline_begin(&j, &tv, "ranges-changed");
-        jline_str(&j, "provider", name);
-        jline_str(&j, "spf", spf);
-        jline_raw(&j, "added", a);
-        jline_raw(&j, "removed", rm);
-        if (oa)
-                jline_uint(&j, "added_omitted", oa);
-        if (orm)
-                jline_uint(&j, "removed_omitted", orm);
-        jline_uint(&j, "count_before", before);
-        jline_uint(&j, "count_after", after);
-        jline_bool(&j, "forced", forced);
-        jline_raw(&j, "guards", g);
-        jline_end(&j);
+        schema_ranges_changed(&j, &(struct schema_ranges_changed){
+                                          .tv = &tv,
+                                          .provider = name,
+                                          .spf = spf,
+                                          .added = a,
+                                          .removed = rm,
+                                          .added_omitted = oa,
+                                          .removed_omitted = orm,
+                                          .count_before = before,
+                                          .count_after = after,
+                                          .forced = forced,
+                                          .guards = g,
+                                  });
         r = audit_write(x->audit, &j);
         if (r == 0)
                 r = audit_flush(x->audit);
