@@ -20,17 +20,11 @@
 #define COUNT_MAX (UINT64_C(1) << 53)   /* largest count accepted in a record */
 #define POLICY_OTHERS_BIT 63            /* policy ids >= 63 share this bit */
 
-static const char *const event_names[REPORT_EV_COUNT] = {
-        [REPORT_EV_REFUSED] = "refused",
-        [REPORT_EV_OBSERVED] = "observed",
-        [REPORT_EV_SUMMARY] = "summary",
-        [REPORT_EV_MISSED] = "missed",
-        [REPORT_EV_START] = "start",
-        [REPORT_EV_STOP] = "stop",
-        [REPORT_EV_RELOAD] = "reload",
-        [REPORT_EV_RESTORED] = "restored",
-        [REPORT_EV_OTHER] = "other",
-};
+/* The name of event i as the report shows it: the schema's, or "other". */
+static const char *event_name(size_t i)
+{
+        return i < SCHEMA_EVENT_COUNT ? schema_events[i].name : "other";
+}
 
 /* ------------------------------------------------------------------ */
 /* Small helpers */
@@ -487,7 +481,7 @@ static bool jv_uint(const struct json_value *v, uint64_t max, uint64_t *ret)
 static int record_field(struct report_record *rec, const char *key, const struct json_value *v, bool *has_ts)
 {
         uint64_t n;
-        size_t i;
+        int ev;
 
         switch (key[0]) {
         case 't':
@@ -502,10 +496,8 @@ static int record_field(struct report_record *rec, const char *key, const struct
                         if (v->type != JSON_STRING)
                                 return -EINVAL;
                         rec->event_name = v->str;
-                        rec->event = REPORT_EV_OTHER;
-                        for (i = 0; i < REPORT_EV_OTHER; i++)
-                                if (strcmp(v->str, event_names[i]) == 0)
-                                        rec->event = (enum report_event)i;
+                        ev = schema_event_from_name(v->str);
+                        rec->event = ev < 0 ? REPORT_EV_OTHER : (enum report_event)ev;
                 } else if (strcmp(key, "error") == 0) {
                         if (!jv_optstr(v, &rec->error))
                                 return -EINVAL;
@@ -1555,7 +1547,7 @@ static void write_table(const struct view *v, FILE *out)
                 " outside the period\n", r->lines, r->corrupt, r->filtered);
         fputs("  events    ", out);
         for (i = 0; i < REPORT_EV_COUNT; i++)
-                fprintf(out, " %s %" PRIu64, event_names[i], r->events[i]);
+                fprintf(out, " %s %" PRIu64, event_name(i), r->events[i]);
         fputc('\n', out);
         fprintf(out, "  attempts   %" PRIu64 " (refused %" PRIu64 ", observed %" PRIu64
                 ", in summaries %" PRIu64 ", missed %" PRIu64 ")\n", r->attempts,
@@ -1660,7 +1652,7 @@ static void write_json(const struct view *v, FILE *out)
                 r->lines, r->corrupt, r->filtered);
         fputs(",\"events\":{", out);
         for (i = 0; i < REPORT_EV_COUNT; i++)
-                fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", event_names[i], r->events[i]);
+                fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", event_name(i), r->events[i]);
         fprintf(out, "},\"attempts\":%" PRIu64 ",\"attempts_by_event\":{\"refused\":%" PRIu64
                 ",\"observed\":%" PRIu64 ",\"summary\":%" PRIu64 ",\"missed\":%" PRIu64 "}",
                 r->attempts, r->ev_attempts[REPORT_EV_REFUSED], r->ev_attempts[REPORT_EV_OBSERVED],
@@ -1764,7 +1756,7 @@ static void write_csv(const struct view *v, FILE *out)
         csv_num(out, "summary", "corrupt", r->corrupt, "");
         csv_num(out, "summary", "filtered", r->filtered, "");
         for (i = 0; i < REPORT_EV_COUNT; i++) {
-                snprintf(key, sizeof(key), "events.%s", event_names[i]);
+                snprintf(key, sizeof(key), "events.%s", event_name(i));
                 csv_num(out, "summary", key, r->events[i], "");
         }
         csv_num(out, "summary", "attempts", r->attempts, "");
@@ -1908,7 +1900,7 @@ static void write_html(const struct view *v, FILE *out)
         html_kv_num(out, "distinct sources", r->sources.n);
         fputs("</table>\n<h2>Records by event</h2>\n<table>\n<tr>", out);
         for (i = 0; i < REPORT_EV_COUNT; i++)
-                fprintf(out, "<th>%s</th>", event_names[i]);
+                fprintf(out, "<th>%s</th>", event_name(i));
         fputs("</tr>\n<tr>", out);
         for (i = 0; i < REPORT_EV_COUNT; i++)
                 fprintf(out, "<td class=\"n\">%" PRIu64 "</td>", r->events[i]);

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "schema.h"
+
 #define REPORT_LINE_MAX (1024 * 1024)   /* longer lines are skipped as corrupt */
 #define REPORT_TOP_DEFAULT 10
 /* Memory stays bounded however many sources a log holds: this many are
@@ -22,16 +24,23 @@
 #define REPORT_SOURCES_OTHER "(other sources)"
 #define REPORT_RELOAD_ERRORS_KEPT 20    /* the most recent reload errors kept */
 
+/* The events report counts: every event of the schema's table (schema.h),
+ * in its order, and OTHER for a well-formed record whose event the tree
+ * does not write. */
 enum report_event {
-        REPORT_EV_REFUSED,
-        REPORT_EV_OBSERVED,
-        REPORT_EV_SUMMARY,
-        REPORT_EV_MISSED,
-        REPORT_EV_START,
-        REPORT_EV_STOP,
-        REPORT_EV_RELOAD,
-        REPORT_EV_RESTORED,
-        REPORT_EV_OTHER,        /* a well-formed record with an unknown event */
+        REPORT_EV_REFUSED = SCHEMA_REFUSED,
+        REPORT_EV_OBSERVED = SCHEMA_OBSERVED,
+        REPORT_EV_SUMMARY = SCHEMA_SUMMARY,
+        REPORT_EV_MISSED = SCHEMA_MISSED,
+        REPORT_EV_START = SCHEMA_START,
+        REPORT_EV_STOP = SCHEMA_STOP,
+        REPORT_EV_RELOAD = SCHEMA_RELOAD,
+        REPORT_EV_RESTORED = SCHEMA_RESTORED,
+        REPORT_EV_ENABLED = SCHEMA_ENABLED,
+        REPORT_EV_DISABLED = SCHEMA_DISABLED,
+        REPORT_EV_RANGES_CHANGED = SCHEMA_RANGES_CHANGED,
+        REPORT_EV_SEAL = SCHEMA_SEAL,
+        REPORT_EV_OTHER = SCHEMA_EVENT_COUNT,   /* a well-formed record with an unknown event */
         REPORT_EV_COUNT,
 };
 

@@ -1031,6 +1031,61 @@ static void test_format_empty(void **state)
         report_free(r);
 }
 
+/* Every event the tree writes has its own count in every format (the
+ * schema's event table): enable/disable and sync's ranges-changed records,
+ * and the seal records of a sealed log, are not "other". */
+static void test_all_schema_events(void **state)
+{
+        static const char *const lines[] = {
+                "{\"ts\":\"2026-11-23T22:00:00Z\",\"event\":\"disabled\",\"result\":\"ok\",\"mode\":\"enforce\"}",
+                "{\"ts\":\"2026-11-23T22:10:00Z\",\"event\":\"enabled\",\"result\":\"ok\",\"mode\":\"enforce\"}",
+                "{\"ts\":\"2026-11-23T22:20:00Z\",\"event\":\"ranges-changed\",\"provider\":\"example\","
+                "\"spf\":\"_spf.example.test\",\"added\":[\"192.0.2.0/24\"],\"removed\":[],\"count_before\":4,"
+                "\"count_after\":5,\"forced\":false,\"guards\":[]}",
+                "{\"ts\":\"2026-11-23T22:20:01Z\",\"event\":\"ranges-changed\",\"provider\":\"example\","
+                "\"spf\":null,\"added\":[],\"removed\":[\"192.0.2.0/24\"],\"count_before\":5,"
+                "\"count_after\":4,\"forced\":true,\"guards\":[\"shrink\"]}",
+                "{\"ts\":\"2026-11-23T22:30:00Z\",\"event\":\"seal\",\"reason\":\"start\",\"prev\":null,\"run\":\"r\"}",
+                "{\"ts\":\"2026-11-23T22:40:00Z\",\"event\":\"future-kind\"}",
+        };
+        struct report *r = new_report(false, 0, false, 0, 10);
+        char *out;
+
+        (void) state;
+        for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+                char *l = strdup(lines[i]);
+
+                assert_non_null(l);
+                assert_int_equal(report_add_line(r, l, strlen(l)), 1);
+                free(l);
+        }
+        assert_int_equal(report_events(r, REPORT_EV_DISABLED), 1);
+        assert_int_equal(report_events(r, REPORT_EV_ENABLED), 1);
+        assert_int_equal(report_events(r, REPORT_EV_RANGES_CHANGED), 2);
+        assert_int_equal(report_events(r, REPORT_EV_SEAL), 1);
+        assert_int_equal(report_events(r, REPORT_EV_OTHER), 1);
+        assert_int_equal(report_attempts(r), 0);
+
+        out = write_to_string(r, REPORT_FORMAT_JSON);
+        assert_non_null(strstr(out, "\"events\":{\"refused\":0,\"observed\":0,\"summary\":0,\"missed\":0,"
+                                    "\"start\":0,\"stop\":0,\"reload\":0,\"restored\":0,\"enabled\":1,"
+                                    "\"disabled\":1,\"ranges-changed\":2,\"seal\":1,\"other\":1}"));
+        free(out);
+        out = write_to_string(r, REPORT_FORMAT_TABLE);
+        assert_non_null(strstr(out, " restored 0 enabled 1 disabled 1 ranges-changed 2 seal 1 other 1\n"));
+        free(out);
+        out = write_to_string(r, REPORT_FORMAT_CSV);
+        assert_non_null(strstr(out, "summary,events.enabled,1,"));
+        assert_non_null(strstr(out, "summary,events.disabled,1,"));
+        assert_non_null(strstr(out, "summary,events.ranges-changed,2,"));
+        assert_non_null(strstr(out, "summary,events.seal,1,"));
+        free(out);
+        out = write_to_string(r, REPORT_FORMAT_HTML);
+        assert_non_null(strstr(out, "<th>ranges-changed</th>"));
+        free(out);
+        report_free(r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1053,6 +1108,7 @@ int main(void)
                 cmocka_unit_test(test_format_csv),
                 cmocka_unit_test(test_format_html),
                 cmocka_unit_test(test_format_empty),
+                cmocka_unit_test(test_all_schema_events),
         };
 
         return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
