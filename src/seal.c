@@ -16,6 +16,7 @@
  * temporary file, fsync and rename at every epoch; the old key is erased
  * from memory with sodium_memzero. */
 #include "seal.h"
+#include "json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +32,6 @@
 
 #define SEAL_VKEY_PREFIX "mxls1-"
 #define SEAL_FIELD ",\"seal\":\""
-#define SEAL_ANCHOR_EVENT ",\"event\":\"seal\""
 #define SEAL_KEYFILE_MAX 2048
 #define SEAL_LINE_MAX (1024 * 1024)
 #define SEAL_WRONG_KEY_PROBE 8
@@ -238,49 +238,36 @@ static bool parse_seal(const char *line, size_t len, struct seal_field *f)
         return true;
 }
 
-/* The value of "key":"HEX" (2 * size digits) in an anchor's body. */
-static bool body_hex(const char *body, size_t len, const char *key, unsigned char *out, size_t size)
-{
-        char pat[32];
-        const char *p;
-        int n = snprintf(pat, sizeof(pat), ",\"%s\":\"", key);
+/* The fields of a sealed record's body (the line up to ,"seal") that
+ * verify reads, through the JSON reader: the body closed with "}" must be
+ * one JSON object. The MAC covers the bytes; these only steer the checks. */
+struct body_fields {
+        bool valid;                     /* the body is one JSON object */
+        bool anchor;                    /* "event":"seal" */
+        bool has_ts;                    /* "ts", to the second */
+        time_t ts;
+        bool has_prev, has_run, has_lost;
+        unsigned char prev[SEAL_MAC_BYTES], run[SEAL_RUN_BYTES];
+        uint64_t lost;
+        bool close, stop;               /* "reason":"close" / "stop" */
+};
 
-        p = memmem(body, len, pat, (size_t)n);
-        if (!p || (size_t)(body + len - (p + n)) < 2 * size + 1 || p[n + 2 * size] != '"')
-                return false;
-        return from_hex(out, size, p + n);
+/* "HEX" of exactly 2 * size digits into out. */
+static bool value_hex(const struct json_value *jv, unsigned char *out, size_t size)
+{
+        return jv->type == JSON_STRING && jv->len == 2 * size && from_hex(out, size, jv->str);
 }
 
-/* The value of "key":NUMBER in a body; false when absent. */
-static bool body_u64(const char *body, size_t len, const char *key, uint64_t *ret)
-{
-        char pat[32];
-        const char *p, *end = body + len;
-        uint64_t v = 0;
-        int n = snprintf(pat, sizeof(pat), ",\"%s\":", key);
-
-        p = memmem(body, len, pat, (size_t)n);
-        if (!p)
-                return false;
-        p += n;
-        if (p >= end || *p < '0' || *p > '9')
-                return false;
-        while (p < end && *p >= '0' && *p <= '9' && v < UINT64_MAX / 10)
-                v = v * 10 + (uint64_t)(*p++ - '0');
-        *ret = v;
-        return true;
-}
-
-/* The record's "ts" (it comes first), in seconds; false when unreadable. */
-static bool body_ts(const char *body, size_t len, time_t *ret)
+/* An RFC 3339 "ts", to the second. */
+static bool value_ts(const struct json_value *jv, time_t *ret)
 {
         char buf[20];
         struct tm tm;
         const char *end;
 
-        if (len < 8 + 19 || memcmp(body, "{\"ts\":\"", 7) != 0)
+        if (jv->type != JSON_STRING || jv->len < 19)
                 return false;
-        memcpy(buf, body + 7, 19);
+        memcpy(buf, jv->str, 19);
         buf[19] = '\0';
         memset(&tm, 0, sizeof(tm));
         end = strptime(buf, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -290,9 +277,50 @@ static bool body_ts(const char *body, size_t len, time_t *ret)
         return true;
 }
 
-static bool is_anchor(const char *body, size_t len)
+/* Read body[0..len) into b; *buf (of *cap bytes, grown as needed) holds the
+ * copy the reader decodes in place. Returns 0 or -ENOMEM. */
+static int body_read(const char *body, size_t len, char **buf, size_t *cap, struct body_fields *b)
 {
-        return memmem(body, len, SEAL_ANCHOR_EVENT, sizeof(SEAL_ANCHOR_EVENT) - 1) != NULL;
+        struct json_iter it;
+        struct json_value jv;
+        const char *key;
+        int r;
+
+        memset(b, 0, sizeof(*b));
+        if (len + 2 > *cap) {
+                char *n = realloc(*buf, len + 2);
+
+                if (!n)
+                        return -ENOMEM;
+                *buf = n;
+                *cap = len + 2;
+        }
+        memcpy(*buf, body, len);
+        (*buf)[len] = '}';
+        if (json_iter_object(&it, *buf, len + 1) < 0)
+                return 0;
+        while ((r = json_iter_next(&it, &key, &jv)) > 0) {
+                if (!strcmp(key, "event"))
+                        b->anchor = jv.type == JSON_STRING && !strcmp(jv.str, "seal");
+                else if (!strcmp(key, "ts"))
+                        b->has_ts = value_ts(&jv, &b->ts);
+                else if (!strcmp(key, "prev"))
+                        b->has_prev = value_hex(&jv, b->prev, SEAL_MAC_BYTES);
+                else if (!strcmp(key, "run"))
+                        b->has_run = value_hex(&jv, b->run, SEAL_RUN_BYTES);
+                else if (!strcmp(key, "lost"))
+                        b->has_lost = json_value_uint(&jv, UINT64_MAX, &b->lost);
+                else if (!strcmp(key, "reason") && jv.type == JSON_STRING) {
+                        b->close = !strcmp(jv.str, "close");
+                        b->stop = !strcmp(jv.str, "stop");
+                }
+        }
+        if (r < 0) {
+                memset(b, 0, sizeof(*b));
+                return 0;
+        }
+        b->valid = true;
+        return 0;
 }
 
 /* ---- key files ---- */
@@ -698,6 +726,8 @@ struct verifier {
         uint64_t search_line;
         /* a first record that does not verify: edited, or the wrong key? */
         bool mac_pending;
+        char *body;                     /* a record's body for the JSON reader */
+        size_t body_cap;
         size_t mac_file;
         uint64_t mac_line, mac_probes;
 };
@@ -794,7 +824,8 @@ static void check_line(struct verifier *v, size_t file, uint64_t lineno, const c
 {
         struct seal_field f;
         struct vstream *s;
-        unsigned char mac[SEAL_MAC_BYTES], aprev[SEAL_MAC_BYTES], arun[SEAL_RUN_BYTES];
+        unsigned char mac[SEAL_MAC_BYTES];
+        struct body_fields b;
         time_t ts;
         bool anchor;
 
@@ -821,7 +852,11 @@ static void check_line(struct verifier *v, size_t file, uint64_t lineno, const c
                 return;
         }
         s = &v->st[stream_id(f.stream)];
-        anchor = is_anchor(line, f.body_len);
+        if (body_read(line, f.body_len, &v->body, &v->body_cap, &b) < 0) {
+                vfail(v, file, lineno, "out of memory");
+                return;
+        }
+        anchor = b.anchor;
         if (!v->any_sealed) {
                 v->any_sealed = true;
                 if (v->unsealed_n && f.index != 0) {
@@ -837,24 +872,28 @@ static void check_line(struct verifier *v, size_t file, uint64_t lineno, const c
                 return;
         }
         {
-                if (!body_ts(line, f.body_len, &ts)) {
+                if (!b.valid) {
+                        vfail(v, file, lineno, "edited: the record is not one JSON object");
+                        return;
+                }
+                if (!b.has_ts) {
                         vfail(v, file, lineno, "edited: the record has no readable \"ts\"");
                         return;
                 }
+                ts = b.ts;
                 if ((uint64_t)ts + SEAL_CLOCK_SLACK < v->start + f.epoch * v->interval) {
                         vfail(v, file, lineno, "edited: sealed in epoch %llu, which began after the record's time: "
                               "rewritten later with a newer key", (unsigned long long)f.epoch);
                         return;
                 }
         }
-        if (anchor && (!body_hex(line, f.body_len, "prev", aprev, SEAL_MAC_BYTES) ||
-                       !body_hex(line, f.body_len, "run", arun, SEAL_RUN_BYTES))) {
+        if (anchor && (!b.has_prev || !b.has_run)) {
                 vfail(v, file, lineno, "edited: a seal record without its \"prev\" or \"run\"");
                 return;
         }
         if (!s->started) {
                 if (anchor) {
-                        memcpy(s->prev, aprev, SEAL_MAC_BYTES);
+                        memcpy(s->prev, b.prev, SEAL_MAC_BYTES);
                 } else {
                         vfail(v, file, lineno, "deleted: the chain of stream %c starts inside (at record %llu) "
                               "without its seal record: the lines before it were cut", f.stream,
@@ -868,7 +907,7 @@ static void check_line(struct verifier *v, size_t file, uint64_t lineno, const c
         if (f.index > s->next) {
                 uint64_t lost;
 
-                if (anchor && body_u64(line, f.body_len, "lost", &lost) && lost == f.index - s->next) {
+                if (anchor && b.has_lost && (lost = b.lost) == f.index - s->next) {
                         /* the writer could not write them (disk full) and says so */
                         v->stats->lost += lost;
                         s->next = f.index;
@@ -894,7 +933,7 @@ static void check_line(struct verifier *v, size_t file, uint64_t lineno, const c
                       (unsigned long long)s->last_epoch);
                 return;
         }
-        if (anchor && sodium_memcmp(aprev, s->prev, SEAL_MAC_BYTES) != 0 && !v->mac_pending) {
+        if (anchor && sodium_memcmp(b.prev, s->prev, SEAL_MAC_BYTES) != 0 && !v->mac_pending) {
                 vfail(v, file, lineno, "deleted or replaced: this seal record does not continue the chain "
                       "of the record before it (file %zu line %llu)", s->last_file + 1,
                       (unsigned long long)s->last_line);
@@ -920,10 +959,10 @@ static void check_line(struct verifier *v, size_t file, uint64_t lineno, const c
                         return;
                 }
         }
-        compute_mac(stream_otk(v, f.stream, f.epoch, anchor ? arun : s->cur_run, f.index), f.index,
-                    anchor ? aprev : s->prev, line, f.body_len, mac);
+        compute_mac(stream_otk(v, f.stream, f.epoch, anchor ? b.run : s->cur_run, f.index), f.index,
+                    anchor ? b.prev : s->prev, line, f.body_len, mac);
         if (anchor)
-                memcpy(s->cur_run, arun, SEAL_RUN_BYTES);
+                memcpy(s->cur_run, b.run, SEAL_RUN_BYTES);
         if (sodium_memcmp(mac, f.mac, SEAL_MAC_BYTES) != 0) {
                 if (v->mac_pending) {
                         if (++v->mac_probes >= SEAL_WRONG_KEY_PROBE)
@@ -951,9 +990,9 @@ static void check_line(struct verifier *v, size_t file, uint64_t lineno, const c
         s->last_epoch = f.epoch;
         s->last_file = file;
         s->last_line = lineno;
-        s->last_close = anchor && memmem(line, f.body_len, ",\"reason\":\"close\"", 17) != NULL;
+        s->last_close = anchor && b.close;
         s->last_close_at = (uint64_t)ts > v->start ? ((uint64_t)ts - v->start) / v->interval : 0;
-        s->last_stop = anchor && memmem(line, f.body_len, ",\"reason\":\"stop\"", 16) != NULL;
+        s->last_stop = anchor && b.stop;
         s->last_file_seen = file;
         if (f.stream == SEAL_STREAM_DAEMON) {
                 v->stats->last_epoch_start = v->start + f.epoch * v->interval;
@@ -1075,6 +1114,7 @@ int seal_verify(const char *vkey, const char *const *files, size_t nfiles, struc
                       nfiles == 1 ? "this file" : "these files");
         r = v->failed ? 1 : 0;
 out:
+        free(v->body);
         sodium_memzero(v, sizeof(*v));
         free(v);
         return r;
