@@ -1,0 +1,90 @@
+/* src/report/internal.h: what the three parts of `mxlock report` share
+ * (report.h is the public face): read.c turns files and their rotated
+ * siblings into parsed records, aggregate.c owns struct report (the tables,
+ * the string arena, sources, policies and ports, hours, reloads) and its
+ * queries, format.c writes the text, JSON, CSV and HTML outputs. */
+#ifndef MXLOCK_REPORT_INTERNAL_H
+#define MXLOCK_REPORT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "report.h"
+
+#define US_PER_SEC INT64_C(1000000)
+#define US_PER_HOUR (INT64_C(3600) * US_PER_SEC)
+#define COUNT_MAX (UINT64_C(1) << 53)   /* largest count accepted in a record */
+#define POLICY_OTHERS_BIT 63            /* policy ids >= 63 share this bit */
+
+struct arena_chunk {
+        struct arena_chunk *next;
+        size_t used, cap;
+        char data[];
+};
+
+struct strtab {
+        char **keys;            /* index -> string (in the arena) */
+        size_t n, cap;
+        uint32_t *slots;        /* index + 1, 0 = empty */
+        size_t nslots;          /* power of two */
+};
+
+struct u64map {
+        uint64_t *keys, *vals;
+        uint8_t *used;
+        size_t n, cap;          /* cap: power of two */
+};
+
+struct src_stat {
+        uint64_t attempts;
+        int64_t first, last;
+        uint64_t policies;      /* bit i: policy id i; POLICY_OTHERS_BIT: id >= 63 */
+};
+
+struct reload_error {
+        int64_t ts;
+        char *msg;
+};
+
+struct file_stat {
+        char *path;
+        uint64_t lines, corrupt;
+        int error;              /* 0 or negative errno */
+};
+
+struct report {
+        struct report_options o;
+        uint64_t events[REPORT_EV_COUNT];
+        uint64_t ev_attempts[REPORT_EV_COUNT];
+        uint64_t attempts, lines, corrupt, filtered;
+        bool has_period;
+        int64_t first, last;
+
+        struct arena_chunk *arena;
+        struct strtab sources;
+        struct src_stat *src;           /* parallel to sources.keys */
+        size_t src_cap;
+        uint64_t sources_folded;        /* attempts counted under a network: the table was full */
+        struct strtab policies;
+        struct u64map policy_port;      /* (policy id + 1) << 16 | port, 0 id = none */
+        struct u64map hours;            /* hour index (ts / 1h) -> attempts */
+
+        uint64_t reload_ok, reload_failed;
+        struct reload_error rerr[REPORT_RELOAD_ERRORS_KEPT];
+        size_t nrerr, rerr_next;
+
+        struct file_stat *files;
+        size_t nfiles, files_cap;
+
+        uint32_t *order;                /* top-sources order, valid when norder == sources.n */
+        size_t norder;
+};
+
+/* Helpers one part uses from another (moved verbatim; see the next commit). */
+int64_t floor_div(int64_t a, int64_t b);
+int grow(void **v, size_t *cap, size_t need, size_t size);
+const char *event_name(size_t i);
+int sort_sources(struct report *r);
+
+#endif
