@@ -1,5 +1,5 @@
 /* src/export.c: `mxlock export` (see export.h). Lines are parsed by the
- * audit reader of src/report.c (report_parse_line_fields), mapped, and
+ * audit reader of src/report/read.c (report_parse_line_fields), mapped, and
  * written as one JSON object per line. */
 #include <errno.h>
 #include <fcntl.h>

@@ -1,5 +1,5 @@
 /* src/report.h: the audit-log reader behind `mxlock report`. Parses audit
- * lines (a small strict JSON reader, no library), aggregates them (events,
+ * lines (with the JSON reader of json.h), aggregates them (events,
  * attempts, sources, policies and ports, an hourly timeline, reloads) and
  * formats the result as a table, JSON, CSV or one self-contained HTML page.
  * Does not print diagnostics: errors are returned, corrupt lines counted. */

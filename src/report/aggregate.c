@@ -17,7 +17,7 @@
 #include "report/internal.h"
 
 /* The name of event i as the report shows it: the schema's, or "other". */
-const char *event_name(size_t i)
+const char *rpt_event_name(size_t i)
 {
         return i < SCHEMA_EVENT_COUNT ? schema_events[i].name : "other";
 }
@@ -30,7 +30,7 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
         return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-int64_t floor_div(int64_t a, int64_t b)
+int64_t rpt_floor_div(int64_t a, int64_t b)
 {
         int64_t q = a / b;
 
@@ -60,7 +60,7 @@ static uint64_t hash_u64(uint64_t x)
         return x;
 }
 
-int grow(void **v, size_t *cap, size_t need, size_t size)
+int rpt_grow(void **v, size_t *cap, size_t need, size_t size)
 {
         size_t ncap;
         void *nv;
@@ -171,7 +171,7 @@ static long strtab_intern(struct strtab *t, struct arena_chunk **arena, const ch
                 if (r < 0)
                         return r;
         }
-        r = grow((void **)&t->keys, &t->cap, t->n + 1, sizeof(*t->keys));
+        r = rpt_grow((void **)&t->keys, &t->cap, t->n + 1, sizeof(*t->keys));
         if (r < 0)
                 return r;
         copy = arena_strdup(arena, s);
@@ -359,7 +359,7 @@ static int add_source(struct report *r, const char *src, long pid, int64_t lo, i
         if (idx < 0)
                 return (int)idx;
         if (created) {
-                e = grow((void **)&r->src, &r->src_cap, (size_t)idx + 1, sizeof(*r->src));
+                e = rpt_grow((void **)&r->src, &r->src_cap, (size_t)idx + 1, sizeof(*r->src));
                 if (e < 0)
                         return e;
                 s = &r->src[idx];
@@ -442,7 +442,7 @@ static int add_record(struct report *r, const struct report_record *rec)
                 /* missed attempts have no source and no time of their own */
                 if (rec->event == REPORT_EV_MISSED)
                         return 0;
-                e = u64map_add(&r->hours, (uint64_t)floor_div(rec->ts, US_PER_HOUR), rec->count);
+                e = u64map_add(&r->hours, (uint64_t)rpt_floor_div(rec->ts, US_PER_HOUR), rec->count);
                 if (e < 0)
                         return e;
                 if (rec->src && *rec->src)
@@ -540,7 +540,7 @@ uint64_t report_source_attempts(const struct report *r, const char *src, int64_t
 
 uint64_t report_hour_attempts(const struct report *r, int64_t hour_start)
 {
-        return u64map_get(&r->hours, (uint64_t)floor_div(hour_start, US_PER_HOUR));
+        return u64map_get(&r->hours, (uint64_t)rpt_floor_div(hour_start, US_PER_HOUR));
 }
 
 uint64_t report_policy_port_attempts(const struct report *r, const char *policy, unsigned port)
@@ -578,7 +578,7 @@ static int source_cmp(const void *a, const void *b, void *userdata)
         return strcmp(r->sources.keys[x], r->sources.keys[y]);
 }
 
-int sort_sources(struct report *r)
+int rpt_sort_sources(struct report *r)
 {
         size_t i;
 
@@ -597,7 +597,7 @@ int sort_sources(struct report *r)
 
 const char *report_top_source(struct report *r, size_t n, uint64_t *attempts)
 {
-        if (sort_sources(r) < 0 || n >= r->sources.n)
+        if (rpt_sort_sources(r) < 0 || n >= r->sources.n)
                 return NULL;
         if (attempts)
                 *attempts = r->src[r->order[n]].attempts;

@@ -73,7 +73,7 @@ static int view_build(struct report *r, struct view *v)
 
         memset(v, 0, sizeof(*v));
         v->r = r;
-        e = sort_sources(r);
+        e = rpt_sort_sources(r);
         if (e < 0)
                 return e;
         v->ntop = r->o.top && r->o.top < r->sources.n ? r->o.top : r->sources.n;
@@ -297,7 +297,7 @@ static void write_table(const struct view *v, FILE *out)
                 " outside the period\n", r->lines, r->corrupt, r->filtered);
         fputs("  events    ", out);
         for (i = 0; i < REPORT_EV_COUNT; i++)
-                fprintf(out, " %s %" PRIu64, event_name(i), r->events[i]);
+                fprintf(out, " %s %" PRIu64, rpt_event_name(i), r->events[i]);
         fputc('\n', out);
         fprintf(out, "  attempts   %" PRIu64 " (refused %" PRIu64 ", observed %" PRIu64
                 ", in summaries %" PRIu64 ", missed %" PRIu64 ")\n", r->attempts,
@@ -402,7 +402,7 @@ static void write_json(const struct view *v, FILE *out)
                 r->lines, r->corrupt, r->filtered);
         fputs(",\"events\":{", out);
         for (i = 0; i < REPORT_EV_COUNT; i++)
-                fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", event_name(i), r->events[i]);
+                fprintf(out, "%s\"%s\":%" PRIu64, i ? "," : "", rpt_event_name(i), r->events[i]);
         fprintf(out, "},\"attempts\":%" PRIu64 ",\"attempts_by_event\":{\"refused\":%" PRIu64
                 ",\"observed\":%" PRIu64 ",\"summary\":%" PRIu64 ",\"missed\":%" PRIu64 "}",
                 r->attempts, r->ev_attempts[REPORT_EV_REFUSED], r->ev_attempts[REPORT_EV_OBSERVED],
@@ -506,7 +506,7 @@ static void write_csv(const struct view *v, FILE *out)
         csv_num(out, "summary", "corrupt", r->corrupt, "");
         csv_num(out, "summary", "filtered", r->filtered, "");
         for (i = 0; i < REPORT_EV_COUNT; i++) {
-                snprintf(key, sizeof(key), "events.%s", event_name(i));
+                snprintf(key, sizeof(key), "events.%s", rpt_event_name(i));
                 csv_num(out, "summary", key, r->events[i], "");
         }
         csv_num(out, "summary", "attempts", r->attempts, "");
@@ -650,7 +650,7 @@ static void write_html(const struct view *v, FILE *out)
         html_kv_num(out, "distinct sources", r->sources.n);
         fputs("</table>\n<h2>Records by event</h2>\n<table>\n<tr>", out);
         for (i = 0; i < REPORT_EV_COUNT; i++)
-                fprintf(out, "<th>%s</th>", event_name(i));
+                fprintf(out, "<th>%s</th>", rpt_event_name(i));
         fputs("</tr>\n<tr>", out);
         for (i = 0; i < REPORT_EV_COUNT; i++)
                 fprintf(out, "<td class=\"n\">%" PRIu64 "</td>", r->events[i]);

@@ -81,10 +81,14 @@ struct report {
         size_t norder;
 };
 
-/* Helpers one part uses from another (moved verbatim; see the next commit). */
-int64_t floor_div(int64_t a, int64_t b);
-int grow(void **v, size_t *cap, size_t need, size_t size);
-const char *event_name(size_t i);
-int sort_sources(struct report *r);
+/* Helpers one part uses from another. */
+/* Grow the array *v (of *cap elements of size bytes) to hold need; 0 or -ENOMEM. */
+int rpt_grow(void **v, size_t *cap, size_t need, size_t size);
+/* a / b rounded down (b > 0). */
+int64_t rpt_floor_div(int64_t a, int64_t b);
+/* The name of event i as the report shows it: the schema's, or "other". */
+const char *rpt_event_name(size_t i);
+/* Sort the sources into the top-sources order (r->order); 0 or -ENOMEM. */
+int rpt_sort_sources(struct report *r);
 
 #endif

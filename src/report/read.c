@@ -161,7 +161,7 @@ int report_parse_time(const char *s, int64_t now, int64_t *ret)
 
 char *report_format_time(int64_t t, char *buf)
 {
-        time_t secs = (time_t)floor_div(t, US_PER_SEC);
+        time_t secs = (time_t)rpt_floor_div(t, US_PER_SEC);
         struct tm tm;
 
         if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0)
@@ -353,7 +353,7 @@ static int note_file(struct report *r, const char *path, struct file_stat **ret)
         struct file_stat *f;
         int e;
 
-        e = grow((void **)&r->files, &r->files_cap, r->nfiles + 1, sizeof(*r->files));
+        e = rpt_grow((void **)&r->files, &r->files_cap, r->nfiles + 1, sizeof(*r->files));
         if (e < 0)
                 return e;
         f = &r->files[r->nfiles];
@@ -558,7 +558,7 @@ int report_log_files(const char *path, char ***ret)
                 if (strncmp(de->d_name, base, baselen) != 0 ||
                     !sibling_suffix(de->d_name + baselen, &kind, &num))
                         continue;
-                e = grow((void **)&sib, &sibcap, nsib + 1, sizeof(*sib));
+                e = rpt_grow((void **)&sib, &sibcap, nsib + 1, sizeof(*sib));
                 if (e < 0)
                         goto out;
                 sib[nsib].kind = kind;
