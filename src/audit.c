@@ -7,6 +7,7 @@
  * record that lost something carries "truncated":true. */
 #include "audit.h"
 #include "log.h"
+#include "schema.h"
 #include "seal.h"
 
 #include <errno.h>
@@ -332,17 +333,16 @@ static int audit_anchor(struct audit *a, const char *reason)
         r = audit_room(a, sizeof(j.buf) + SEAL_SUFFIX_MAX);
         if (r < 0)
                 return r;       /* nothing sealed yet: nothing lost */
-        jline_begin(&j, NULL, "seal");
-        jline_str(&j, "reason", reason);
-        if (seal_pending_lost(a->seal)) {
-                jline_uint(&j, "lost", seal_pending_lost(a->seal));
+        if (seal_pending_lost(a->seal))
                 a->seal_anchor_queued = true;
-        }
         seal_prev_hex(a->seal, prev);
-        jline_str(&j, "prev", prev);
         seal_run_hex(a->seal, run);
-        jline_str(&j, "run", run);
-        jline_end(&j);
+        schema_seal(&j, &(struct schema_seal){
+                                .reason = reason,
+                                .lost = seal_pending_lost(a->seal),
+                                .prev = prev,
+                                .run = run,
+                        });
         audit_put(a, j.buf, j.len);
         return 0;
 }

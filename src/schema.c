@@ -150,3 +150,14 @@ void schema_ranges_changed(struct jline *j, const struct schema_ranges_changed *
         jline_raw(j, "guards", c->guards);
         jline_end(j);
 }
+
+void schema_seal(struct jline *j, const struct schema_seal *s)
+{
+        jline_begin(j, s->tv, schema_events[SCHEMA_SEAL].name);
+        jline_str(j, "reason", s->reason);
+        if (s->lost)
+                jline_uint(j, "lost", s->lost);
+        jline_str(j, "prev", s->prev);
+        jline_str(j, "run", s->run);
+        jline_end(j);
+}

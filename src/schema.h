@@ -131,4 +131,14 @@ struct schema_ranges_changed {
 };
 void schema_ranges_changed(struct jline *j, const struct schema_ranges_changed *c);
 
+/* The sealed chain starts or goes on (audit.c, before the first sealed
+ * line of a file or run, at an epoch's close and start, and at a stop). */
+struct schema_seal {
+        const struct timeval *tv;
+        const char *reason;             /* open, reopen, close, epoch, stop, lost */
+        uint64_t lost;                  /* records not written; left out when 0 */
+        const char *prev, *run;         /* hex */
+};
+void schema_seal(struct jline *j, const struct schema_seal *s);
+
 #endif

@@ -160,6 +160,20 @@ static void test_ranges_changed(void **state)
                 "\"count_after\":5,\"forced\":false,\"guards\":[\"shrink\"]}\n");
 }
 
+static void test_seal(void **state)
+{
+        struct jline j;
+
+        /* audit_anchor: lost only when records were lost */
+        schema_seal(&j, &(struct schema_seal){ .tv = &tv, .reason = "open", .prev = "00ff", .run = "0123456789abcdef" });
+        assert_string_equal(j.buf, "{" T ",\"event\":\"seal\",\"reason\":\"open\",\"prev\":\"00ff\","
+                                   "\"run\":\"0123456789abcdef\"}\n");
+        schema_seal(&j, &(struct schema_seal){ .tv = &tv, .reason = "lost", .lost = 3, .prev = "00ff",
+                                                .run = "0123456789abcdef" });
+        assert_string_equal(j.buf, "{" T ",\"event\":\"seal\",\"reason\":\"lost\",\"lost\":3,\"prev\":\"00ff\","
+                                   "\"run\":\"0123456789abcdef\"}\n");
+}
+
 static void test_event_table(void **state)
 {
         static const char *const written[] = {
@@ -188,6 +202,7 @@ int main(void)
                 cmocka_unit_test(test_missed_restored),
                 cmocka_unit_test(test_lifecycle),
                 cmocka_unit_test(test_ranges_changed),
+                cmocka_unit_test(test_seal),
                 cmocka_unit_test(test_event_table),
         };
 
