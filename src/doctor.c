@@ -24,6 +24,7 @@
 #include "config.h"
 #include "dns.h"
 #include "doctor.h"
+#include "json.h"
 #include "policy.h"
 #include "prefix.h"
 #include "ruleset.h"
@@ -808,27 +809,34 @@ static void print_text(const struct doctor *d, const char *config_path, char **d
 static void print_json(const struct doctor *d, const char *config_path, char **domains, size_t ndomains,
                        const unsigned counts[4])
 {
-        printf("{\"ok\":%s,\"config\":", counts[ST_FAIL] ? "false" : "true");
-        json_fputs(stdout, config_path);
-        printf(",\"domains\":[");
-        for (size_t i = 0; i < ndomains; i++) {
-                if (i)
-                        putchar(',');
-                json_fputs(stdout, domains[i]);
-        }
-        printf("],\"checks\":[");
+        struct json_writer w;
+
+        json_writer_file(&w, stdout);
+        json_object_open(&w, NULL);
+        json_put_bool(&w, "ok", !counts[ST_FAIL]);
+        json_put_str(&w, "config", config_path);
+        json_array_open(&w, "domains");
+        for (size_t i = 0; i < ndomains; i++)
+                json_put_str(&w, NULL, domains[i]);
+        json_array_close(&w);
+        json_array_open(&w, "checks");
         for (size_t i = 0; i < d->n; i++) {
                 const struct check *c = &d->v[i];
 
-                printf("%s{\"check\":\"%s\",\"status\":\"%s\",\"subject\":", i ? "," : "", c->name,
-                       status_json[c->st]);
-                json_fputs(stdout, c->subject);
-                printf(",\"message\":");
-                json_fputs(stdout, c->msg);
-                putchar('}');
+                json_object_open(&w, NULL);
+                json_put_str(&w, "check", c->name);
+                json_put_str(&w, "status", status_json[c->st]);
+                json_put_str(&w, "subject", c->subject);
+                json_put_str(&w, "message", c->msg);
+                json_object_close(&w);
         }
-        printf("],\"pass\":%u,\"warn\":%u,\"fail\":%u,\"info\":%u}\n", counts[ST_PASS], counts[ST_WARN],
-               counts[ST_FAIL], counts[ST_INFO]);
+        json_array_close(&w);
+        json_put_uint(&w, "pass", counts[ST_PASS]);
+        json_put_uint(&w, "warn", counts[ST_WARN]);
+        json_put_uint(&w, "fail", counts[ST_FAIL]);
+        json_put_uint(&w, "info", counts[ST_INFO]);
+        json_object_close(&w);
+        putchar('\n');
 }
 
 int doctor_main(int argc, char **argv, const char *config_path)
