@@ -180,7 +180,7 @@ void json_writer_buffer(struct json_writer *w, char *buf, size_t limit)
 }
 
 /* Buffer sink: append n bytes if the text stays within limit. */
-static bool w_put(struct json_writer *w, size_t limit, const char *s, size_t n)
+static inline bool w_put(struct json_writer *w, size_t limit, const char *s, size_t n)
 {
         if (w->len > limit || n > limit - w->len)
                 return false;
@@ -192,10 +192,11 @@ static bool w_put(struct json_writer *w, size_t limit, const char *s, size_t n)
 
 /* The separator and "key": before a value. Buffer sink: leaving at least
  * reserve bytes below the limit; false when that does not fit. */
-static bool w_key(struct json_writer *w, const char *key, size_t reserve)
+static inline bool w_key(struct json_writer *w, const char *key, size_t reserve)
 {
         bool first = w->depth >= 0 && w->first[w->depth];
-        size_t limit;
+        size_t limit, klen, need;
+        char *p;
 
         if (w->depth < 0) {
                 /* the top value: no separator, no key */
@@ -216,18 +217,29 @@ static bool w_key(struct json_writer *w, const char *key, size_t reserve)
         if (w->limit < reserve)
                 return false;
         limit = w->limit - reserve;
-        if (!first && !w_put(w, limit, ",", 1))
-                return false;
         /* keys are the program's own ASCII names: no escaping needed */
-        if (key && (!w_put(w, limit, "\"", 1) || !w_put(w, limit, key, strlen(key)) ||
-                    !w_put(w, limit, "\":", 2)))
+        klen = key ? strlen(key) : 0;
+        need = (first ? 0 : 1) + (key ? klen + 3 : 0);
+        if (w->len > limit || need > limit - w->len)
                 return false;
+        p = w->buf + w->len;
+        if (!first)
+                *p++ = ',';
+        if (key) {
+                *p++ = '"';
+                memcpy(p, key, klen);
+                p += klen;
+                *p++ = '"';
+                *p++ = ':';
+        }
+        *p = '\0';
+        w->len = (size_t)(p - w->buf);
         w->first[w->depth] = false;
         return true;
 }
 
 /* Buffer sink: undo a field that did not fit and remember it. */
-static void w_cut(struct json_writer *w, size_t start, bool first)
+static inline void w_cut(struct json_writer *w, size_t start, bool first)
 {
         w->len = start;
         w->buf[w->len] = '\0';
@@ -236,12 +248,12 @@ static void w_cut(struct json_writer *w, size_t start, bool first)
         w->truncated = true;
 }
 
-static bool w_first(const struct json_writer *w)
+static inline bool w_first(const struct json_writer *w)
 {
         return w->depth >= 0 && w->first[w->depth];
 }
 
-void json_put_raw(struct json_writer *w, const char *key, const char *json)
+static inline void w_put_raw(struct json_writer *w, const char *key, const char *json)
 {
         size_t start = w->len;
         bool first = w_first(w);
@@ -257,13 +269,13 @@ void json_put_raw(struct json_writer *w, const char *key, const char *json)
                 w_cut(w, start, first);
 }
 
-void json_put_str(struct json_writer *w, const char *key, const char *value)
+static inline void w_put_str(struct json_writer *w, const char *key, const char *value)
 {
         size_t start = w->len;
         bool first = w_first(w);
 
         if (!value) {
-                json_put_raw(w, key, "null");
+                w_put_raw(w, key, "null");
                 return;
         }
         if (w->f) {
@@ -280,6 +292,16 @@ void json_put_str(struct json_writer *w, const char *key, const char *value)
                 w->truncated = true;
         /* room for it was kept above */
         (void) w_put(w, w->limit, "\"", 1);
+}
+
+void json_put_raw(struct json_writer *w, const char *key, const char *json)
+{
+        w_put_raw(w, key, json);
+}
+
+void json_put_str(struct json_writer *w, const char *key, const char *value)
+{
+        w_put_str(w, key, value);
 }
 
 void json_put_int(struct json_writer *w, const char *key, long long value)
@@ -390,13 +412,15 @@ static bool jline_closed(const struct jline *j)
 
 static void jline_writer(struct jline *j, struct json_writer *w)
 {
-        memset(w, 0, sizeof(*w));
+        /* per field on the packet path: set what a flat line uses, no memset */
+        w->f = NULL;
+        w->skip = 0;
         w->buf = j->buf;
         w->len = j->len;
         w->limit = JLINE_MAX;
         w->truncated = j->truncated;
         w->depth = 0;
-        w->first[0] = j->len <= 1;      /* only the "{" so far */
+        w->first[0] = false;            /* "ts" comes first, written by jline_begin */
 }
 
 static void jline_done(struct jline *j, const struct json_writer *w)
@@ -408,17 +432,22 @@ static void jline_done(struct jline *j, const struct json_writer *w)
 void jline_begin(struct jline *j, const struct timeval *tv, const char *event)
 {
         struct timeval now;
+        struct json_writer w;
         char ts[32];
 
         if (!tv) {
                 gettimeofday(&now, NULL);
                 tv = &now;
         }
-        memcpy(j->buf, "{", 2);
-        j->len = 1;
+        j->len = 0;
         j->truncated = false;
+        jline_writer(j, &w);
+        audit_format_time(tv, ts);
         /* always fits: a timestamp is at most 31 bytes */
-        jline_str(j, "ts", audit_format_time(tv, ts));
+        (void) w_put(&w, JLINE_MAX, "{\"ts\":\"", 7);
+        (void) w_put(&w, JLINE_MAX, ts, strlen(ts));
+        (void) w_put(&w, JLINE_MAX, "\"", 1);
+        jline_done(j, &w);
         jline_str(j, "event", event);
 }
 
@@ -429,7 +458,7 @@ void jline_str(struct jline *j, const char *key, const char *value)
         if (jline_closed(j))
                 return;
         jline_writer(j, &w);
-        json_put_str(&w, key, value);
+        w_put_str(&w, key, value);
         jline_done(j, &w);
 }
 
@@ -440,7 +469,7 @@ void jline_raw(struct jline *j, const char *key, const char *json)
         if (jline_closed(j))
                 return;
         jline_writer(j, &w);
-        json_put_raw(&w, key, json);
+        w_put_raw(&w, key, json);
         jline_done(j, &w);
 }
 
@@ -458,11 +487,12 @@ void jline_int(struct jline *j, const char *key, long long value)
 void jline_uint(struct jline *j, const char *key, unsigned long long value)
 {
         struct json_writer w;
+        char tmp[24];
 
         if (jline_closed(j))
                 return;
         jline_writer(j, &w);
-        json_put_uint(&w, key, value);
+        w_put_raw(&w, key, utoa(value, tmp));
         jline_done(j, &w);
 }
 
