@@ -609,7 +609,7 @@ static char *put_utf8(char *w, unsigned cp)
 /* At '"': decode the string in place (the result is never longer than the
  * source), NUL-terminate it and return it; or, without decode, only check
  * it and leave the text as it is (returns non-NULL when valid). */
-static char *jp_string(struct json_iter *j, bool decode)
+static inline __attribute__((always_inline)) char *jp_string_at(struct json_iter *j, bool decode, size_t *ret_len)
 {
         char *start, *w;
         char scratch[4];
@@ -625,8 +625,10 @@ static char *jp_string(struct json_iter *j, bool decode)
                 c = (unsigned char)*j->p;
                 if (c == '"') {
                         j->p++;
-                        if (decode)
+                        if (decode) {
                                 *w = '\0';
+                                *ret_len = (size_t)(w - start);
+                        }
                         return start;
                 }
                 if (c < 0x20)
@@ -687,6 +689,18 @@ static char *jp_string(struct json_iter *j, bool decode)
                         return NULL;
                 }
         }
+}
+
+/* The two uses, each compiled on its own: the decoding walk of a member's
+ * key and value, and the check of nested text left as it is. */
+static char *jp_string(struct json_iter *j, size_t *ret_len)
+{
+        return jp_string_at(j, true, ret_len);
+}
+
+static bool jp_string_check(struct json_iter *j)
+{
+        return jp_string_at(j, false, NULL) != NULL;
 }
 
 static bool jp_number(struct json_iter *j, struct json_value *v)
@@ -756,7 +770,7 @@ static bool jp_nested(struct json_iter *j, int depth)
         }
         for (;;) {
                 if (object) {
-                        if (!jp_string(j, false))
+                        if (!jp_string_check(j))
                                 return false;
                         jp_ws(j);
                         if (j->p >= j->end || *j->p++ != ':')
@@ -786,9 +800,9 @@ static bool jp_value(struct json_iter *j, struct json_value *v, int depth, bool 
         switch (*j->p) {
         case '"':
                 v->type = JSON_STRING;
-                v->str = jp_string(j, decode);
-                if (v->str && decode)
-                        v->len = strlen(v->str);
+                if (!decode)
+                        return jp_string_check(j);
+                v->str = jp_string(j, &v->len);
                 return v->str != NULL;
         case 't':
                 v->type = JSON_TRUE;
@@ -859,6 +873,7 @@ static int iter_fail(struct json_iter *it)
 int json_iter_next(struct json_iter *it, const char **key, struct json_value *v)
 {
         char *k = NULL;
+        size_t klen;
 
         if (it->done)
                 return it->p == it->end && it->close ? 0 : -EINVAL;
@@ -880,7 +895,7 @@ int json_iter_next(struct json_iter *it, const char **key, struct json_value *v)
         }
         it->started = true;
         if (it->close == '}') {
-                k = jp_string(it, true);
+                k = jp_string(it, &klen);
                 if (!k)
                         return iter_fail(it);
                 jp_ws(it);
