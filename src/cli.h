@@ -29,4 +29,8 @@ int cmd_explain(int argc, char **argv, const struct cli *cli);
 int cmd_setup_keys(int argc, char **argv, const struct cli *cli);
 int cmd_verify(int argc, char **argv, const struct cli *cli);
 
+/* Local files (src/cli_report.c, src/cli_providers.c). */
+int cmd_report(int argc, char **argv, const struct cli *cli);
+int cmd_providers(int argc, char **argv, const struct cli *cli);
+
 #endif
