@@ -65,49 +65,49 @@ static void providers_usage(FILE *out, const char *progname)
                 progname);
 }
 
-static int providers_show(const struct cli *cli, const char *dirs, const char *name)
+static int providers_show(const struct cli *cli, const char *dirs, const char *name, FILE *out, FILE *err)
 {
-        char err[CONFIG_ERRLEN];
+        char msg[CONFIG_ERRLEN];
         struct catalog *c = NULL;
         size_t i, w = 0;
         int r;
 
-        r = catalog_load(dirs, name, &c, err);
+        r = catalog_load(dirs, name, &c, msg);
         if (r == -ENOENT) {
-                fprintf(stderr, "%s: providers: no catalog '%s' in %s\n", cli->progname, name, dirs);
+                fprintf(err, "%s: providers: no catalog '%s' in %s\n", cli->progname, name, dirs);
                 return EXIT_FAILURE;
         }
         if (r < 0) {
-                fprintf(stderr, "%s: providers: %s\n", cli->progname, err[0] ? err : strerror(-r));
+                fprintf(err, "%s: providers: %s\n", cli->progname, msg[0] ? msg : strerror(-r));
                 return EXIT_FAILURE;
         }
-        printf("name:        %s\n", c->name);
-        printf("file:        %s\n", c->path ? c->path : "");
-        printf("description: %s\n", c->description ? c->description : "");
-        printf("source:      %s\n", c->source ? c->source : "");
-        printf("spf:         %s\n", c->spf ? c->spf : "(none)");
-        printf("checked:     %s\n", c->checked ? c->checked : "(unknown)");
+        fprintf(out, "name:        %s\n", c->name);
+        fprintf(out, "file:        %s\n", c->path ? c->path : "");
+        fprintf(out, "description: %s\n", c->description ? c->description : "");
+        fprintf(out, "source:      %s\n", c->source ? c->source : "");
+        fprintf(out, "spf:         %s\n", c->spf ? c->spf : "(none)");
+        fprintf(out, "checked:     %s\n", c->checked ? c->checked : "(unknown)");
         if (c->provider)
-                printf("provider:    %s\n", c->provider);
+                fprintf(out, "provider:    %s\n", c->provider);
         for (i = 0; i < c->nmx; i++)
-                printf("mx:          %s\n", c->mx[i]);
+                fprintf(out, "mx:          %s\n", c->mx[i]);
         if (c->tenant)
-                printf("tenant:      %s\n", c->tenant);
-        printf("entries:     %zu\n", c->n);
+                fprintf(out, "tenant:      %s\n", c->tenant);
+        fprintf(out, "entries:     %zu\n", c->n);
         for (i = 0; i < c->n; i++)
                 if (strlen(c->v[i].text) > w)
                         w = strlen(c->v[i].text);
         for (i = 0; i < c->n; i++) {
                 if (c->v[i].comment && *c->v[i].comment)
-                        printf("  %-*s  # %s\n", (int)w, c->v[i].text, c->v[i].comment);
+                        fprintf(out, "  %-*s  # %s\n", (int)w, c->v[i].text, c->v[i].comment);
                 else
-                        printf("  %s\n", c->v[i].text);
+                        fprintf(out, "  %s\n", c->v[i].text);
         }
         catalog_free(c);
-        return fflush(stdout) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return fflush(out) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
-static int providers_list(const struct cli *cli, const char *dirs)
+static int providers_list(const struct cli *cli, const char *dirs, FILE *out, FILE *err)
 {
         struct name_list l = {};
         size_t i, w = 4;
@@ -115,36 +115,36 @@ static int providers_list(const struct cli *cli, const char *dirs)
 
         r = catalog_list(dirs, collect_name, &l);
         if (r < 0 || l.oom) {
-                fprintf(stderr, "%s: providers: %s: %s\n", cli->progname, dirs,
+                fprintf(err, "%s: providers: %s: %s\n", cli->progname, dirs,
                         strerror(l.oom ? ENOMEM : -r));
                 ret = EXIT_FAILURE;
                 goto out;
         }
         if (l.n == 0) {
-                fprintf(stderr, "%s: providers: no catalogs in %s\n", cli->progname, dirs);
+                fprintf(err, "%s: providers: no catalogs in %s\n", cli->progname, dirs);
                 ret = EXIT_FAILURE;
                 goto out;
         }
         for (i = 0; i < l.n; i++)
                 if (strlen(l.v[i]) > w)
                         w = strlen(l.v[i]);
-        printf("%-*s  ENTRIES  CHECKED     DESCRIPTION\n", (int)w, "NAME");
+        fprintf(out, "%-*s  ENTRIES  CHECKED     DESCRIPTION\n", (int)w, "NAME");
         for (i = 0; i < l.n; i++) {
-                char err[CONFIG_ERRLEN];
+                char msg[CONFIG_ERRLEN];
                 struct catalog *c = NULL;
 
-                r = catalog_load(dirs, l.v[i], &c, err);
+                r = catalog_load(dirs, l.v[i], &c, msg);
                 if (r < 0) {
-                        printf("%-*s  %7s  %-10s  (unreadable)\n", (int)w, l.v[i], "-", "-");
-                        fprintf(stderr, "%s: providers: %s\n", cli->progname, err[0] ? err : strerror(-r));
+                        fprintf(out, "%-*s  %7s  %-10s  (unreadable)\n", (int)w, l.v[i], "-", "-");
+                        fprintf(err, "%s: providers: %s\n", cli->progname, msg[0] ? msg : strerror(-r));
                         ret = EXIT_FAILURE;
                         continue;
                 }
-                printf("%-*s  %7zu  %-10s  %s\n", (int)w, c->name, c->n,
+                fprintf(out, "%-*s  %7zu  %-10s  %s\n", (int)w, c->name, c->n,
                        c->checked ? c->checked : "-", c->description ? c->description : "");
                 catalog_free(c);
         }
-        if (fflush(stdout) != 0)
+        if (fflush(out) != 0)
                 ret = EXIT_FAILURE;
 out:
         for (i = 0; i < l.n; i++)
@@ -153,46 +153,52 @@ out:
         return ret;
 }
 
-int cmd_providers(int argc, char **argv, const struct cli *cli)
+int providers_parse(struct providers_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err)
 {
         static const struct option opts[] = {
                 { "dir", required_argument, NULL, 'd' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        const char *dir_opt = NULL;
-        struct config *cfg = NULL;
-        const char *dirs;
-        int c, ret;
+        int c;
 
+        *o = (struct providers_opts){ .cli = cli };
         optind = 0;
-        while ((c = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
+        while ((c = cli_getopt(argc, argv, "+d:h", opts, err)) != -1) {
                 switch (c) {
                 case 'd':
-                        dir_opt = optarg;
+                        o->dirs = optarg;
                         break;
                 case 'h':
-                        providers_usage(stdout, cli->progname);
+                        providers_usage(out, cli->progname);
                         return EXIT_SUCCESS;
                 default:
-                        providers_usage(stderr, cli->progname);
+                        providers_usage(err, cli->progname);
                         return EXIT_USAGE;
                 }
         }
         if (argc - optind > 1) {
-                providers_usage(stderr, cli->progname);
+                providers_usage(err, cli->progname);
                 return EXIT_USAGE;
         }
-        if (dir_opt) {
-                dirs = dir_opt;
-        } else {
-                cfg = cli_load_config(cli);
+        o->name = optind < argc ? argv[optind] : NULL;
+        return CLI_RUN;
+}
+
+int cmd_providers(const struct providers_opts *o, FILE *out, FILE *err)
+{
+        struct config *cfg = NULL;
+        const char *dirs = o->dirs;
+        int ret;
+
+        if (!dirs) {
+                cfg = cli_load_config(o->cli, err);
                 dirs = cfg && cfg->provider_dirs ? cfg->provider_dirs : DEFAULT_PROVIDER_DIRS;
         }
-        if (optind < argc)
-                ret = providers_show(cli, dirs, argv[optind]);
+        if (o->name)
+                ret = providers_show(o->cli, dirs, o->name, out, err);
         else
-                ret = providers_list(cli, dirs);
+                ret = providers_list(o->cli, dirs, out, err);
         config_free(cfg);
         return ret;
 }

@@ -58,7 +58,7 @@ static void report_usage(FILE *out, const char *progname)
                 progname, REPORT_TOP_DEFAULT);
 }
 
-int cmd_report(int argc, char **argv, const struct cli *cli)
+int report_parse(struct report_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err)
 {
         static const struct option opts[] = {
                 { "since", required_argument, NULL, 's' },
@@ -68,35 +68,29 @@ int cmd_report(int argc, char **argv, const struct cli *cli)
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        struct report_options o = { .top = REPORT_TOP_DEFAULT };
-        enum report_format fmt = REPORT_FORMAT_TABLE;
-        struct report *rep = NULL;
-        struct config *cfg = NULL;
-        char **files = NULL;
-        bool defaults, any_read = false, any_failed = false;
         int64_t now = now_us();
-        int c, r, ret = EXIT_FAILURE;
-        size_t i, nfiles;
+        int c;
         char *end;
 
+        *o = (struct report_opts){ .cli = cli, .report = { .top = REPORT_TOP_DEFAULT }, .format = REPORT_FORMAT_TABLE };
         optind = 0;
-        while ((c = getopt_long(argc, argv, "+s:u:f:n:h", opts, NULL)) != -1) {
+        while ((c = cli_getopt(argc, argv, "+s:u:f:n:h", opts, err)) != -1) {
                 switch (c) {
                 case 's':
                 case 'u':
-                        if (report_parse_time(optarg, now, c == 's' ? &o.since : &o.until) < 0) {
-                                fprintf(stderr, "%s: report: bad time '%s' (want 2026-11-23T22:00:00Z, "
+                        if (report_parse_time(optarg, now, c == 's' ? &o->report.since : &o->report.until) < 0) {
+                                fprintf(err, "%s: report: bad time '%s' (want 2026-11-23T22:00:00Z, "
                                         "2026-11-23, or 24h, 7d, 90m)\n", cli->progname, optarg);
                                 return EXIT_USAGE;
                         }
                         if (c == 's')
-                                o.has_since = true;
+                                o->report.has_since = true;
                         else
-                                o.has_until = true;
+                                o->report.has_until = true;
                         break;
                 case 'f':
-                        if (report_format_from_name(optarg, &fmt) < 0) {
-                                fprintf(stderr, "%s: report: unknown format '%s' (table, json, csv, html)\n",
+                        if (report_format_from_name(optarg, &o->format) < 0) {
+                                fprintf(err, "%s: report: unknown format '%s' (table, json, csv, html)\n",
                                         cli->progname, optarg);
                                 return EXIT_USAGE;
                         }
@@ -107,45 +101,59 @@ int cmd_report(int argc, char **argv, const struct cli *cli)
                         errno = 0;
                         n = strtoull(optarg, &end, 10);
                         if (errno || end == optarg || *end || optarg[0] == '-' || n > SIZE_MAX) {
-                                fprintf(stderr, "%s: report: bad --top '%s'\n", cli->progname, optarg);
+                                fprintf(err, "%s: report: bad --top '%s'\n", cli->progname, optarg);
                                 return EXIT_USAGE;
                         }
-                        o.top = (size_t)n;
+                        o->report.top = (size_t)n;
                         break;
                 }
                 case 'h':
-                        report_usage(stdout, cli->progname);
+                        report_usage(out, cli->progname);
                         return EXIT_SUCCESS;
                 default:
-                        report_usage(stderr, cli->progname);
+                        report_usage(err, cli->progname);
                         return EXIT_USAGE;
                 }
         }
-        if (o.has_since && o.has_until && o.since >= o.until) {
-                fprintf(stderr, "%s: report: --since is not before --until\n", cli->progname);
+        if (o->report.has_since && o->report.has_until && o->report.since >= o->report.until) {
+                fprintf(err, "%s: report: --since is not before --until\n", cli->progname);
                 return EXIT_USAGE;
         }
+        o->files = argv + optind;
+        o->nfiles = (size_t)(argc - optind);
+        return CLI_RUN;
+}
 
-        defaults = optind >= argc;
+int cmd_report(const struct report_opts *o, FILE *out, FILE *err)
+{
+        const struct cli *cli = o->cli;
+        struct report *rep = NULL;
+        struct config *cfg = NULL;
+        char **files = NULL;
+        bool defaults, any_read = false, any_failed = false;
+        int r, ret = EXIT_FAILURE;
+        size_t i, nfiles;
+
+        defaults = o->nfiles == 0;
         if (defaults) {
-                cfg = cli_load_config(cli);
+                cfg = cli_load_config(cli, err);
                 r = report_log_files(cfg && cfg->audit_log ? cfg->audit_log : DEFAULT_AUDIT_LOG, &files);
                 if (r < 0) {
-                        fprintf(stderr, "%s: report: %s\n", cli->progname, strerror(-r));
+                        fprintf(err, "%s: report: %s\n", cli->progname, strerror(-r));
                         goto out;
                 }
         } else {
-                files = calloc((size_t)(argc - optind) + 1, sizeof(*files));
+                files = calloc(o->nfiles + 1, sizeof(*files));
                 if (!files)
                         goto oom;
-                for (i = 0; i < (size_t)(argc - optind); i++) {
-                        files[i] = strdup(argv[optind + (int)i]);
+                for (i = 0; i < o->nfiles; i++) {
+                        files[i] = strdup(o->files[i]);
                         if (!files[i])
                                 goto oom;
                 }
         }
 
-        r = report_new(&o, &rep);
+        r = report_new(&o->report, &rep);
         if (r < 0)
                 goto oom;
         for (nfiles = 0; files[nfiles]; nfiles++) {
@@ -153,28 +161,28 @@ int cmd_report(int argc, char **argv, const struct cli *cli)
                 if (r == -ENOMEM)
                         goto oom;
                 if (r < 0) {
-                        fprintf(stderr, "%s: report: %s: %s\n", cli->progname, files[nfiles], strerror(-r));
+                        fprintf(err, "%s: report: %s: %s\n", cli->progname, files[nfiles], strerror(-r));
                         any_failed = true;
                 } else {
                         any_read = true;
                 }
         }
         if (!any_read) {
-                fprintf(stderr, "%s: report: no audit log could be read\n", cli->progname);
+                fprintf(err, "%s: report: no audit log could be read\n", cli->progname);
                 goto out;
         }
-        r = report_write(rep, fmt, stdout);
+        r = report_write(rep, o->format, out);
         if (r < 0) {
-                fprintf(stderr, "%s: report: writing the report: %s\n", cli->progname, strerror(-r));
+                fprintf(err, "%s: report: writing the report: %s\n", cli->progname, strerror(-r));
                 goto out;
         }
         if (report_corrupt(rep))
-                fprintf(stderr, "%s: report: %" PRIu64 " corrupt line(s) skipped\n",
+                fprintf(err, "%s: report: %" PRIu64 " corrupt line(s) skipped\n",
                         cli->progname, report_corrupt(rep));
         ret = any_failed ? EXIT_FAILURE : EXIT_SUCCESS;
         goto out;
 oom:
-        fprintf(stderr, "%s: report: out of memory\n", cli->progname);
+        fprintf(err, "%s: report: out of memory\n", cli->progname);
 out:
         report_free(rep);
         report_files_free(files);

@@ -31,38 +31,44 @@ struct command {
         const char *help;       /* one line */
 };
 
-static int cmd_sync(int argc, char **argv, const struct cli *cli)
-{
-        return sync_main(argc, argv, cli->config_path);
-}
+CLI_COMMAND(status)
+CLI_COMMAND(explain)
+CLI_COMMAND(report)
+CLI_COMMAND(request)
+CLI_COMMAND(providers)
+CLI_COMMAND(sync)
+CLI_COMMAND(doctor)
+CLI_COMMAND(setup_keys)
+CLI_COMMAND(verify)
 
-static int cmd_doctor(int argc, char **argv, const struct cli *cli)
+/* export reads the configuration first, for its live log, as it always has. */
+static int run_export(int argc, char **argv, const struct cli *cli)
 {
-        return doctor_main(argc, argv, cli->config_path);
-}
+        struct config *cfg = cli_load_config(cli, stderr);
+        struct export_opts o;
+        int r = export_parse(&o, cli, argc, argv, stdout, stderr);
 
-static int cmd_export(int argc, char **argv, const struct cli *cli)
-{
-        struct config *cfg = cli_load_config(cli);
-        int r = export_main(argc, argv, cfg && cfg->audit_log ? cfg->audit_log : DEFAULT_AUDIT_LOG);
-
+        if (r == CLI_RUN) {
+                o.live_log = cfg && cfg->audit_log ? cfg->audit_log : DEFAULT_AUDIT_LOG;
+                r = cmd_export(&o, stdout, stderr);
+        }
         config_free(cfg);
         return r;
 }
 
 static const struct command commands[] = {
-        { "status", cmd_status, "what mxlockd enforces, its counters and last reload" },
-        { "explain", cmd_explain, "ADDRESS [PORT]: accepted or refused, and why (live kernel sets)" },
-        { "report", cmd_report, "summarise the audit log (table, json, csv or html)" },
-        { "reload", cmd_reload, "reload the configuration atomically; prints the result or the error" },
-        { "providers", cmd_providers, "list the provider catalogs, or show one" },
-        { "sync", cmd_sync, "refresh provider ranges from their SPF records (to /var/lib/mxlock/providers)" },
-        { "doctor", cmd_doctor, "DOMAIN...: onboarding checklist (MX, SPF, table, listeners, stale catalogs)" },
-        { "export", cmd_export, "the audit log as ECS or OCSF records, one per line (--follow: like tail -F)" },
-        { "disable", cmd_disable, "remove the table and stop enforcing until `mxlock enable`" },
-        { "enable", cmd_enable, "put the table back and enforce again" },
-        { "setup-keys", cmd_setup_keys, "create the audit log's sealing key; prints the verification key" },
-        { "verify", cmd_verify, "[--key K] [FILE...]: check the sealed audit log (0: holds, 1: FILE:LINE why)" },
+        { "status", run_status, "what mxlockd enforces, its counters and last reload" },
+        { "explain", run_explain, "ADDRESS [PORT]: accepted or refused, and why (live kernel sets)" },
+        { "report", run_report, "summarise the audit log (table, json, csv or html)" },
+        { "reload", run_request, "reload the configuration atomically; prints the result or the error" },
+        { "providers", run_providers, "list the provider catalogs, or show one" },
+        { "sync", run_sync, "refresh provider ranges from their SPF records (to /var/lib/mxlock/providers)" },
+        { "doctor", run_doctor, "DOMAIN...: onboarding checklist (MX, SPF, table, listeners, stale catalogs)" },
+        { "export", run_export, "the audit log as ECS or OCSF records, one per line (--follow: like tail -F)" },
+        { "disable", run_request, "remove the table and stop enforcing until `mxlock enable`" },
+        { "enable", run_request, "put the table back and enforce again" },
+        { "setup-keys", run_setup_keys, "create the audit log's sealing key; prints the verification key" },
+        { "verify", run_verify, "[--key K] [FILE...]: check the sealed audit log (0: holds, 1: FILE:LINE why)" },
 };
 
 static void usage(FILE *out, const char *progname)
