@@ -1,6 +1,6 @@
 /* src/audit.h: the audit log: one JSON object per line, appended to a file
- * created 0640. The schema is in the README ("The audit log"); this module only formats and
- * writes, it never decides what to record. */
+ * created 0640. The schema is in the README ("The audit log"); lines are built with the
+ * writer of json.h (jline_*); this module only writes, it never decides what to record. */
 #ifndef MXLOCK_AUDIT_H
 #define MXLOCK_AUDIT_H
 
@@ -11,33 +11,7 @@
 #include <sys/time.h>
 #include <sys/types.h>
 
-/* A JSON line under construction (fixed buffer, never overflows: fields that
- * would not fit are cut and the line is still valid JSON). */
-struct jline {
-        char buf[4096];
-        size_t len;
-        bool truncated;
-};
-
-/* Start a record with "ts" (UTC, microseconds) and "event". */
-void jline_begin(struct jline *j, const struct timeval *tv, const char *event);
-void jline_str(struct jline *j, const char *key, const char *value);   /* NULL -> null */
-void jline_int(struct jline *j, const char *key, long long value);
-void jline_uint(struct jline *j, const char *key, unsigned long long value);
-void jline_bool(struct jline *j, const char *key, bool value);
-void jline_time(struct jline *j, const char *key, const struct timeval *tv);
-/* Append a raw JSON value (already valid JSON, e.g. an array). */
-void jline_raw(struct jline *j, const char *key, const char *json);
-/* Close the object and add the newline. */
-void jline_end(struct jline *j);
-
-/* Append JSON-escaped s (without quotes) to buf of size cap at *len; cuts at
- * a character boundary rather than overflow. Returns false when cut. */
-bool json_escape(char *buf, size_t cap, size_t *len, const char *s);
-
-/* Write s to f as a quoted, escaped JSON string (null for NULL); long
- * strings are cut at 4 KiB. */
-void json_fputs(FILE *f, const char *s);
+#include "json.h"
 
 /* Format tv as "2026-11-23T22:28:42.123456Z" into buf (at least 32 bytes). */
 char *audit_format_time(const struct timeval *tv, char *buf);

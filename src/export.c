@@ -16,6 +16,7 @@
 
 #include "audit.h"
 #include "cli.h"
+#include "json.h"
 #include "export.h"
 #include "report.h"
 
@@ -93,73 +94,26 @@ static void collect(const char *key, const struct report_value *v, void *userdat
 }
 
 /* ------------------------------------------------------------------ */
-/* A small JSON object writer */
+/* Thin names on the writer of json.h, in the shapes the mappings use */
 
-struct jw {
-        FILE *f;
-        int depth;
-        bool first[8];
-};
-
-static void jw_key(struct jw *w, const char *key)
+/* A member that is absent in the audit line is left out, not null. */
+static void jw_str(struct json_writer *w, const char *key, const char *value)
 {
-        if (!w->first[w->depth])
-                fputc(',', w->f);
-        w->first[w->depth] = false;
-        if (key) {
-                json_fputs(w->f, key);
-                fputc(':', w->f);
-        }
-}
-
-static void jw_open(struct jw *w, const char *key)
-{
-        if (w->depth >= 0)
-                jw_key(w, key);
-        fputc('{', w->f);
-        w->first[++w->depth] = true;
-}
-
-static void jw_close(struct jw *w)
-{
-        fputc('}', w->f);
-        w->depth--;
-}
-
-static void jw_str(struct jw *w, const char *key, const char *value)
-{
-        if (!value)
-                return;
-        jw_key(w, key);
-        json_fputs(w->f, value);
-}
-
-static void jw_uint(struct jw *w, const char *key, uint64_t value)
-{
-        jw_key(w, key);
-        fprintf(w->f, "%" PRIu64, value);
-}
-
-static void jw_int(struct jw *w, const char *key, int64_t value)
-{
-        jw_key(w, key);
-        fprintf(w->f, "%" PRId64, value);
+        if (value)
+                json_put_str(w, key, value);
 }
 
 /* An array of strings; NULL entries end it early. */
-static void jw_strs(struct jw *w, const char *key, const char *a, const char *b)
+static void jw_strs(struct json_writer *w, const char *key, const char *a, const char *b)
 {
-        jw_key(w, key);
-        fputc('[', w->f);
-        json_fputs(w->f, a);
-        if (b) {
-                fputc(',', w->f);
-                json_fputs(w->f, b);
-        }
-        fputc(']', w->f);
+        json_array_open(w, key);
+        json_put_str(w, NULL, a);
+        if (b)
+                json_put_str(w, NULL, b);
+        json_array_close(w);
 }
 
-static void jw_time(struct jw *w, const char *key, int64_t us)
+static void jw_time(struct json_writer *w, const char *key, int64_t us)
 {
         struct timeval tv = { .tv_sec = (time_t)(us / 1000000), .tv_usec = (suseconds_t)(us % 1000000) };
         char buf[64];
@@ -214,27 +168,27 @@ static const char *ip_family(const struct xrec *x)
         return NULL;
 }
 
-static void ecs_observer(struct jw *w, const struct export_ctx *ctx, const struct xrec *x)
+static void ecs_observer(struct json_writer *w, const struct export_ctx *ctx, const struct xrec *x)
 {
-        jw_open(w, "observer");
+        json_object_open(w, "observer");
         jw_str(w, "hostname", ctx->hostname);
         jw_str(w, "type", "firewall");
         jw_str(w, "product", EXPORT_PRODUCT);
         jw_str(w, "vendor", EXPORT_PRODUCT);
         jw_str(w, "version", EXPORT_PRODUCT_VERSION);
         if (x->iface) {
-                jw_open(w, is_outbound(x) ? "egress" : "ingress");
-                jw_open(w, "interface");
+                json_object_open(w, is_outbound(x) ? "egress" : "ingress");
+                json_object_open(w, "interface");
                 jw_str(w, "name", x->iface);
-                jw_close(w);
-                jw_close(w);
+                json_object_close(w);
+                json_object_close(w);
         }
-        jw_close(w);
+        json_object_close(w);
 }
 
-static void ecs_labels(struct jw *w, const struct xrec *x)
+static void ecs_labels(struct json_writer *w, const struct xrec *x)
 {
-        jw_open(w, "labels");
+        json_object_open(w, "labels");
         jw_str(w, "mxlock_event", x->r.event_name);
         jw_str(w, "mxlock_mode", x->mode);
         jw_str(w, "mxlock_action", x->action);
@@ -243,14 +197,14 @@ static void ecs_labels(struct jw *w, const struct xrec *x)
         jw_str(w, "mxlock_refused_by", x->refused_by);
         jw_str(w, "mxlock_table", x->table);
         jw_str(w, "mxlock_provider", x->provider);
-        jw_close(w);
+        json_object_close(w);
 }
 
-static void ecs_network(struct jw *w, const struct export_ctx *ctx, const struct xrec *x)
+static void ecs_network(struct json_writer *w, const struct export_ctx *ctx, const struct xrec *x)
 {
         bool allowed = was_allowed(x);
 
-        jw_open(w, "event");
+        json_object_open(w, "event");
         jw_str(w, "kind", "event");
         jw_strs(w, "category", "network", NULL);
         jw_strs(w, "type", "connection", allowed ? "allowed" : "denied");
@@ -259,61 +213,61 @@ static void ecs_network(struct jw *w, const struct export_ctx *ctx, const struct
         jw_str(w, "module", "mxlock");
         jw_str(w, "dataset", "mxlock.audit");
         jw_str(w, "reason", x->reason);
-        jw_uint(w, "count", x->r.count);
+        json_put_uint(w, "count", x->r.count);
         if (x->r.has_first)
                 jw_time(w, "start", x->r.first);
         if (x->r.has_last)
                 jw_time(w, "end", x->r.last);
-        jw_close(w);
+        json_object_close(w);
         if (x->r.src || x->has_sport) {
-                jw_open(w, "source");
+                json_object_open(w, "source");
                 jw_str(w, "ip", x->r.src);
                 if (x->has_sport)
-                        jw_uint(w, "port", x->sport);
-                jw_close(w);
+                        json_put_uint(w, "port", x->sport);
+                json_object_close(w);
         }
         if (x->dst || x->r.has_dport) {
-                jw_open(w, "destination");
+                json_object_open(w, "destination");
                 jw_str(w, "ip", x->dst);
                 if (x->r.has_dport)
-                        jw_uint(w, "port", x->r.dport);
-                jw_close(w);
+                        json_put_uint(w, "port", x->r.dport);
+                json_object_close(w);
         }
-        jw_open(w, "network");
+        json_object_open(w, "network");
         jw_str(w, "transport", "tcp");
         jw_str(w, "iana_number", "6");
         jw_str(w, "type", ip_family(x));
         jw_str(w, "direction", is_outbound(x) ? "outbound" : "inbound");
-        jw_close(w);
+        json_object_close(w);
         if (x->r.policy) {
-                jw_open(w, "rule");
+                json_object_open(w, "rule");
                 jw_str(w, "name", x->r.policy);
                 jw_str(w, "ruleset", "mxlock");
-                jw_close(w);
+                json_object_close(w);
         }
         if (x->user || x->has_uid) {
                 char uid[24];
 
-                jw_open(w, "user");
+                json_object_open(w, "user");
                 if (x->has_uid) {
                         snprintf(uid, sizeof(uid), "%" PRIu64, x->uid);
                         jw_str(w, "id", uid);
                 }
                 jw_str(w, "name", x->user);
-                jw_close(w);
+                json_object_close(w);
         }
         if (x->comm || x->has_pid) {
-                jw_open(w, "process");
+                json_object_open(w, "process");
                 if (x->has_pid)
-                        jw_uint(w, "pid", x->pid);
+                        json_put_uint(w, "pid", x->pid);
                 jw_str(w, "name", x->comm);
-                jw_close(w);
+                json_object_close(w);
         }
 }
 
 /* start, stop, reload, restored, ranges-changed: the daemon's and the
  * catalogs' lifecycle. Returns false for events ECS gets nothing for. */
-static bool ecs_lifecycle(struct jw *w, const struct xrec *x)
+static bool ecs_lifecycle(struct json_writer *w, const struct xrec *x)
 {
         const char *category, *type;
         bool failed = x->r.result && strcmp(x->r.result, "error") == 0;
@@ -337,7 +291,7 @@ static bool ecs_lifecycle(struct jw *w, const struct xrec *x)
                 category = "configuration", type = "change";
                 break;
         }
-        jw_open(w, "event");
+        json_object_open(w, "event");
         jw_str(w, "kind", "event");
         jw_strs(w, "category", category, NULL);
         jw_strs(w, "type", type, NULL);
@@ -346,35 +300,35 @@ static bool ecs_lifecycle(struct jw *w, const struct xrec *x)
         jw_str(w, "module", "mxlock");
         jw_str(w, "dataset", "mxlock.audit");
         jw_str(w, "reason", x->reason);
-        jw_close(w);
+        json_object_close(w);
         if (x->r.error) {
-                jw_open(w, "error");
+                json_object_open(w, "error");
                 jw_str(w, "message", x->r.error);
-                jw_close(w);
+                json_object_close(w);
         }
         return true;
 }
 
-static bool map_ecs(struct jw *w, const struct export_ctx *ctx, const struct xrec *x)
+static bool map_ecs(struct json_writer *w, const struct export_ctx *ctx, const struct xrec *x)
 {
-        jw_open(w, NULL);
+        json_object_open(w, NULL);
         jw_time(w, "@timestamp", x->r.ts);
-        jw_open(w, "ecs");
+        json_object_open(w, "ecs");
         jw_str(w, "version", EXPORT_ECS_VERSION);
-        jw_close(w);
+        json_object_close(w);
         if (is_network(x))
                 ecs_network(w, ctx, x);
         else if (!ecs_lifecycle(w, x))
                 return false;
         ecs_observer(w, ctx, x);
         ecs_labels(w, x);
-        jw_close(w);
+        json_object_close(w);
         return true;
 }
 
 /* OCSF: Network Activity only; the daemon's lifecycle has no place in that
  * class and is skipped (the ECS export carries it). */
-static bool map_ocsf(struct jw *w, const struct export_ctx *ctx, const struct xrec *x)
+static bool map_ocsf(struct json_writer *w, const struct export_ctx *ctx, const struct xrec *x)
 {
         bool allowed = was_allowed(x), dropped = x->action && strcmp(x->action, "drop") == 0;
         int activity = allowed ? 1 : 5;
@@ -383,67 +337,67 @@ static bool map_ocsf(struct jw *w, const struct export_ctx *ctx, const struct xr
 
         if (!is_network(x))
                 return false;
-        jw_open(w, NULL);
-        jw_uint(w, "class_uid", 4001);
+        json_object_open(w, NULL);
+        json_put_uint(w, "class_uid", 4001);
         jw_str(w, "class_name", "Network Activity");
-        jw_uint(w, "category_uid", 4);
+        json_put_uint(w, "category_uid", 4);
         jw_str(w, "category_name", "Network Activity");
-        jw_uint(w, "activity_id", (uint64_t)activity);
+        json_put_uint(w, "activity_id", (uint64_t)activity);
         jw_str(w, "activity_name", allowed ? "Open" : "Refuse");
-        jw_uint(w, "type_uid", 400100 + (uint64_t)activity);
+        json_put_uint(w, "type_uid", 400100 + (uint64_t)activity);
         jw_str(w, "type_name", allowed ? "Network Activity: Open" : "Network Activity: Refuse");
-        jw_uint(w, "action_id", allowed ? 1 : 2);
+        json_put_uint(w, "action_id", allowed ? 1 : 2);
         jw_str(w, "action", allowed ? "Allowed" : "Denied");
-        jw_uint(w, "disposition_id", allowed ? 1 : dropped ? 6 : 2);
+        json_put_uint(w, "disposition_id", allowed ? 1 : dropped ? 6 : 2);
         jw_str(w, "disposition", allowed ? "Allowed" : dropped ? "Dropped" : "Blocked");
-        jw_uint(w, "severity_id", 1);
+        json_put_uint(w, "severity_id", 1);
         jw_str(w, "severity", "Informational");
-        jw_int(w, "time", x->r.ts / 1000);
+        json_put_int(w, "time", x->r.ts / 1000);
         if (x->r.has_first)
-                jw_int(w, "start_time", x->r.first / 1000);
+                json_put_int(w, "start_time", x->r.first / 1000);
         if (x->r.has_last)
-                jw_int(w, "end_time", x->r.last / 1000);
-        jw_uint(w, "count", x->r.count);
+                json_put_int(w, "end_time", x->r.last / 1000);
+        json_put_uint(w, "count", x->r.count);
         snprintf(msg, sizeof(msg), "%s: %" PRIu64 " %s connection attempt%s from %s to port %u (policy %s)",
                  x->r.event_name, x->r.count, fam ? fam : "TCP", x->r.count == 1 ? "" : "s",
                  x->r.src ? x->r.src : "unknown sources", x->r.has_dport ? x->r.dport : 0,
                  x->r.policy ? x->r.policy : "-");
         jw_str(w, "message", msg);
         if (x->r.src || x->has_sport) {
-                jw_open(w, "src_endpoint");
+                json_object_open(w, "src_endpoint");
                 jw_str(w, "ip", x->r.src);
                 if (x->has_sport)
-                        jw_uint(w, "port", x->sport);
-                jw_close(w);
+                        json_put_uint(w, "port", x->sport);
+                json_object_close(w);
         }
         /* always present: at least this host is known as the destination */
-        jw_open(w, "dst_endpoint");
+        json_object_open(w, "dst_endpoint");
         jw_str(w, "ip", x->dst);
         if (x->r.has_dport)
-                jw_uint(w, "port", x->r.dport);
+                json_put_uint(w, "port", x->r.dport);
         if (!is_outbound(x))
                 jw_str(w, "hostname", ctx->hostname);
         jw_str(w, "interface_name", x->iface);
-        jw_close(w);
-        jw_open(w, "connection_info");
+        json_object_close(w);
+        json_object_open(w, "connection_info");
         jw_str(w, "protocol_name", "tcp");
-        jw_uint(w, "protocol_num", 6);
+        json_put_uint(w, "protocol_num", 6);
         if (fam)
-                jw_uint(w, "protocol_ver_id", strcmp(fam, "ipv4") == 0 ? 4 : 6);
-        jw_uint(w, "direction_id", is_outbound(x) ? 2 : 1);
+                json_put_uint(w, "protocol_ver_id", strcmp(fam, "ipv4") == 0 ? 4 : 6);
+        json_put_uint(w, "direction_id", is_outbound(x) ? 2 : 1);
         jw_str(w, "direction", is_outbound(x) ? "Outbound" : "Inbound");
-        jw_close(w);
-        jw_open(w, "metadata");
+        json_object_close(w);
+        json_object_open(w, "metadata");
         jw_str(w, "version", EXPORT_OCSF_VERSION);
-        jw_open(w, "product");
+        json_object_open(w, "product");
         jw_str(w, "name", EXPORT_PRODUCT);
         jw_str(w, "vendor_name", EXPORT_PRODUCT);
         jw_str(w, "version", EXPORT_PRODUCT_VERSION);
-        jw_close(w);
+        json_object_close(w);
         jw_strs(w, "profiles", "security_control", NULL);
         jw_str(w, "log_name", "audit");
-        jw_close(w);
-        jw_open(w, "unmapped");
+        json_object_close(w);
+        json_object_open(w, "unmapped");
         jw_str(w, "event", x->r.event_name);
         jw_str(w, "policy", x->r.policy);
         jw_str(w, "mode", x->mode);
@@ -455,19 +409,19 @@ static bool map_ocsf(struct jw *w, const struct export_ctx *ctx, const struct xr
         jw_str(w, "unit", x->unit);
         jw_str(w, "comm", x->comm);
         if (x->has_uid)
-                jw_uint(w, "uid", x->uid);
+                json_put_uint(w, "uid", x->uid);
         if (x->has_pid)
-                jw_uint(w, "pid", x->pid);
+                json_put_uint(w, "pid", x->pid);
         if (x->has_ttl)
-                jw_uint(w, "ttl", x->ttl);
-        jw_close(w);
-        jw_close(w);
+                json_put_uint(w, "ttl", x->ttl);
+        json_object_close(w);
+        json_object_close(w);
         return true;
 }
 
 int export_line(const struct export_ctx *ctx, char *line, size_t len, FILE *out)
 {
-        struct jw w = { .f = out, .depth = -1 };
+        struct json_writer w;
         struct xrec x = {};
         char *buf = NULL;
         size_t blen = 0;
@@ -490,7 +444,7 @@ int export_line(const struct export_ctx *ctx, char *line, size_t len, FILE *out)
         mem = open_memstream(&buf, &blen);
         if (!mem)
                 return -ENOMEM;
-        w.f = mem;
+        json_writer_file(&w, mem);
         mapped = ctx->fmt == EXPORT_ECS ? map_ecs(&w, ctx, &x) : map_ocsf(&w, ctx, &x);
         fputc('\n', mem);
         if (fclose(mem) != 0) {

@@ -12,12 +12,12 @@
 #include <arpa/inet.h>
 #include <zlib.h>
 
+#include "json.h"
 #include "report.h"
 
 #define US_PER_SEC INT64_C(1000000)
 #define US_PER_HOUR (INT64_C(3600) * US_PER_SEC)
 #define COUNT_MAX (UINT64_C(1) << 53)   /* largest count accepted in a record */
-#define JSON_DEPTH_MAX 32
 #define POLICY_OTHERS_BIT 63            /* policy ids >= 63 share this bit */
 
 static const char *const event_names[REPORT_EV_COUNT] = {
@@ -467,330 +467,24 @@ int report_format_from_name(const char *name, enum report_format *ret)
 /* ------------------------------------------------------------------ */
 /* The JSON line reader: one object, values decoded in place */
 
-enum jtype { J_STRING, J_NUMBER, J_TRUE, J_FALSE, J_NULL, J_NESTED };
-
-struct jparser {
-        char *p, *end;
-};
-
-struct jvalue {
-        enum jtype type;
-        char *str;              /* J_STRING: decoded, NUL-terminated */
-        const char *num;        /* J_NUMBER: the text */
-        size_t numlen;
-};
-
-static void jp_ws(struct jparser *j)
+static bool jv_time(const struct json_value *v, int64_t *ret)
 {
-        while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\r' || *j->p == '\n'))
-                j->p++;
-}
-
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
-static bool jp_hex4(struct jparser *j, unsigned *ret)
-{
-        unsigned v = 0;
-        int i, h;
-
-        if (j->end - j->p < 4)
-                return false;
-        for (i = 0; i < 4; i++) {
-                h = hexval(j->p[i]);
-                if (h < 0)
-                        return false;
-                v = v << 4 | (unsigned)h;
-        }
-        j->p += 4;
-        *ret = v;
-        return true;
-}
-
-/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-        unsigned c = p[0], cp;
-        size_t n, i;
-
-        if (c >= 0xc2 && c <= 0xdf)
-                n = 2, cp = c & 0x1f;
-        else if (c >= 0xe0 && c <= 0xef)
-                n = 3, cp = c & 0x0f;
-        else if (c >= 0xf0 && c <= 0xf4)
-                n = 4, cp = c & 0x07;
-        else
-                return 0;
-        if ((size_t)(end - p) < n)
-                return 0;
-        for (i = 1; i < n; i++) {
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = cp << 6 | (p[i] & 0x3f);
-        }
-        if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-                return 0;
-        return n;
-}
-
-static char *put_utf8(char *w, unsigned cp)
-{
-        if (cp < 0x80) {
-                *w++ = (char)cp;
-        } else if (cp < 0x800) {
-                *w++ = (char)(0xc0 | cp >> 6);
-                *w++ = (char)(0x80 | (cp & 0x3f));
-        } else if (cp < 0x10000) {
-                *w++ = (char)(0xe0 | cp >> 12);
-                *w++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-                *w++ = (char)(0x80 | (cp & 0x3f));
-        } else {
-                *w++ = (char)(0xf0 | cp >> 18);
-                *w++ = (char)(0x80 | ((cp >> 12) & 0x3f));
-                *w++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-                *w++ = (char)(0x80 | (cp & 0x3f));
-        }
-        return w;
-}
-
-/* At '"': decode the string in place (the result is never longer than the
- * source), NUL-terminate it and return it. */
-static char *jp_string(struct jparser *j)
-{
-        char *start, *w;
-
-        if (j->p >= j->end || *j->p != '"')
-                return NULL;
-        start = w = ++j->p;
-        for (;;) {
-                unsigned char c;
-
-                if (j->p >= j->end)
-                        return NULL;
-                c = (unsigned char)*j->p;
-                if (c == '"') {
-                        j->p++;
-                        *w = '\0';
-                        return start;
-                }
-                if (c < 0x20)
-                        return NULL;
-                if (c >= 0x80) {
-                        size_t n = utf8_len((const unsigned char *)j->p, (const unsigned char *)j->end);
-
-                        if (!n)
-                                return NULL;
-                        memmove(w, j->p, n);
-                        w += n;
-                        j->p += n;
-                        continue;
-                }
-                if (c != '\\') {
-                        *w++ = (char)c;
-                        j->p++;
-                        continue;
-                }
-                if (++j->p >= j->end)
-                        return NULL;
-                c = (unsigned char)*j->p++;
-                switch (c) {
-                case '"': *w++ = '"'; break;
-                case '\\': *w++ = '\\'; break;
-                case '/': *w++ = '/'; break;
-                case 'b': *w++ = '\b'; break;
-                case 'f': *w++ = '\f'; break;
-                case 'n': *w++ = '\n'; break;
-                case 'r': *w++ = '\r'; break;
-                case 't': *w++ = '\t'; break;
-                case 'u': {
-                        unsigned cp, lo;
-
-                        if (!jp_hex4(j, &cp))
-                                return NULL;
-                        if (cp >= 0xdc00 && cp <= 0xdfff)
-                                return NULL;            /* lone low surrogate */
-                        if (cp >= 0xd800 && cp <= 0xdbff) {
-                                if (j->end - j->p < 2 || j->p[0] != '\\' || j->p[1] != 'u')
-                                        return NULL;
-                                j->p += 2;
-                                if (!jp_hex4(j, &lo) || lo < 0xdc00 || lo > 0xdfff)
-                                        return NULL;
-                                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                        }
-                        if (cp == 0)
-                                return NULL;            /* would cut the C string */
-                        w = put_utf8(w, cp);
-                        break;
-                }
-                default:
-                        return NULL;
-                }
-        }
-}
-
-static bool jp_number(struct jparser *j, struct jvalue *v)
-{
-        char *s = j->p;
-
-        if (j->p < j->end && *j->p == '-')
-                j->p++;
-        if (j->p >= j->end)
-                return false;
-        if (*j->p == '0') {
-                j->p++;
-        } else if (*j->p >= '1' && *j->p <= '9') {
-                while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-                        j->p++;
-        } else {
-                return false;
-        }
-        if (j->p < j->end && *j->p == '.') {
-                j->p++;
-                if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-                        return false;
-                while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-                        j->p++;
-        }
-        if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-                j->p++;
-                if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-                        j->p++;
-                if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-                        return false;
-                while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-                        j->p++;
-        }
-        v->type = J_NUMBER;
-        v->num = s;
-        v->numlen = (size_t)(j->p - s);
-        return true;
-}
-
-static bool jp_literal(struct jparser *j, const char *lit)
-{
-        size_t n = strlen(lit);
-
-        if ((size_t)(j->end - j->p) < n || memcmp(j->p, lit, n) != 0)
-                return false;
-        j->p += n;
-        return true;
-}
-
-static bool jp_value(struct jparser *j, struct jvalue *v, int depth);
-
-/* At '[' or '{': validate a nested value (strings are decoded in place too). */
-static bool jp_nested(struct jparser *j, int depth)
-{
-        char close = *j->p == '[' ? ']' : '}';
-        bool object = close == '}';
-        struct jvalue v;
-
-        if (depth >= JSON_DEPTH_MAX)
-                return false;
-        j->p++;
-        jp_ws(j);
-        if (j->p < j->end && *j->p == close) {
-                j->p++;
-                return true;
-        }
-        for (;;) {
-                if (object) {
-                        if (!jp_string(j))
-                                return false;
-                        jp_ws(j);
-                        if (j->p >= j->end || *j->p++ != ':')
-                                return false;
-                        jp_ws(j);
-                }
-                if (!jp_value(j, &v, depth + 1))
-                        return false;
-                jp_ws(j);
-                if (j->p >= j->end)
-                        return false;
-                if (*j->p == close) {
-                        j->p++;
-                        return true;
-                }
-                if (*j->p++ != ',')
-                        return false;
-                jp_ws(j);
-        }
-}
-
-static bool jp_value(struct jparser *j, struct jvalue *v, int depth)
-{
-        if (j->p >= j->end)
-                return false;
-        switch (*j->p) {
-        case '"':
-                v->type = J_STRING;
-                v->str = jp_string(j);
-                return v->str != NULL;
-        case 't':
-                v->type = J_TRUE;
-                return jp_literal(j, "true");
-        case 'f':
-                v->type = J_FALSE;
-                return jp_literal(j, "false");
-        case 'n':
-                v->type = J_NULL;
-                return jp_literal(j, "null");
-        case '[':
-        case '{':
-                v->type = J_NESTED;
-                return jp_nested(j, depth);
-        default:
-                return jp_number(j, v);
-        }
-}
-
-/* A non-negative integer no larger than max. */
-static bool jv_uint(const struct jvalue *v, uint64_t max, uint64_t *ret)
-{
-        uint64_t n = 0;
-        size_t i;
-
-        if (v->type != J_NUMBER || v->numlen == 0 || v->numlen > 19)
-                return false;
-        for (i = 0; i < v->numlen; i++) {
-                if (v->num[i] < '0' || v->num[i] > '9')
-                        return false;
-                n = n * 10 + (uint64_t)(v->num[i] - '0');
-        }
-        if (n > max)
-                return false;
-        *ret = n;
-        return true;
-}
-
-static bool jv_time(const struct jvalue *v, int64_t *ret)
-{
-        return v->type == J_STRING && parse_rfc3339(v->str, strlen(v->str), ret) == 0;
+        return v->type == JSON_STRING && parse_rfc3339(v->str, v->len, ret) == 0;
 }
 
 /* A string or null (NULL); anything else is a schema error. */
-static bool jv_optstr(const struct jvalue *v, const char **ret)
+static bool jv_optstr(const struct json_value *v, const char **ret)
 {
-        if (v->type == J_NULL) {
-                *ret = NULL;
-                return true;
-        }
-        if (v->type != J_STRING)
-                return false;
-        *ret = v->str;
-        return true;
+        return json_value_str(v, true, ret);
 }
 
-static int record_field(struct report_record *rec, const char *key, const struct jvalue *v, bool *has_ts)
+/* A non-negative integer no larger than max. */
+static bool jv_uint(const struct json_value *v, uint64_t max, uint64_t *ret)
+{
+        return json_value_uint(v, max, ret);
+}
+
+static int record_field(struct report_record *rec, const char *key, const struct json_value *v, bool *has_ts)
 {
         uint64_t n;
         size_t i;
@@ -805,7 +499,7 @@ static int record_field(struct report_record *rec, const char *key, const struct
                 break;
         case 'e':
                 if (strcmp(key, "event") == 0) {
-                        if (v->type != J_STRING)
+                        if (v->type != JSON_STRING)
                                 return -EINVAL;
                         rec->event_name = v->str;
                         rec->event = REPORT_EV_OTHER;
@@ -826,7 +520,7 @@ static int record_field(struct report_record *rec, const char *key, const struct
                 break;
         case 'd':
                 if (strcmp(key, "dport") == 0) {
-                        if (v->type == J_NULL)
+                        if (v->type == JSON_NULL)
                                 break;
                         if (!jv_uint(v, 65535, &n))
                                 return -EINVAL;
@@ -867,30 +561,31 @@ static int record_field(struct report_record *rec, const char *key, const struct
 }
 
 /* Hand one member to a field callback, in the public value shape. */
-static void field_to_cb(report_field_fn fn, void *userdata, const char *key, const struct jvalue *v)
+static void field_to_cb(report_field_fn fn, void *userdata, const char *key, const struct json_value *v)
 {
         struct report_value rv = {};
 
         switch (v->type) {
-        case J_STRING:
+        case JSON_STRING:
                 rv.type = REPORT_V_STRING;
                 rv.str = v->str;
-                rv.len = strlen(v->str);
+                rv.len = v->len;
                 break;
-        case J_NUMBER:
+        case JSON_NUMBER:
                 rv.type = REPORT_V_NUMBER;
-                rv.str = v->num;
-                rv.len = v->numlen;
+                rv.str = v->str;
+                rv.len = v->len;
                 break;
-        case J_TRUE:
-        case J_FALSE:
+        case JSON_TRUE:
+        case JSON_FALSE:
                 rv.type = REPORT_V_BOOL;
-                rv.boolean = v->type == J_TRUE;
+                rv.boolean = v->type == JSON_TRUE;
                 break;
-        case J_NULL:
+        case JSON_NULL:
                 rv.type = REPORT_V_NULL;
                 break;
-        case J_NESTED:
+        case JSON_ARRAY:
+        case JSON_OBJECT:
                 rv.type = REPORT_V_NESTED;
                 break;
         }
@@ -905,49 +600,23 @@ int report_parse_line(char *line, size_t len, struct report_record *rec)
 int report_parse_line_fields(char *line, size_t len, struct report_record *rec, report_field_fn fn,
                              void *userdata)
 {
-        struct jparser j = { .p = line, .end = line + len };
+        struct json_iter it;
+        struct json_value v;
+        const char *key;
         bool has_ts = false;
+        int r;
 
         memset(rec, 0, sizeof(*rec));
         rec->event = REPORT_EV_COUNT;
-        jp_ws(&j);
-        if (j.p >= j.end || *j.p++ != '{')
+        if (json_iter_object(&it, line, len) < 0)
                 return -EINVAL;
-        jp_ws(&j);
-        if (j.p < j.end && *j.p == '}') {
-                j.p++;
-        } else {
-                for (;;) {
-                        struct jvalue v;
-                        char *key;
-
-                        key = jp_string(&j);
-                        if (!key)
-                                return -EINVAL;
-                        jp_ws(&j);
-                        if (j.p >= j.end || *j.p++ != ':')
-                                return -EINVAL;
-                        jp_ws(&j);
-                        if (!jp_value(&j, &v, 1))
-                                return -EINVAL;
-                        if (record_field(rec, key, &v, &has_ts) < 0)
-                                return -EINVAL;
-                        if (fn)
-                                field_to_cb(fn, userdata, key, &v);
-                        jp_ws(&j);
-                        if (j.p >= j.end)
-                                return -EINVAL;
-                        if (*j.p == '}') {
-                                j.p++;
-                                break;
-                        }
-                        if (*j.p++ != ',')
-                                return -EINVAL;
-                        jp_ws(&j);
-                }
+        while ((r = json_iter_next(&it, &key, &v)) > 0) {
+                if (record_field(rec, key, &v, &has_ts) < 0)
+                        return -EINVAL;
+                if (fn)
+                        field_to_cb(fn, userdata, key, &v);
         }
-        jp_ws(&j);
-        if (j.p != j.end || !has_ts || rec->event == REPORT_EV_COUNT)
+        if (r < 0 || !has_ts || rec->event == REPORT_EV_COUNT)
                 return -EINVAL;
         /* summary and missed records exist to carry a count */
         if ((rec->event == REPORT_EV_SUMMARY || rec->event == REPORT_EV_MISSED) && !rec->has_count)
@@ -1768,8 +1437,7 @@ static void put_json_str(FILE *out, const char *s)
                                 fprintf(out, "\\u%04x", c);
                         } else if (c >= 0x80) {
                                 /* file names are not checked on the way in: keep the output UTF-8 */
-                                size_t n = utf8_len((const unsigned char *)s,
-                                                    (const unsigned char *)s + strnlen(s, 4));
+                                size_t n = json_utf8_len(s);
 
                                 if (n) {
                                         fwrite(s, 1, n, out);
