@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "config.h"
 #include "control.h"
+#include "json.h"
 
 #define CALL_TIMEOUT_MS 30000
 
@@ -113,4 +114,31 @@ int cli_call(const struct cli *cli, const char *request, char **ret_reply, FILE 
                 fprintf(err, "%s: %s: %s\n", cli->progname, path, strerror(-r));
         config_free(c);
         return r;
+}
+
+int cli_reply_parse(const char *text, struct cli_reply *ret)
+{
+        const struct json_node *root;
+        int r;
+
+        *ret = (struct cli_reply){};
+        r = json_parse(text, strlen(text), &ret->doc);
+        if (r < 0)
+                return r;
+        root = json_root(ret->doc);
+        if (!root || root->type != JSON_OBJECT) {
+                cli_reply_free(ret);
+                return -EINVAL;
+        }
+        if (json_node_bool(json_get(root, "ok"), &ret->ok))
+                ret->failed = !ret->ok;
+        if (!json_node_str(json_get(root, "error"), &ret->error))
+                ret->error = NULL;
+        return 0;
+}
+
+void cli_reply_free(struct cli_reply *r)
+{
+        json_free(r->doc);
+        *r = (struct cli_reply){};
 }

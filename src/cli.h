@@ -61,6 +61,21 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
  * errno) and returns negative errno. */
 int cli_call(const struct cli *cli, const char *request, char **ret_reply, FILE *err);
 
+/* A reply of mxlockd's control socket (src/control.h), read with the JSON
+ * reader (src/json.h): one object with "ok" and, on failure, "error";
+ * status-text's reply is plain text and not JSON. */
+struct cli_reply {
+        struct json_doc *doc;   /* the parsed reply; NULL when it is not JSON */
+        bool ok;                /* "ok" is true */
+        bool failed;            /* "ok" is false */
+        const char *error;      /* "error", decoded; NULL when absent */
+};
+
+/* Read text into *ret. Returns 0 (a JSON reply), -EINVAL (not JSON: doc
+ * NULL, ok and failed false) or -ENOMEM. */
+int cli_reply_parse(const char *text, struct cli_reply *ret);
+void cli_reply_free(struct cli_reply *r);
+
 /* The table's entry for a command: parse, then run with stdout and stderr. */
 #define CLI_COMMAND(NAME)                                                               \
         static int run_##NAME(int argc, char **argv, const struct cli *cli)             \

@@ -20,29 +20,21 @@ static const char *const request_done[][2] = {
         { "disable", "disabled: the table is removed and nothing is enforced until `mxlock enable`" },
 };
 
-static bool reply_ok(const char *reply)
+/* A reply's error for a terminal: the decoded "error" string, its control
+ * characters but newline and tab escaped; the reply itself when it has no
+ * "error" (or is not JSON). */
+static void print_error(FILE *err, const char *progname, const char *reply, const struct cli_reply *rp)
 {
-        return strstr(reply, "\"ok\":true") != NULL;
-}
-
-/* The "error" string of a reply, unescaped enough for a terminal. */
-static void print_error(FILE *err, const char *progname, const char *reply)
-{
-        const char *e = strstr(reply, "\"error\":\"");
-
-        if (!e) {
+        if (!rp->error) {
                 fprintf(err, "%s: %s", progname, reply);
                 return;
         }
-        e += 9;
         fprintf(err, "%s: ", progname);
-        for (; *e && *e != '"'; e++) {
-                if (*e == '\\' && e[1]) {
-                        e++;
-                        fputc(*e == 'n' ? '\n' : *e == 't' ? '\t' : *e, err);
-                } else {
+        for (const unsigned char *e = (const unsigned char *)rp->error; *e; e++) {
+                if ((*e < 0x20 && *e != '\n' && *e != '\t') || *e == 0x7f)
+                        fprintf(err, "\\u%04x", *e);
+                else
                         fputc(*e, err);
-                }
         }
         fputc('\n', err);
 }
@@ -100,6 +92,7 @@ int request_parse(struct request_opts *o, const struct cli *cli, int argc, char 
 int cmd_request(const struct request_opts *o, FILE *out, FILE *err)
 {
         const char *done = NULL;
+        struct cli_reply rp;
         char *reply = NULL;
         int ret = EXIT_FAILURE;
 
@@ -112,12 +105,15 @@ int cmd_request(const struct request_opts *o, FILE *out, FILE *err)
         }
         if (cli_call(o->cli, o->request, &reply, err) < 0)
                 return EXIT_FAILURE;
-        if (!reply_ok(reply)) {
-                print_error(err, o->cli->progname, reply);
+        if (cli_reply_parse(reply, &rp) == -ENOMEM) {
+                fprintf(err, "%s: out of memory\n", o->cli->progname);
+        } else if (!rp.ok) {
+                print_error(err, o->cli->progname, reply, &rp);
         } else {
                 fprintf(out, "%s\n", done);
                 ret = EXIT_SUCCESS;
         }
+        cli_reply_free(&rp);
         free(reply);
         return ret;
 }
@@ -133,13 +129,17 @@ int status_parse(struct status_opts *o, const struct cli *cli, int argc, char **
 
 int cmd_status(const struct status_opts *o, FILE *out, FILE *err)
 {
+        struct cli_reply rp;
         char *reply = NULL;
         int r;
 
         if (cli_call(o->cli, o->json ? "status" : "status-text", &reply, err) < 0)
                 return EXIT_FAILURE;
         fputs(reply, out);
-        r = o->json || strstr(reply, "\"ok\":false") == NULL ? EXIT_SUCCESS : EXIT_FAILURE;
+        /* the text, or a JSON refusal (permission denied) saying "ok":false */
+        r = cli_reply_parse(reply, &rp);
+        r = o->json || (r == -EINVAL || (r == 0 && !rp.failed)) ? EXIT_SUCCESS : EXIT_FAILURE;
+        cli_reply_free(&rp);
         free(reply);
         return r;
 }

@@ -849,6 +849,7 @@ static void collect_name(const char *name, const char *path, void *userdata)
 
 static void reload_daemon(struct sync_ctx *x, int *ret)
 {
+        struct cli_reply rp = { 0 };
         char *reply = NULL;
         int r;
 
@@ -860,13 +861,14 @@ static void reload_daemon(struct sync_ctx *x, int *ret)
                 fprintf(stderr, "mxlock sync: cannot ask mxlockd to reload through %s: %s\n", x->socket,
                         strerror(-r));
                 *ret = SYNC_REFUSED;
-        } else if (reply && (strstr(reply, "\"ok\":true") || strstr(reply, "\"ok\": true"))) {
+        } else if (reply && cli_reply_parse(reply, &rp) == 0 && rp.ok) {
                 printf("mxlockd reloaded: the new lists are in force\n");
         } else {
                 fprintf(stderr, "mxlock sync: mxlockd refused to reload (the rules in force stay): %s\n",
                         reply ? reply : "(no reply)");
                 *ret = SYNC_REFUSED;
         }
+        cli_reply_free(&rp);
         free(reply);
 }
 
