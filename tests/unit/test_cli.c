@@ -499,6 +499,36 @@ static void test_providers(void **state)
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* report: the summary on out, the corrupt-line count on err */
+static void test_report_output(void **state)
+{
+        char path[] = "/tmp/test_cli.XXXXXX";
+        struct args *a;
+        struct report_opts o;
+        struct io io;
+        int fd;
+
+        (void) state;
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_true(dprintf(fd, "{\"ts\":\"2026-11-23T22:28:42.123456Z\",\"event\":\"refused\",\"policy\":"
+                            "\"inbound-smtp\",\"mode\":\"enforce\",\"action\":\"reject\",\"family\":\"ipv4\","
+                            "\"src\":\"198.51.100.7\",\"sport\":40312,\"dst\":\"203.0.113.1\",\"dport\":25,"
+                            "\"count\":1,\"reason\":\"not-allowed\"}\nnot json\n") > 0);
+        assert_int_equal(close(fd), 0);
+        a = args_new("report", "--format", "json", path, NULL);
+        io_open(&io);
+        assert_int_equal(report_parse(&o, &cli, a->argc, a->argv, io.out, io.err), CLI_RUN);
+        assert_int_equal(cmd_report(&o, io.out, io.err), 0);
+        io_close(&io);
+        assert_non_null(strstr(io.obuf, "\"attempts\":1,"));
+        assert_non_null(strstr(io.obuf, "\"198.51.100.7\""));
+        assert_string_equal(io.ebuf, "mxlock: report: 1 corrupt line(s) skipped\n");
+        io_free(&io);
+        args_free(a);
+        assert_int_equal(unlink(path), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -510,6 +540,7 @@ int main(void)
                 cmocka_unit_test(test_request_replies),
                 cmocka_unit_test(test_status_replies),
                 cmocka_unit_test(test_providers),
+                cmocka_unit_test(test_report_output),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
