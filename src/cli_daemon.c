@@ -10,7 +10,6 @@
 
 #include "audit.h"
 #include "cli.h"
-#include "control.h"
 #include "policy.h"
 #include "ruleset.h"
 

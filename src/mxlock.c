@@ -1,26 +1,19 @@
-/* src/mxlock.c: the mxlock command-line tool: global options, then one
- * function per subcommand in the commands[] table. */
-#include <errno.h>
+/* src/mxlock.c: the mxlock command-line tool: the global options and the
+ * commands[] table. Each command is NAME_parse then cmd_NAME, in the
+ * library (the convention is in src/cli.h). */
 #include <getopt.h>
-#include <inttypes.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
-#include "catalog.h"
 #include "cli.h"
+#include "config.h"
 #include "doctor.h"
 #include "export.h"
 #include "sync.h"
-#include "config.h"
-#include "report.h"
-
 
 #define DEFAULT_CONFIG "/etc/mxlock/mxlock.conf"
 #define DEFAULT_AUDIT_LOG "/var/log/mxlock/audit.jsonl"
-#define DEFAULT_PROVIDER_DIRS CONFIG_DEFAULT_PROVIDER_DIRS
 
 #define EXIT_USAGE 2
 
