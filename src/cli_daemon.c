@@ -10,127 +10,135 @@
 
 #include "audit.h"
 #include "cli.h"
-#include "control.h"
 #include "policy.h"
 #include "ruleset.h"
 
-#define CALL_TIMEOUT_MS 30000
+static const char *const request_done[][2] = {
+        { "reload", "reloaded: the new configuration is in force" },
+        { "enable", "enabled: the table is back and enforcing" },
+        { "disable", "disabled: the table is removed and nothing is enforced until `mxlock enable`" },
+};
 
-static const char *socket_path(const struct config *c)
+/* A reply's error for a terminal: the decoded "error" string, its control
+ * characters but newline and tab escaped; the reply itself when it has no
+ * "error" (or is not JSON). */
+static void print_error(FILE *err, const char *progname, const char *reply, const struct cli_reply *rp)
 {
-        return c && c->control_socket ? c->control_socket : CONTROL_DEFAULT_SOCKET;
-}
-
-static int call(const struct cli *cli, const char *request, char **ret_reply)
-{
-        struct config *c = cli_load_config(cli);
-        const char *path = socket_path(c);
-        int r;
-
-        r = control_call(path, request, CALL_TIMEOUT_MS, ret_reply);
-        if (r == -ENOENT || r == -ECONNREFUSED)
-                fprintf(stderr, "%s: mxlockd is not running (no control socket at %s)\n", cli->progname, path);
-        else if (r == -EACCES)
-                fprintf(stderr, "%s: %s: permission denied: root or the control group only\n", cli->progname, path);
-        else if (r < 0)
-                fprintf(stderr, "%s: %s: %s\n", cli->progname, path, strerror(-r));
-        config_free(c);
-        return r;
-}
-
-static bool reply_ok(const char *reply)
-{
-        return strstr(reply, "\"ok\":true") != NULL;
-}
-
-/* The "error" string of a reply, unescaped enough for a terminal. */
-static void print_error(const char *progname, const char *reply)
-{
-        const char *e = strstr(reply, "\"error\":\"");
-
-        if (!e) {
-                fprintf(stderr, "%s: %s", progname, reply);
+        if (!rp->error) {
+                fprintf(err, "%s: %s", progname, reply);
                 return;
         }
-        e += 9;
-        fprintf(stderr, "%s: ", progname);
-        for (; *e && *e != '"'; e++) {
-                if (*e == '\\' && e[1]) {
-                        e++;
-                        fputc(*e == 'n' ? '\n' : *e == 't' ? '\t' : *e, stderr);
-                } else {
-                        fputc(*e, stderr);
-                }
+        fprintf(err, "%s: ", progname);
+        for (const unsigned char *e = (const unsigned char *)rp->error; *e; e++) {
+                if ((*e < 0x20 && *e != '\n' && *e != '\t') || *e == 0x7f)
+                        fprintf(err, "\\u%04x", *e);
+                else
+                        fputc(*e, err);
         }
-        fputc('\n', stderr);
+        fputc('\n', err);
 }
 
-static int simple_command(int argc, char **argv, const struct cli *cli, const char *request, const char *done)
+/* Options of a command that takes none but --help (and json_ok: --json,
+ * --format=json). Returns CLI_RUN or the exit code. */
+static int parse_plain(int argc, char **argv, bool json_ok, bool *ret_json, const char *usage, FILE *out, FILE *err)
 {
-        char *reply = NULL;
-        int r;
+        static const struct option opts[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "format", required_argument, NULL, 'f' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c;
 
-        if (argc > 1 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)) {
-                printf("Usage: %s %s\n", cli->progname, request);
-                return 0;
+        optind = 0;
+        while ((c = cli_getopt(argc, argv, "+h", json_ok ? opts : opts + 2, err)) != -1) {
+                switch (c) {
+                case 'j':
+                        *ret_json = true;
+                        break;
+                case 'f':
+                        if (strcmp(optarg, "json") != 0) {
+                                fprintf(err, "%s: --format: '%s' is not json\n", argv[0], optarg);
+                                fprintf(err, "%s", usage);
+                                return CLI_EXIT_USAGE;
+                        }
+                        *ret_json = true;
+                        break;
+                case 'h':
+                        fprintf(out, "%s", usage);
+                        return EXIT_SUCCESS;
+                default:
+                        fprintf(err, "%s", usage);
+                        return CLI_EXIT_USAGE;
+                }
         }
-        if (argc > 1) {
-                fprintf(stderr, "Usage: %s %s\n", cli->progname, request);
-                return 2;
+        if (optind < argc) {
+                fprintf(err, "%s", usage);
+                return CLI_EXIT_USAGE;
         }
-        r = call(cli, request, &reply);
-        if (r < 0)
-                return 1;
-        if (!reply_ok(reply)) {
-                print_error(cli->progname, reply);
-                free(reply);
-                return 1;
+        return CLI_RUN;
+}
+
+int request_parse(struct request_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err)
+{
+        char usage[128];
+
+        *o = (struct request_opts){ .cli = cli, .request = argv[0] };
+        snprintf(usage, sizeof(usage), "Usage: %s %s\n", cli->progname, argv[0]);
+        return parse_plain(argc, argv, false, NULL, usage, out, err);
+}
+
+int cmd_request(const struct request_opts *o, FILE *out, FILE *err)
+{
+        const char *done = NULL;
+        struct cli_reply rp;
+        char *reply = NULL;
+        int ret = EXIT_FAILURE;
+
+        for (size_t i = 0; i < sizeof(request_done) / sizeof(request_done[0]); i++)
+                if (strcmp(o->request, request_done[i][0]) == 0)
+                        done = request_done[i][1];
+        if (!done) {
+                fprintf(err, "%s: unknown request '%s'\n", o->cli->progname, o->request);
+                return CLI_EXIT_USAGE;
         }
-        printf("%s\n", done);
+        if (cli_call(o->cli, o->request, &reply, err) < 0)
+                return EXIT_FAILURE;
+        if (cli_reply_parse(reply, &rp) == -ENOMEM) {
+                fprintf(err, "%s: out of memory\n", o->cli->progname);
+        } else if (!rp.ok) {
+                print_error(err, o->cli->progname, reply, &rp);
+        } else {
+                fprintf(out, "%s\n", done);
+                ret = EXIT_SUCCESS;
+        }
+        cli_reply_free(&rp);
         free(reply);
-        return 0;
+        return ret;
 }
 
-int cmd_reload(int argc, char **argv, const struct cli *cli)
+int status_parse(struct status_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err)
 {
-        return simple_command(argc, argv, cli, "reload", "reloaded: the new configuration is in force");
+        char usage[128];
+
+        *o = (struct status_opts){ .cli = cli };
+        snprintf(usage, sizeof(usage), "Usage: %s status [--json]\n", cli->progname);
+        return parse_plain(argc, argv, true, &o->json, usage, out, err);
 }
 
-int cmd_enable(int argc, char **argv, const struct cli *cli)
+int cmd_status(const struct status_opts *o, FILE *out, FILE *err)
 {
-        return simple_command(argc, argv, cli, "enable", "enabled: the table is back and enforcing");
-}
-
-int cmd_disable(int argc, char **argv, const struct cli *cli)
-{
-        return simple_command(argc, argv, cli, "disable",
-                              "disabled: the table is removed and nothing is enforced until `mxlock enable`");
-}
-
-int cmd_status(int argc, char **argv, const struct cli *cli)
-{
-        bool json = false;
+        struct cli_reply rp;
         char *reply = NULL;
-        const char *req;
         int r;
 
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--format=json") == 0) {
-                        json = true;
-                } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-                        printf("Usage: %s status [--json]\n", cli->progname);
-                        return 0;
-                } else {
-                        fprintf(stderr, "Usage: %s status [--json]\n", cli->progname);
-                        return 2;
-                }
-        }
-        req = json ? "status" : "status-text";
-        r = call(cli, req, &reply);
-        if (r < 0)
-                return 1;
-        fputs(reply, stdout);
-        r = json || strstr(reply, "\"ok\":false") == NULL ? 0 : 1;
+        if (cli_call(o->cli, o->json ? "status" : "status-text", &reply, err) < 0)
+                return EXIT_FAILURE;
+        fputs(reply, out);
+        /* the text, or a JSON refusal (permission denied) saying "ok":false */
+        r = cli_reply_parse(reply, &rp);
+        r = o->json || (r == -EINVAL || (r == 0 && !rp.failed)) ? EXIT_SUCCESS : EXIT_FAILURE;
+        cli_reply_free(&rp);
         free(reply);
         return r;
 }
@@ -141,98 +149,112 @@ static void warn_quiet(const char *file, int line, const char *msg, void *userda
 {
 }
 
-struct explain {
-        int family;
-        addr128 addr;
-        char text[ADDR_STRLEN];
-        unsigned port;
-        bool json;
-};
-
-static void print_json_str(const char *key, const char *value, bool comma)
+static void print_json_str(FILE *out, const char *key, const char *value, bool comma)
 {
-        printf("%s\"%s\":", comma ? "," : "", key);
-        json_fputs(stdout, value);
+        fprintf(out, "%s\"%s\":", comma ? "," : "", key);
+        json_fputs(out, value);
 }
 
-int cmd_explain(int argc, char **argv, const struct cli *cli)
+int explain_parse(struct explain_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err)
 {
-        struct explain x = { .port = 25 };
+        static const struct option opts[] = {
+                { "json", no_argument, NULL, 'j' },
+                { "format", required_argument, NULL, 'f' },
+                { "help", no_argument, NULL, 'h' },
+                {},
+        };
+        int c, nargs;
+
+        *o = (struct explain_opts){ .cli = cli, .port = 25 };
+        optind = 0;
+        while ((c = cli_getopt(argc, argv, "h", opts, err)) != -1) {
+                switch (c) {
+                case 'j':
+                        o->json = true;
+                        break;
+                case 'f':
+                        if (strcmp(optarg, "json") != 0) {
+                                fprintf(err, "%s: --format: '%s' is not json\n", argv[0], optarg);
+                                goto usage;
+                        }
+                        o->json = true;
+                        break;
+                case 'h':
+                        fprintf(out, "Usage: %s explain [--json] ADDRESS [PORT]\n"
+                                "Says whether a connection from ADDRESS to PORT (default 25) is accepted or\n"
+                                "refused, by which policy and which prefix or provider, checked against the\n"
+                                "kernel's live sets (works while mxlockd is stopped).\n", cli->progname);
+                        return EXIT_SUCCESS;
+                default:
+                        goto usage;
+                }
+        }
+        nargs = argc - optind;
+        if (nargs < 1 || nargs > 2)
+                goto usage;
+        if (addr_parse(argv[optind], &o->family, &o->addr) < 0) {
+                fprintf(err, "%s: '%s' is not an IPv4 or IPv6 address\n", cli->progname, argv[optind]);
+                return CLI_EXIT_USAGE;
+        }
+        if (nargs == 2) {
+                const char *a = argv[optind + 1];
+                char *end;
+                unsigned long p = strtoul(a, &end, 10);
+
+                if (*end || p == 0 || p > 65535) {
+                        fprintf(err, "%s: '%s' is not a port\n", cli->progname, a);
+                        return CLI_EXIT_USAGE;
+                }
+                o->port = (unsigned)p;
+        }
+        return CLI_RUN;
+usage:
+        fprintf(err, "Usage: %s explain [--json] ADDRESS [PORT]\n", cli->progname);
+        return CLI_EXIT_USAGE;
+}
+
+int cmd_explain(const struct explain_opts *o, FILE *out, FILE *err)
+{
+        const struct cli *cli = o->cli;
         struct config *c = NULL;
         struct policy_set *ps = NULL;
         struct ruleset_nl *nl = NULL;
         const struct policy *pol = NULL;
         const struct policy_source *src = NULL;
         const char *verdict, *why;
-        char err[CONFIG_ERRLEN] = "", set[128];
+        char msg[CONFIG_ERRLEN] = "", set[128], text[ADDR_STRLEN];
         int in_allow = -1, in_deny = -1, table = -1, ret = 1, r;
         bool allowed, monitor;
-        const char *args[2];
-        int nargs = 0;
         size_t pi = 0;
 
-        for (int i = 1; i < argc; i++) {
-                if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--format=json") == 0) {
-                        x.json = true;
-                } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-                        printf("Usage: %s explain [--json] ADDRESS [PORT]\n"
-                               "Says whether a connection from ADDRESS to PORT (default 25) is accepted or\n"
-                               "refused, by which policy and which prefix or provider, checked against the\n"
-                               "kernel's live sets (works while mxlockd is stopped).\n", cli->progname);
-                        return 0;
-                } else if (nargs < 2) {
-                        args[nargs++] = argv[i];
-                } else {
-                        nargs = 3;
-                }
-        }
-        if (nargs < 1 || nargs > 2) {
-                fprintf(stderr, "Usage: %s explain [--json] ADDRESS [PORT]\n", cli->progname);
-                return 2;
-        }
-        if (addr_parse(args[0], &x.family, &x.addr) < 0) {
-                fprintf(stderr, "%s: '%s' is not an IPv4 or IPv6 address\n", cli->progname, args[0]);
-                return 2;
-        }
-        addr_format(x.family, x.addr, x.text);
-        if (nargs == 2) {
-                char *end;
-                unsigned long p = strtoul(args[1], &end, 10);
-
-                if (*end || p == 0 || p > 65535) {
-                        fprintf(stderr, "%s: '%s' is not a port\n", cli->progname, args[1]);
-                        return 2;
-                }
-                x.port = (unsigned)p;
-        }
-
-        r = config_load(cli->config_path, &c, err, warn_quiet, NULL);
+        addr_format(o->family, o->addr, text);
+        r = config_load(cli->config_path, &c, msg, warn_quiet, NULL);
         if (r == 0)
-                r = policy_build(c, NULL, NULL, &ps, err, warn_quiet, NULL);
+                r = policy_build(c, NULL, NULL, &ps, msg, warn_quiet, NULL);
         if (r < 0) {
-                fprintf(stderr, "%s: %s\n", cli->progname, err);
+                fprintf(err, "%s: %s\n", cli->progname, msg);
                 goto out;
         }
         monitor = c->mode == MODE_MONITOR;
         for (pi = 0; pi < ps->n; pi++)
-                if (policy_has_port(&ps->v[pi], (uint16_t)x.port)) {
+                if (policy_has_port(&ps->v[pi], (uint16_t)o->port)) {
                         pol = &ps->v[pi];
                         break;
                 }
         if (pol) {
-                allowed = policy_classify(pol, x.family, x.addr, &src);
+                allowed = policy_classify(pol, o->family, o->addr, &src);
                 r = ruleset_nl_open(&nl);
                 if (r == 0)
                         table = ruleset_table_exists(nl, c->table);
                 if (table > 0) {
                         in_allow = ruleset_set_lookup(nl, c->table,
-                                                      ruleset_obj_name(x.family == AF_INET ? OBJ_ALLOW4 : OBJ_ALLOW6,
+                                                      ruleset_obj_name(o->family == AF_INET ? OBJ_ALLOW4 : OBJ_ALLOW6,
                                                                        pol->name, set, sizeof(set)),
-                                                      x.family, x.addr);
+                                                      o->family, o->addr);
                         in_deny = ruleset_set_lookup(nl, c->table,
-                                                     ruleset_obj_name(x.family == AF_INET ? OBJ_DENY4 : OBJ_DENY6,
+                                                     ruleset_obj_name(o->family == AF_INET ? OBJ_DENY4 : OBJ_DENY6,
                                                                       pol->name, set, sizeof(set)),
-                                                     x.family, x.addr);
+                                                     o->family, o->addr);
                 }
         } else {
                 allowed = true;
@@ -261,37 +283,37 @@ int cmd_explain(int argc, char **argv, const struct cli *cli)
                               : "not in any allowed range (configuration; kernel set not readable)";
         }
 
-        if (x.json) {
-                printf("{");
-                print_json_str("address", x.text, false);
-                printf(",\"port\":%u", x.port);
-                print_json_str("verdict", verdict, true);
-                print_json_str("reason", why, true);
-                print_json_str("policy", pol ? pol->name : NULL, true);
-                print_json_str("source", src ? src->origin : NULL, true);
-                print_json_str("mode", cfg_mode_name(c->mode), true);
-                printf(",\"kernel_table\":%s,\"kernel_allow\":%s,\"kernel_deny\":%s",
+        if (o->json) {
+                fprintf(out, "{");
+                print_json_str(out, "address", text, false);
+                fprintf(out, ",\"port\":%u", o->port);
+                print_json_str(out, "verdict", verdict, true);
+                print_json_str(out, "reason", why, true);
+                print_json_str(out, "policy", pol ? pol->name : NULL, true);
+                print_json_str(out, "source", src ? src->origin : NULL, true);
+                print_json_str(out, "mode", cfg_mode_name(c->mode), true);
+                fprintf(out, ",\"kernel_table\":%s,\"kernel_allow\":%s,\"kernel_deny\":%s",
                        table > 0 ? "true" : table == 0 ? "false" : "null",
                        in_allow > 0 ? "true" : in_allow == 0 ? "false" : "null",
                        in_deny > 0 ? "true" : in_deny == 0 ? "false" : "null");
-                printf(",\"config_agrees\":%s}\n",
+                fprintf(out, ",\"config_agrees\":%s}\n",
                        (in_allow < 0 || (in_deny > 0 ? false : in_allow > 0) == allowed) ? "true" : "false");
         } else {
-                printf("%s port %u: %s", x.text, x.port, verdict);
+                fprintf(out, "%s port %u: %s", text, o->port, verdict);
                 if (pol)
-                        printf(" by policy %s", pol->name);
-                printf(": %s\n", why);
+                        fprintf(out, " by policy %s", pol->name);
+                fprintf(out, ": %s\n", why);
                 if (src)
-                        printf("  matched: %s\n", src->origin);
+                        fprintf(out, "  matched: %s\n", src->origin);
                 if (pol && table > 0)
-                        printf("  kernel: table inet %s, allow set %s, deny set %s\n", c->table,
+                        fprintf(out, "  kernel: table inet %s, allow set %s, deny set %s\n", c->table,
                                in_allow > 0 ? "matches" : in_allow == 0 ? "no match" : "unreadable",
                                in_deny > 0 ? "matches" : in_deny == 0 ? "no match" : "unreadable");
                 if (pol && in_allow >= 0 && (in_deny > 0 ? false : in_allow > 0) != allowed)
-                        printf("  note: %s differs from the kernel; run `mxlock reload` to apply it\n",
+                        fprintf(out, "  note: %s differs from the kernel; run `mxlock reload` to apply it\n",
                                cli->config_path);
                 if (monitor && strcmp(verdict, "observed") == 0)
-                        printf("  monitor mode: the attempt is recorded as observed and accepted\n");
+                        fprintf(out, "  monitor mode: the attempt is recorded as observed and accepted\n");
         }
         ret = 0;
 out:

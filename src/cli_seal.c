@@ -66,7 +66,7 @@ static int key_owner(const char *user, const char *path, uid_t *uid, gid_t *gid)
         return r;
 }
 
-int cmd_setup_keys(int argc, char **argv, const struct cli *cli)
+int setup_keys_parse(struct setup_keys_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err)
 {
         static const struct option opts[] = {
                 { "key-file", required_argument, NULL, 'k' },
@@ -76,74 +76,83 @@ int cmd_setup_keys(int argc, char **argv, const struct cli *cli)
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        const char *path = NULL, *user = NULL;
-        unsigned long long interval = SEAL_DEFAULT_INTERVAL;
-        char vkey[SEAL_VKEY_MAX], *end, ts[32];
-        struct config *cfg = NULL;
-        bool force = false;
-        uid_t uid;
-        gid_t gid;
-        time_t now = time(NULL);
-        struct tm tm;
-        int c, r, ret = EXIT_FAILURE;
+        char *end;
+        int c;
 
+        *o = (struct setup_keys_opts){ .cli = cli, .interval = SEAL_DEFAULT_INTERVAL };
         optind = 0;
-        while ((c = getopt_long(argc, argv, "+k:i:u:fh", opts, NULL)) != -1) {
+        while ((c = cli_getopt(argc, argv, "+k:i:u:fh", opts, err)) != -1) {
                 switch (c) {
                 case 'k':
-                        path = optarg;
+                        o->key_file = optarg;
                         break;
                 case 'i':
                         errno = 0;
-                        interval = strtoull(optarg, &end, 10);
-                        if (errno || end == optarg || *end || optarg[0] == '-' || interval < SEAL_MIN_INTERVAL ||
-                            interval > 31 * 86400) {
-                                fprintf(stderr, "%s: setup-keys: bad --interval '%s' (60 to 2678400 seconds)\n",
+                        o->interval = strtoull(optarg, &end, 10);
+                        if (errno || end == optarg || *end || optarg[0] == '-' || o->interval < SEAL_MIN_INTERVAL ||
+                            o->interval > 31 * 86400) {
+                                fprintf(err, "%s: setup-keys: bad --interval '%s' (60 to 2678400 seconds)\n",
                                         cli->progname, optarg);
                                 return EXIT_USAGE;
                         }
                         break;
                 case 'u':
-                        user = optarg;
+                        o->user = optarg;
                         break;
                 case 'f':
-                        force = true;
+                        o->force = true;
                         break;
                 case 'h':
-                        setup_keys_usage(stdout, cli->progname);
+                        setup_keys_usage(out, cli->progname);
                         return EXIT_SUCCESS;
                 default:
-                        setup_keys_usage(stderr, cli->progname);
+                        setup_keys_usage(err, cli->progname);
                         return EXIT_USAGE;
                 }
         }
         if (optind < argc) {
-                setup_keys_usage(stderr, cli->progname);
+                setup_keys_usage(err, cli->progname);
                 return EXIT_USAGE;
         }
-        cfg = cli_load_config(cli);
+        return CLI_RUN;
+}
+
+int cmd_setup_keys(const struct setup_keys_opts *o, FILE *out, FILE *err)
+{
+        const struct cli *cli = o->cli;
+        const char *path = o->key_file, *user = o->user;
+        unsigned long long interval = o->interval;
+        char vkey[SEAL_VKEY_MAX], ts[32];
+        struct config *cfg = NULL;
+        uid_t uid;
+        gid_t gid;
+        time_t now = time(NULL);
+        struct tm tm;
+        int r, ret = EXIT_FAILURE;
+
+        cfg = cli_load_config(cli, err);
         if (!path)
                 path = cfg && cfg->seal_key ? cfg->seal_key : SEAL_DEFAULT_KEY;
         if (!user && cfg && cfg->user)
                 user = cfg->user;
         r = key_owner(user, path, &uid, &gid);
         if (r < 0) {
-                fprintf(stderr, "%s: setup-keys: %s: %s\n", cli->progname, user ? user : path, strerror(-r));
+                fprintf(err, "%s: setup-keys: %s: %s\n", cli->progname, user ? user : path, strerror(-r));
                 goto out;
         }
-        r = seal_setup(path, interval, now, uid, gid, force, vkey);
+        r = seal_setup(path, interval, now, uid, gid, o->force, vkey);
         if (r == -EEXIST) {
-                fprintf(stderr, "%s: setup-keys: %s (or %s.sync) exists; --force replaces it and ends "
+                fprintf(err, "%s: setup-keys: %s (or %s.sync) exists; --force replaces it and ends "
                         "the old chain\n", cli->progname, path, path);
                 goto out;
         }
         if (r < 0) {
-                fprintf(stderr, "%s: setup-keys: %s: %s\n", cli->progname, path, strerror(-r));
+                fprintf(err, "%s: setup-keys: %s: %s\n", cli->progname, path, strerror(-r));
                 goto out;
         }
         gmtime_r(&now, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        fprintf(stderr,
+        fprintf(err,
                 "Sealing key written to %s and %s.sync (mode 0600, uid %u).\n"
                 "Epochs of %llu s from %s: the key evolves and the old one is erased.\n"
                 "mxlockd seals with it once `seal_key = %s` is in [daemon] and it restarts.\n"
@@ -152,8 +161,8 @@ int cmd_setup_keys(int argc, char **argv, const struct cli *cli)
                 "here; store it off this host. It can also seal, so guard it.\n"
                 "Check the log with: %s verify --key KEY\n\n",
                 path, path, (unsigned)uid, interval, ts, path, cli->progname);
-        printf("%s\n", vkey);
-        fflush(stdout);
+        fprintf(out, "%s\n", vkey);
+        fflush(out);
         ret = EXIT_SUCCESS;
 out:
         explicit_bzero(vkey, sizeof(vkey));
@@ -197,77 +206,87 @@ static int load_vkey(const char *arg, char out[SEAL_VKEY_MAX])
         return 0;
 }
 
-int cmd_verify(int argc, char **argv, const struct cli *cli)
+int verify_parse(struct verify_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err)
 {
         static const struct option opts[] = {
                 { "key", required_argument, NULL, 'k' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        const char *keyarg = getenv(SEAL_KEY_ENV);
+        int c;
+
+        *o = (struct verify_opts){ .cli = cli, .key = getenv(SEAL_KEY_ENV) };
+        optind = 0;
+        while ((c = cli_getopt(argc, argv, "+k:h", opts, err)) != -1) {
+                switch (c) {
+                case 'k':
+                        o->key = optarg;
+                        break;
+                case 'h':
+                        verify_usage(out, cli->progname);
+                        return EXIT_SUCCESS;
+                default:
+                        verify_usage(err, cli->progname);
+                        return EXIT_USAGE;
+                }
+        }
+        if (!o->key || !*o->key) {
+                fprintf(err, "%s: verify: no verification key: --key KEY or $" SEAL_KEY_ENV "\n", cli->progname);
+                return EXIT_USAGE;
+        }
+        o->files = argv + optind;
+        o->nfiles = (size_t)(argc - optind);
+        return CLI_RUN;
+}
+
+int cmd_verify(const struct verify_opts *o, FILE *out, FILE *err)
+{
+        const struct cli *cli = o->cli;
         char vkey[SEAL_VKEY_MAX], **files = NULL;
         struct seal_verify_stats st;
         struct seal_failure fail;
         struct config *cfg = NULL;
         size_t n, i;
-        int c, r, ret = EXIT_USAGE;
+        int r, ret = EXIT_USAGE;
 
-        optind = 0;
-        while ((c = getopt_long(argc, argv, "+k:h", opts, NULL)) != -1) {
-                switch (c) {
-                case 'k':
-                        keyarg = optarg;
-                        break;
-                case 'h':
-                        verify_usage(stdout, cli->progname);
-                        return EXIT_SUCCESS;
-                default:
-                        verify_usage(stderr, cli->progname);
-                        return EXIT_USAGE;
-                }
-        }
-        if (!keyarg || !*keyarg) {
-                fprintf(stderr, "%s: verify: no verification key: --key KEY or $" SEAL_KEY_ENV "\n", cli->progname);
-                return EXIT_USAGE;
-        }
-        r = load_vkey(keyarg, vkey);
+        r = load_vkey(o->key, vkey);
         if (r < 0) {
-                fprintf(stderr, "%s: verify: %s: %s\n", cli->progname, keyarg, strerror(-r));
+                fprintf(err, "%s: verify: %s: %s\n", cli->progname, o->key, strerror(-r));
                 return EXIT_USAGE;
         }
-        if (optind < argc) {
-                files = calloc((size_t)(argc - optind) + 1, sizeof(*files));
-                for (i = 0; files && i < (size_t)(argc - optind); i++)
-                        files[i] = strdup(argv[optind + (int)i]);
+        if (o->nfiles) {
+                files = calloc(o->nfiles + 1, sizeof(*files));
+                for (i = 0; files && i < o->nfiles; i++)
+                        files[i] = strdup(o->files[i]);
         } else {
-                cfg = cli_load_config(cli);
+                cfg = cli_load_config(cli, err);
                 r = report_log_files(cfg && cfg->audit_log ? cfg->audit_log : CONFIG_DEFAULT_AUDIT_LOG, &files);
                 if (r < 0)
                         files = NULL;
         }
         for (n = 0; files && files[n]; n++)
                 ;
-        if (!files || (optind < argc && n != (size_t)(argc - optind))) {
-                fprintf(stderr, "%s: verify: out of memory\n", cli->progname);
+        if (!files || (o->nfiles && n != o->nfiles)) {
+                fprintf(err, "%s: verify: out of memory\n", cli->progname);
                 goto out;
         }
         r = seal_verify(vkey, (const char *const *)files, n, &fail, &st);
         if (r == -EINVAL) {
-                fprintf(stderr, "%s: verify: not a verification key (want mxls1-...)\n", cli->progname);
+                fprintf(err, "%s: verify: not a verification key (want mxls1-...)\n", cli->progname);
         } else if (r < 0) {
-                fprintf(stderr, "%s: verify: %s: %s\n", cli->progname, n ? files[fail.file] : "-", strerror(-r));
+                fprintf(err, "%s: verify: %s: %s\n", cli->progname, n ? files[fail.file] : "-", strerror(-r));
         } else if (r == 1) {
-                printf("%s:%llu: %s\n", files[fail.file], (unsigned long long)fail.line, fail.why);
+                fprintf(out, "%s:%llu: %s\n", files[fail.file], (unsigned long long)fail.line, fail.why);
                 ret = EXIT_FAILURE;
         } else {
-                printf("OK: %llu records in %zu file%s verified, the chain holds (%llu seal records",
+                fprintf(out, "OK: %llu records in %zu file%s verified, the chain holds (%llu seal records",
                        (unsigned long long)st.sealed, n, n == 1 ? "" : "s", (unsigned long long)st.anchors);
                 if (st.unsealed_before)
-                        printf("; %llu records before sealing began, not covered",
+                        fprintf(out, "; %llu records before sealing began, not covered",
                                (unsigned long long)st.unsealed_before);
                 if (st.lost)
-                        printf("; %llu records the writer could not write, declared lost", (unsigned long long)st.lost);
-                printf(")\n");
+                        fprintf(out, "; %llu records the writer could not write, declared lost", (unsigned long long)st.lost);
+                fprintf(out, ")\n");
                 if (st.last_epoch_start) {
                         time_t t = (time_t)st.last_epoch_start;
                         struct tm tm;
@@ -275,7 +294,7 @@ int cmd_verify(int argc, char **argv, const struct cli *cli)
 
                         gmtime_r(&t, &tm);
                         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-                        printf("mxlockd's last record: sealed in the epoch from %s; %s\n", ts,
+                        fprintf(out, "mxlockd's last record: sealed in the epoch from %s; %s\n", ts,
                                st.ended_stop ? "it ended there (a clean stop)"
                                                : "records after it, if any were cut, cannot be found");
                 }

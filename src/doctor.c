@@ -21,6 +21,7 @@
 
 #include "audit.h"
 #include "catalog.h"
+#include "cli.h"
 #include "config.h"
 #include "dns.h"
 #include "doctor.h"
@@ -789,29 +790,29 @@ static void check_stale(struct doctor *d)
 /* ------------------------------------------------------------------ */
 /* Output */
 
-static void print_text(const struct doctor *d, const char *config_path, char **domains, size_t ndomains,
+static void print_text(FILE *out, const struct doctor *d, const char *config_path, char **domains, size_t ndomains,
                        const unsigned counts[4])
 {
-        printf("mxlock doctor: %s; domain%s", config_path, ndomains == 1 ? "" : "s");
+        fprintf(out, "mxlock doctor: %s; domain%s", config_path, ndomains == 1 ? "" : "s");
         for (size_t i = 0; i < ndomains; i++)
-                printf(" %s", domains[i]);
-        printf("\n\n");
+                fprintf(out, " %s", domains[i]);
+        fprintf(out, "\n\n");
         for (size_t i = 0; i < d->n; i++) {
                 const struct check *c = &d->v[i];
 
-                printf("  %s  %-10s %s\n", status_text[c->st], c->name, c->msg);
+                fprintf(out, "  %s  %-10s %s\n", status_text[c->st], c->name, c->msg);
         }
-        printf("\nresult: %s (%u pass, %u warn, %u fail)\n",
+        fprintf(out, "\nresult: %s (%u pass, %u warn, %u fail)\n",
                counts[ST_FAIL] ? "FAIL" : counts[ST_WARN] ? "PASS with warnings" : "PASS",
                counts[ST_PASS], counts[ST_WARN], counts[ST_FAIL]);
 }
 
-static void print_json(const struct doctor *d, const char *config_path, char **domains, size_t ndomains,
+static void print_json(FILE *out, const struct doctor *d, const char *config_path, char **domains, size_t ndomains,
                        const unsigned counts[4])
 {
         struct json_writer w;
 
-        json_writer_file(&w, stdout);
+        json_writer_file(&w, out);
         json_object_open(&w, NULL);
         json_put_bool(&w, "ok", !counts[ST_FAIL]);
         json_put_str(&w, "config", config_path);
@@ -836,10 +837,10 @@ static void print_json(const struct doctor *d, const char *config_path, char **d
         json_put_uint(&w, "fail", counts[ST_FAIL]);
         json_put_uint(&w, "info", counts[ST_INFO]);
         json_object_close(&w);
-        putchar('\n');
+        fputc('\n', out);
 }
 
-int doctor_main(int argc, char **argv, const char *config_path)
+int doctor_parse(struct doctor_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err)
 {
         static const struct option opts[] = {
                 { "format", required_argument, NULL, 'f' },
@@ -850,91 +851,103 @@ int doctor_main(int argc, char **argv, const char *config_path)
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        struct doctor d = { .stale_days = DOCTOR_DEFAULT_STALE_DAYS };
-        const char *dirs_opt = NULL;
-        char err[CONFIG_ERRLEN];
-        unsigned counts[4] = { 0 };
-        bool json = false;
-        int c, r, ret;
+        int c;
 
+        *o = (struct doctor_opts){ .config_path = cli->config_path, .stale_days = DOCTOR_DEFAULT_STALE_DAYS };
         optind = 0;
-        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        while ((c = cli_getopt(argc, argv, "+h", opts, err)) != -1) {
                 char *end;
                 unsigned long v;
 
                 switch (c) {
                 case 'f':
                         if (strcmp(optarg, "json") == 0) {
-                                json = true;
+                                o->json = true;
                         } else if (strcmp(optarg, "text") != 0) {
-                                fprintf(stderr, "mxlock doctor: --format: '%s' is not text or json\n", optarg);
+                                fprintf(err, "mxlock doctor: --format: '%s' is not text or json\n", optarg);
                                 return 2;
                         }
                         break;
                 case 'n':
                         if (dns_nameserver_check(optarg) < 0) {
-                                fprintf(stderr, "mxlock doctor: --nameserver: '%s' is not IP, IP:PORT or "
+                                fprintf(err, "mxlock doctor: --nameserver: '%s' is not IP, IP:PORT or "
                                         "[IPv6]:PORT\n", optarg);
                                 return 2;
                         }
-                        d.res.nameserver = optarg;
+                        o->nameserver = optarg;
                         break;
                 case 't':
                         errno = 0;
                         v = strtoul(optarg, &end, 10);
                         if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || v == 0 || v > 60) {
-                                fprintf(stderr, "mxlock doctor: --timeout: '%s' is not 1-60 seconds\n", optarg);
+                                fprintf(err, "mxlock doctor: --timeout: '%s' is not 1-60 seconds\n", optarg);
                                 return 2;
                         }
-                        d.res.timeout_ms = (int)v * 1000;
+                        o->timeout_ms = (int)v * 1000;
                         break;
                 case 'd':
-                        dirs_opt = optarg;
+                        o->provider_dirs = optarg;
                         break;
                 case 's':
                         errno = 0;
                         v = strtoul(optarg, &end, 10);
                         if (errno || *end || optarg[0] < '0' || optarg[0] > '9' || v > 100000) {
-                                fprintf(stderr, "mxlock doctor: --stale-days: '%s' is not a number of days\n",
+                                fprintf(err, "mxlock doctor: --stale-days: '%s' is not a number of days\n",
                                         optarg);
                                 return 2;
                         }
-                        d.stale_days = (unsigned)v;
+                        o->stale_days = (unsigned)v;
                         break;
                 case 'h':
-                        usage(stdout);
+                        usage(out);
                         return 0;
                 default:
-                        usage(stderr);
+                        usage(err);
                         return 2;
                 }
         }
         if (optind >= argc) {
-                fprintf(stderr, "mxlock doctor: name at least one mail domain\n");
-                usage(stderr);
+                fprintf(err, "mxlock doctor: name at least one mail domain\n");
+                usage(err);
                 return 2;
         }
         for (int i = optind; i < argc; i++) {
                 if (!cfg_domain_valid(argv[i])) {
-                        fprintf(stderr, "mxlock doctor: '%s' is not a domain name\n", argv[i]);
+                        fprintf(err, "mxlock doctor: '%s' is not a domain name\n", argv[i]);
                         return 2;
                 }
         }
+        o->domains = argv + optind;
+        o->ndomains = (size_t)(argc - optind);
+        return CLI_RUN;
+}
+
+int cmd_doctor(const struct doctor_opts *o, FILE *out, FILE *err)
+{
+        struct doctor d = {
+                .stale_days = o->stale_days,
+                .res = { .nameserver = o->nameserver, .timeout_ms = o->timeout_ms },
+        };
+        const char *config_path = o->config_path, *dirs_opt = o->provider_dirs;
+        char msg[CONFIG_ERRLEN];
+        unsigned counts[4] = { 0 };
+        int r, ret;
+
         local_addrs(&d);
 
         /* config: everything else needs the policies. */
-        r = config_load(config_path, &d.cfg, err, NULL, NULL);
+        r = config_load(config_path, &d.cfg, msg, NULL, NULL);
         if (r < 0) {
-                add(&d, ST_FAIL, "config", config_path, "%s", err);
+                add(&d, ST_FAIL, "config", config_path, "%s", msg);
         } else {
                 d.dirs = dirs_opt ? dirs_opt : d.cfg->provider_dirs;
                 {
                         struct policy_resolver pr = { .resolve = dns_policy_resolve, .userdata = &d.res };
 
-                        r = policy_build(d.cfg, d.dirs, &pr, &d.ps, err, NULL, NULL);
+                        r = policy_build(d.cfg, d.dirs, &pr, &d.ps, msg, NULL, NULL);
                 }
                 if (r < 0) {
-                        add(&d, ST_FAIL, "config", config_path, "%s", err);
+                        add(&d, ST_FAIL, "config", config_path, "%s", msg);
                 } else if (!any_policy_25(&d)) {
                         add(&d, ST_FAIL, "config", config_path, "no policy locks port 25: the MX check has no "
                             "allowed ranges to compare with");
@@ -951,9 +964,9 @@ int doctor_main(int argc, char **argv, const char *config_path)
                 }
         }
         if (d.ps && any_policy_25(&d)) {
-                for (int i = optind; i < argc; i++) {
-                        check_mx(&d, argv[i]);
-                        check_spf(&d, argv[i]);
+                for (size_t i = 0; i < o->ndomains; i++) {
+                        check_mx(&d, o->domains[i]);
+                        check_spf(&d, o->domains[i]);
                 }
         }
         if (d.ps) {
@@ -966,16 +979,16 @@ int doctor_main(int argc, char **argv, const char *config_path)
         }
 
         if (d.oom) {
-                fprintf(stderr, "mxlock doctor: out of memory\n");
+                fprintf(err, "mxlock doctor: out of memory\n");
                 ret = 1;
                 goto out;
         }
         for (size_t i = 0; i < d.n; i++)
                 counts[d.v[i].st]++;
-        if (json)
-                print_json(&d, config_path, argv + optind, (size_t)(argc - optind), counts);
+        if (o->json)
+                print_json(out, &d, config_path, o->domains, o->ndomains, counts);
         else
-                print_text(&d, config_path, argv + optind, (size_t)(argc - optind), counts);
+                print_text(out, &d, config_path, o->domains, o->ndomains, counts);
         ret = counts[ST_FAIL] ? 1 : 0;
 out:
         for (size_t i = 0; i < d.n; i++) {

@@ -8,10 +8,28 @@
 
 #define DOCTOR_DEFAULT_STALE_DAYS 180
 
-/* The `mxlock doctor` command: argv[0] is "doctor", options and domains
- * follow. Prints a PASS/WARN/FAIL checklist (or, with --format json, one
- * JSON object) to stdout. Returns the exit code: 0 no failure (warnings
- * allowed), 1 at least one FAIL, 2 usage error. */
-int doctor_main(int argc, char **argv, const char *config_path);
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+struct doctor_opts {
+        const char *config_path;
+        bool json;                      /* --format json */
+        const char *nameserver;         /* NULL: resolv.conf's */
+        int timeout_ms;                 /* per DNS try; 0: the resolver's default */
+        const char *provider_dirs;      /* NULL: the configuration's */
+        unsigned stale_days;
+        char **domains;                 /* into argv, checked to be domain names */
+        size_t ndomains;
+};
+
+/* The `mxlock doctor` command, in the convention of src/cli.h: argv[0] is
+ * "doctor", options and domains follow. cmd_doctor writes a PASS/WARN/FAIL
+ * checklist (or, with --format json, one JSON object) to out. Returns the
+ * exit code: 0 no failure (warnings allowed), 1 at least one FAIL, 2 usage
+ * error. */
+struct cli;
+int doctor_parse(struct doctor_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err);
+int cmd_doctor(const struct doctor_opts *o, FILE *out, FILE *err);
 
 #endif

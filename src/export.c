@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "audit.h"
+#include "cli.h"
 #include "json.h"
 #include "export.h"
 #include "report.h"
@@ -720,7 +721,7 @@ static void usage(FILE *out)
                 "  --hostname H   observer name in the records (default: this host's)\n");
 }
 
-int export_main(int argc, char **argv, const char *live_log)
+int export_parse(struct export_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err)
 {
         static const struct option opts[] = {
                 { "format", required_argument, NULL, 'f' },
@@ -730,78 +731,92 @@ int export_main(int argc, char **argv, const char *live_log)
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        struct export_ctx ctx = {};
-        struct xstate s = { .ctx = &ctx, .out = stdout };
-        char host[256] = "", **files = NULL;
-        bool follow = false, have_fmt = false, any_failed = false;
+        bool have_fmt = false;
         struct timeval now;
-        size_t nfiles;
-        int c, r, ret = EXIT_FAILURE;
+        int c;
 
+        (void) cli;
+        *o = (struct export_opts){};
         gettimeofday(&now, NULL);
         optind = 0;
-        while ((c = getopt_long(argc, argv, "+f:s:FH:h", opts, NULL)) != -1) {
+        while ((c = cli_getopt(argc, argv, "+f:s:FH:h", opts, err)) != -1) {
                 switch (c) {
                 case 'f':
                         if (strcmp(optarg, "ecs") == 0) {
-                                ctx.fmt = EXPORT_ECS;
+                                o->ctx.fmt = EXPORT_ECS;
                         } else if (strcmp(optarg, "ocsf") == 0) {
-                                ctx.fmt = EXPORT_OCSF;
+                                o->ctx.fmt = EXPORT_OCSF;
                         } else {
-                                fprintf(stderr, "mxlock export: unknown format '%s' (ecs, ocsf)\n", optarg);
+                                fprintf(err, "mxlock export: unknown format '%s' (ecs, ocsf)\n", optarg);
                                 return EXPORT_USAGE;
                         }
                         have_fmt = true;
                         break;
                 case 's':
-                        if (report_parse_time(optarg, (int64_t)now.tv_sec * 1000000 + now.tv_usec, &ctx.since) < 0) {
-                                fprintf(stderr, "mxlock export: bad time '%s' (want 2026-11-23T22:00:00Z, "
+                        if (report_parse_time(optarg, (int64_t)now.tv_sec * 1000000 + now.tv_usec, &o->ctx.since) < 0) {
+                                fprintf(err, "mxlock export: bad time '%s' (want 2026-11-23T22:00:00Z, "
                                         "2026-11-23, or 24h, 7d, 90m)\n", optarg);
                                 return EXPORT_USAGE;
                         }
-                        ctx.has_since = true;
+                        o->ctx.has_since = true;
                         break;
                 case 'F':
-                        follow = true;
+                        o->follow = true;
                         break;
                 case 'H':
-                        snprintf(host, sizeof(host), "%s", optarg);
+                        snprintf(o->host, sizeof(o->host), "%s", optarg);
                         break;
                 case 'h':
-                        usage(stdout);
+                        usage(out);
                         return EXIT_SUCCESS;
                 default:
-                        usage(stderr);
+                        usage(err);
                         return EXPORT_USAGE;
                 }
         }
         if (!have_fmt) {
-                fprintf(stderr, "mxlock export: --format ecs|ocsf is required\n");
-                usage(stderr);
+                fprintf(err, "mxlock export: --format ecs|ocsf is required\n");
+                usage(err);
                 return EXPORT_USAGE;
         }
+        o->files = argv + optind;
+        o->nfiles = (size_t)(argc - optind);
+        return CLI_RUN;
+}
+
+int cmd_export(const struct export_opts *o, FILE *out, FILE *err)
+{
+        struct export_ctx ctx = o->ctx;
+        struct xstate s = { .ctx = &ctx, .out = out };
+        const char *live_log = o->live_log;
+        char host[256], **files = NULL;
+        bool follow = o->follow, any_failed = false;
+        size_t nfiles;
+        int r, ret = EXIT_FAILURE;
+
+        snprintf(host, sizeof(host), "%s", o->host);
         if (!host[0] && gethostname(host, sizeof(host) - 1) < 0)
                 snprintf(host, sizeof(host), "localhost");
         ctx.hostname = host;
 
-        if (optind >= argc) {
+        if (o->nfiles == 0) {
                 r = report_log_files(live_log, &files);
                 if (r < 0) {
-                        fprintf(stderr, "mxlock export: %s: %s\n", live_log, strerror(-r));
+                        fprintf(err, "mxlock export: %s: %s\n", live_log, strerror(-r));
                         return EXIT_FAILURE;
                 }
         } else {
-                files = calloc((size_t)(argc - optind) + 1, sizeof(*files));
+                files = calloc(o->nfiles + 1, sizeof(*files));
                 if (!files)
                         goto oom;
-                for (int i = optind; i < argc; i++)
-                        if (!(files[i - optind] = strdup(argv[i])))
+                for (size_t i = 0; i < o->nfiles; i++)
+                        if (!(files[i] = strdup(o->files[i])))
                                 goto oom;
         }
         for (nfiles = 0; files[nfiles]; nfiles++)
                 ;
         if (follow && strcmp(files[nfiles - 1], "-") == 0) {
-                fprintf(stderr, "mxlock export: --follow needs a file, not stdin\n");
+                fprintf(err, "mxlock export: --follow needs a file, not stdin\n");
                 ret = EXPORT_USAGE;
                 goto out;
         }
@@ -815,20 +830,20 @@ int export_main(int argc, char **argv, const char *live_log)
                 if (s.out_failed)
                         break;
                 if (r < 0) {
-                        fprintf(stderr, "mxlock export: %s: %s\n", files[i], strerror(-r));
+                        fprintf(err, "mxlock export: %s: %s\n", files[i], strerror(-r));
                         any_failed = true;
                 }
         }
-        if (s.out_failed || fflush(stdout) != 0) {
-                fprintf(stderr, "mxlock export: writing the output failed\n");
+        if (s.out_failed || fflush(out) != 0) {
+                fprintf(err, "mxlock export: writing the output failed\n");
                 goto out;
         }
         if (s.corrupt)
-                fprintf(stderr, "mxlock export: %" PRIu64 " corrupt line(s) skipped\n", s.corrupt);
+                fprintf(err, "mxlock export: %" PRIu64 " corrupt line(s) skipped\n", s.corrupt);
         ret = any_failed ? EXIT_FAILURE : EXIT_SUCCESS;
         goto out;
 oom:
-        fprintf(stderr, "mxlock export: out of memory\n");
+        fprintf(err, "mxlock export: out of memory\n");
 out:
         report_files_free(files);
         return ret;

@@ -35,9 +35,19 @@ struct export_ctx {
  * corrupt, -EIO when out failed. */
 int export_line(const struct export_ctx *ctx, char *line, size_t len, FILE *out);
 
-/* The `mxlock export` command: argv[0] is "export"; live_log is the audit
- * log read when no FILE is given. Returns the exit code: 0, 1 when a file
- * could not be read or output failed, 2 usage error. */
-int export_main(int argc, char **argv, const char *live_log);
+/* The `mxlock export` command, in the convention of src/cli.h: argv[0] is
+ * "export". cmd_export returns the exit code: 0, 1 when a file could not be
+ * read or output failed, 2 usage error. */
+struct cli;
+struct export_opts {
+        struct export_ctx ctx;  /* fmt, since (hostname: set by cmd_export) */
+        char host[256];         /* --hostname; empty: this host's name */
+        bool follow;
+        const char *live_log;   /* read when no FILE is given; the caller sets it */
+        char **files;           /* into argv */
+        size_t nfiles;
+};
+int export_parse(struct export_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err);
+int cmd_export(const struct export_opts *o, FILE *out, FILE *err);
 
 #endif

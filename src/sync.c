@@ -27,6 +27,7 @@
 #include "audit.h"
 #include "privs.h"
 #include "catalog.h"
+#include "cli.h"
 #include "config.h"
 #include "control.h"
 #include "dns.h"
@@ -69,20 +70,6 @@ enum {
         GUARD_GROWTH = 1 << 4,
 };
 static const char *const guard_names[] = { "dns-errors", "empty", "shrink", "prefix-length", "growth" };
-
-struct sync_opts {
-        bool force;
-        bool dry_run;
-        bool no_reload;
-        unsigned max_shrink;
-        unsigned max_growth;
-        unsigned max_lookups;
-        int timeout_ms;
-        const char *state_dir;
-        const char *nameserver;
-        const char *provider_dirs;
-        const char *audit_log;
-};
 
 struct sync_ctx {
         struct sync_opts o;
@@ -862,6 +849,7 @@ static void collect_name(const char *name, const char *path, void *userdata)
 
 static void reload_daemon(struct sync_ctx *x, int *ret)
 {
+        struct cli_reply rp = { 0 };
         char *reply = NULL;
         int r;
 
@@ -873,13 +861,14 @@ static void reload_daemon(struct sync_ctx *x, int *ret)
                 fprintf(stderr, "mxlock sync: cannot ask mxlockd to reload through %s: %s\n", x->socket,
                         strerror(-r));
                 *ret = SYNC_REFUSED;
-        } else if (reply && (strstr(reply, "\"ok\":true") || strstr(reply, "\"ok\": true"))) {
+        } else if (reply && cli_reply_parse(reply, &rp) == 0 && rp.ok) {
                 printf("mxlockd reloaded: the new lists are in force\n");
         } else {
                 fprintf(stderr, "mxlock sync: mxlockd refused to reload (the rules in force stay): %s\n",
                         reply ? reply : "(no reply)");
                 *ret = SYNC_REFUSED;
         }
+        cli_reply_free(&rp);
         free(reply);
 }
 
@@ -997,7 +986,7 @@ out:
         free(dir);
 }
 
-int sync_main(int argc, char **argv, const char *config_path)
+int sync_parse(struct sync_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err)
 {
         static const struct option opts[] = {
                 { "force", no_argument, NULL, 'f' },
@@ -1014,96 +1003,105 @@ int sync_main(int argc, char **argv, const char *config_path)
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        struct sync_ctx x = {
-                .o = {
-                        .max_shrink = SYNC_DEFAULT_MAX_SHRINK,
-                        .max_growth = SYNC_DEFAULT_MAX_GROWTH,
-                        .max_lookups = SPF_DEFAULT_MAX_LOOKUPS,
-                        .state_dir = SYNC_DEFAULT_STATE_DIR,
-                },
-        };
-        char err[CONFIG_ERRLEN];
-        struct config *cfg = NULL;
-        struct names names = { 0 };
-        bool explicit;
         unsigned secs;
-        int c, r, ret = SYNC_OK;
+        int c;
 
+        *o = (struct sync_opts){
+                .max_shrink = SYNC_DEFAULT_MAX_SHRINK,
+                .max_growth = SYNC_DEFAULT_MAX_GROWTH,
+                .max_lookups = SPF_DEFAULT_MAX_LOOKUPS,
+                .state_dir = SYNC_DEFAULT_STATE_DIR,
+                .config_path = cli->config_path,
+        };
         optind = 0;
-        while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        while ((c = cli_getopt(argc, argv, "+h", opts, err)) != -1) {
                 switch (c) {
                 case 'f':
-                        x.o.force = true;
+                        o->force = true;
                         break;
                 case 's':
-                        if (parse_uint(optarg, 100, &x.o.max_shrink) < 0) {
-                                fprintf(stderr, "mxlock sync: --max-shrink: '%s' is not a percentage (0-100)\n",
+                        if (parse_uint(optarg, 100, &o->max_shrink) < 0) {
+                                fprintf(err, "mxlock sync: --max-shrink: '%s' is not a percentage (0-100)\n",
                                         optarg);
                                 return SYNC_USAGE;
                         }
                         break;
                 case 'g':
-                        if (parse_uint(optarg, 1000000, &x.o.max_growth) < 0 || x.o.max_growth == 0) {
-                                fprintf(stderr, "mxlock sync: --max-growth: '%s' is not a factor (1-1000000)\n",
+                        if (parse_uint(optarg, 1000000, &o->max_growth) < 0 || o->max_growth == 0) {
+                                fprintf(err, "mxlock sync: --max-growth: '%s' is not a factor (1-1000000)\n",
                                         optarg);
                                 return SYNC_USAGE;
                         }
                         break;
                 case 'S':
                         if (optarg[0] != '/') {
-                                fprintf(stderr, "mxlock sync: --state-dir: '%s' is not an absolute path\n", optarg);
+                                fprintf(err, "mxlock sync: --state-dir: '%s' is not an absolute path\n", optarg);
                                 return SYNC_USAGE;
                         }
-                        x.o.state_dir = optarg;
+                        o->state_dir = optarg;
                         break;
                 case 'n':
                         if (dns_nameserver_check(optarg) < 0) {
-                                fprintf(stderr, "mxlock sync: --nameserver: '%s' is not IP, IP:PORT or [IPv6]:PORT\n",
+                                fprintf(err, "mxlock sync: --nameserver: '%s' is not IP, IP:PORT or [IPv6]:PORT\n",
                                         optarg);
                                 return SYNC_USAGE;
                         }
-                        x.o.nameserver = optarg;
+                        o->nameserver = optarg;
                         break;
                 case 't':
                         if (parse_uint(optarg, 60, &secs) < 0 || secs == 0) {
-                                fprintf(stderr, "mxlock sync: --timeout: '%s' is not 1-60 seconds\n", optarg);
+                                fprintf(err, "mxlock sync: --timeout: '%s' is not 1-60 seconds\n", optarg);
                                 return SYNC_USAGE;
                         }
-                        x.o.timeout_ms = (int)secs * 1000;
+                        o->timeout_ms = (int)secs * 1000;
                         break;
                 case 'l':
-                        if (parse_uint(optarg, 1000, &x.o.max_lookups) < 0 || x.o.max_lookups == 0) {
-                                fprintf(stderr, "mxlock sync: --max-lookups: '%s' is not 1-1000\n", optarg);
+                        if (parse_uint(optarg, 1000, &o->max_lookups) < 0 || o->max_lookups == 0) {
+                                fprintf(err, "mxlock sync: --max-lookups: '%s' is not 1-1000\n", optarg);
                                 return SYNC_USAGE;
                         }
                         break;
                 case 'd':
-                        x.o.provider_dirs = optarg;
+                        o->provider_dirs = optarg;
                         break;
                 case 'a':
-                        x.o.audit_log = optarg;
+                        o->audit_log = optarg;
                         break;
                 case 'R':
-                        x.o.no_reload = true;
+                        o->no_reload = true;
                         break;
                 case 'D':
-                        x.o.dry_run = true;
+                        o->dry_run = true;
                         break;
                 case 'h':
-                        usage(stdout);
+                        usage(out);
                         return SYNC_OK;
                 default:
-                        usage(stderr);
+                        usage(err);
                         return SYNC_USAGE;
                 }
         }
+        o->names = argv + optind;
+        o->nnames = (size_t)(argc - optind);
+        return CLI_RUN;
+}
 
-        r = config_load(config_path, &cfg, err, NULL, NULL);
+int cmd_sync(const struct sync_opts *o, FILE *out, FILE *err)
+{
+        struct sync_ctx x = { .o = *o };
+        const char *config_path = o->config_path;
+        char msg[CONFIG_ERRLEN];
+        struct config *cfg = NULL;
+        struct names names = { 0 };
+        bool explicit;
+        int r, ret = SYNC_OK;
+
+        r = config_load(config_path, &cfg, msg, NULL, NULL);
         if (r == -ENOENT) {
-                fprintf(stderr, "mxlock sync: warning: %s: no such file; using the default paths\n", config_path);
+                fprintf(err, "mxlock sync: warning: %s: no such file; using the default paths\n", config_path);
                 cfg = NULL;
         } else if (r < 0) {
-                fprintf(stderr, "mxlock sync: %s\n", err);
+                fprintf(err, "mxlock sync: %s\n", msg);
                 return SYNC_USAGE;
         }
         x.dirs = x.o.provider_dirs ? x.o.provider_dirs
@@ -1119,25 +1117,25 @@ int sync_main(int argc, char **argv, const char *config_path)
 
         x.shipped_dirs = dirs_without(x.dirs, x.o.state_dir);
         if (!x.shipped_dirs) {
-                fprintf(stderr, "mxlock sync: out of memory\n");
+                fprintf(err, "mxlock sync: out of memory\n");
                 ret = SYNC_REFUSED;
                 goto out;
         }
 
-        explicit = optind < argc;
+        explicit = o->nnames > 0;
         if (explicit) {
-                for (int i = optind; i < argc; i++)
-                        collect_name(argv[i], NULL, &names);
+                for (size_t i = 0; i < o->nnames; i++)
+                        collect_name(o->names[i], NULL, &names);
         } else {
                 r = catalog_list(x.shipped_dirs, collect_name, &names);
                 if (r < 0) {
-                        fprintf(stderr, "mxlock sync: cannot list the catalogs in %s: %s\n", x.dirs, strerror(-r));
+                        fprintf(err, "mxlock sync: cannot list the catalogs in %s: %s\n", x.dirs, strerror(-r));
                         ret = SYNC_USAGE;
                         goto out;
                 }
         }
         if (names.oom) {
-                fprintf(stderr, "mxlock sync: out of memory\n");
+                fprintf(err, "mxlock sync: out of memory\n");
                 ret = SYNC_REFUSED;
                 goto out;
         }
@@ -1152,9 +1150,9 @@ int sync_main(int argc, char **argv, const char *config_path)
                         goto out;
                 }
                 for (size_t i = 0; i < names.n; i++) {
-                        r = catalog_load(x.shipped_dirs, names.v[i], &cats[i], err);
+                        r = catalog_load(x.shipped_dirs, names.v[i], &cats[i], msg);
                         if (r < 0) {
-                                fprintf(stderr, "mxlock sync: %s\n", err);
+                                fprintf(err, "mxlock sync: %s\n", msg);
                                 if (explicit || r != -EINVAL) {
                                         ret = SYNC_USAGE;
                                 } else {
@@ -1165,7 +1163,7 @@ int sync_main(int argc, char **argv, const char *config_path)
                         }
                         if (!cats[i]->spf) {
                                 if (explicit) {
-                                        fprintf(stderr, "mxlock sync: provider '%s' (%s) has no 'spf =' record "
+                                        fprintf(err, "mxlock sync: provider '%s' (%s) has no 'spf =' record "
                                                 "to refresh from\n", names.v[i], cats[i]->path);
                                         ret = SYNC_USAGE;
                                 }
@@ -1182,7 +1180,7 @@ int sync_main(int argc, char **argv, const char *config_path)
                         goto out;
                 }
                 if (nsync == 0)
-                        printf("no provider catalog in %s has an 'spf =' record: nothing to sync\n",
+                        fprintf(out, "no provider catalog in %s has an 'spf =' record: nothing to sync\n",
                                x.shipped_dirs);
                 for (size_t i = 0; i < names.n; i++) {
                         if (!cats[i])
@@ -1196,7 +1194,7 @@ int sync_main(int argc, char **argv, const char *config_path)
 
         if (x.changed && !x.o.dry_run) {
                 if (x.o.no_reload)
-                        printf("%u provider list%s changed; not reloading mxlockd (--no-reload)\n", x.changed,
+                        fprintf(out, "%u provider list%s changed; not reloading mxlockd (--no-reload)\n", x.changed,
                                x.changed == 1 ? "" : "s");
                 else
                         reload_daemon(&x, &ret);
