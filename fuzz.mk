@@ -10,7 +10,7 @@ FUZZ_CORE_OBJ := $(CORE_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 
 .PHONY: fuzz-build fuzz
 
-$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard src/*.h rules/*.h nfq/*.h)
+$(FUZZ_BUILD)/obj/%.o: %.c $(wildcard src/*.h src/*/*.h rules/*.h nfq/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) -std=gnu11 $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(PKG_CFLAGS) -c -o $@ $<
 
