@@ -1,4 +1,4 @@
-/* rules/prefix.h: IPv4/IPv6 addresses and prefixes: parsing, merging into
+/* src/net/prefix.h: IPv4/IPv6 addresses and prefixes: parsing, merging into
  * non-overlapping ranges, lookup and CIDR decomposition. Pure, no I/O. */
 #ifndef MXLOCK_PREFIX_H
 #define MXLOCK_PREFIX_H
