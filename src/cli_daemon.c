@@ -160,11 +160,11 @@ int cmd_explain(int argc, char **argv, const struct cli *cli)
         struct explain x = { .port = 25 };
         struct config *c = NULL;
         struct policy_set *ps = NULL;
-        struct ruleset_nl *nl = NULL;
+        struct ruleset *rs = NULL;
         const struct policy *pol = NULL;
         const struct policy_source *src = NULL;
         const char *verdict, *why;
-        char err[CONFIG_ERRLEN] = "", set[128];
+        char err[CONFIG_ERRLEN] = "";
         int in_allow = -1, in_deny = -1, table = -1, ret = 1, r;
         bool allowed, monitor;
         const char *args[2];
@@ -221,18 +221,14 @@ int cmd_explain(int argc, char **argv, const struct cli *cli)
                 }
         if (pol) {
                 allowed = policy_classify(pol, x.family, x.addr, &src);
-                r = ruleset_nl_open(&nl);
+                struct ruleset_opts o = { .table = c->table };
+
+                r = ruleset_open(&o, &rs);
                 if (r == 0)
-                        table = ruleset_table_exists(nl, c->table);
+                        table = ruleset_table_exists(rs);
                 if (table > 0) {
-                        in_allow = ruleset_set_lookup(nl, c->table,
-                                                      ruleset_obj_name(x.family == AF_INET ? OBJ_ALLOW4 : OBJ_ALLOW6,
-                                                                       pol->name, set, sizeof(set)),
-                                                      x.family, x.addr);
-                        in_deny = ruleset_set_lookup(nl, c->table,
-                                                     ruleset_obj_name(x.family == AF_INET ? OBJ_DENY4 : OBJ_DENY6,
-                                                                      pol->name, set, sizeof(set)),
-                                                     x.family, x.addr);
+                        in_allow = ruleset_list_lookup(rs, pol->name, RULESET_ALLOW, x.family, x.addr);
+                        in_deny = ruleset_list_lookup(rs, pol->name, RULESET_DENY, x.family, x.addr);
                 }
         } else {
                 allowed = true;
@@ -295,7 +291,7 @@ int cmd_explain(int argc, char **argv, const struct cli *cli)
         }
         ret = 0;
 out:
-        ruleset_nl_close(nl);
+        ruleset_close(rs);
         policy_set_free(ps);
         config_free(c);
         return ret;

@@ -1160,6 +1160,29 @@ static void count_duplicates(struct build_ctx *b, struct policy *p, const struct
                      dups == 1 ? "" : "es");
 }
 
+/* What the kernel side reads of the policies (rules/ruleset.h): their
+ * names, ports and merged lists, borrowed from s. */
+static int view_fill(struct policy_set *s)
+{
+        s->view.v = calloc(s->n ? s->n : 1, sizeof(*s->view.v));
+        if (!s->view.v)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n; i++) {
+                const struct policy *p = &s->v[i];
+                struct ruleset_policy *rp = &s->view.v[i];
+
+                rp->name = p->name;
+                rp->ports = p->ports;
+                rp->nports = p->nports;
+                for (int f = 0; f < FAM_N; f++) {
+                        rp->allow[f] = p->allow[f];
+                        rp->deny[f] = p->deny[f];
+                }
+        }
+        s->view.n = s->n;
+        return 0;
+}
+
 int policy_build(const struct config *c, const char *provider_dirs, const struct policy_resolver *res,
                  struct policy_set **ret, char err[CONFIG_ERRLEN], policy_warn_fn warnfn, void *userdata)
 {
@@ -1244,6 +1267,9 @@ int policy_build_with(const struct config *c, const struct policy_build_opts *o,
                         goto fail;
                 }
         }
+        r = view_fill(s);
+        if (r < 0)
+                goto fail;
         if (cached) {
                 /* catalogs no policy names any more leave the cache */
                 for (struct catalog_ranges **pp = &o->cache->head; *pp;) {
@@ -1300,6 +1326,7 @@ void policy_set_free(struct policy_set *s)
                 joined_unref(p->joined[FAM_V4]);
                 joined_unref(p->joined[FAM_V6]);
         }
+        free(s->view.v);
         free(s->v);
         free(s);
 }

@@ -10,8 +10,7 @@
 
 #include "config.h"
 #include "prefix.h"
-
-enum { FAM_V4 = 0, FAM_V6 = 1, FAM_N = 2 };
+#include "ruleset.h"
 
 /* Where an allowed or denied prefix came from. */
 struct policy_source {
@@ -37,12 +36,12 @@ struct policy {
         struct catalog_ranges **refs;    /* cached catalogs whose ranges it uses */
         size_t nrefs;
         struct joined *joined[FAM_N];    /* what allow[f] borrows, shared with the cache */
-        bool sharded[FAM_N];             /* set by ruleset_apply: allow[f] went to the kernel sharded */
 };
 
 struct policy_set {
         struct policy *v;
         size_t n;
+        struct ruleset_view view;        /* what the kernel side reads of v, filled by policy_build */
 };
 
 typedef void (*policy_warn_fn)(const char *file, int line, const char *msg, void *userdata);
@@ -91,12 +90,6 @@ int policy_build(const struct config *c, const char *provider_dirs, const struct
                  struct policy_set **ret, char err[CONFIG_ERRLEN], policy_warn_fn warn, void *userdata);
 
 void policy_set_free(struct policy_set *s);
-
-/* The index of the family in allow[]/deny[] for AF_INET/AF_INET6. */
-static inline int fam_index(int family)
-{
-        return family == 10 /* AF_INET6 */ ? FAM_V6 : FAM_V4;
-}
 
 /* Does the policy lock this port? */
 bool policy_has_port(const struct policy *p, uint16_t port);
