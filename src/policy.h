@@ -1,6 +1,7 @@
 /* src/policy.h: turns a parsed config plus provider catalogs into policies:
  * per policy and family, the merged allow and deny ranges that go to the
- * kernel, and the unmerged sources for `mxlock explain`. */
+ * kernel, and the unmerged sources for `mxlock explain`. Each policy set
+ * carries the view of it the kernel side reads (rules/ruleset.h). */
 #ifndef MXLOCK_POLICY_H
 #define MXLOCK_POLICY_H
 
@@ -56,7 +57,8 @@ struct policy_resolver {
 
 /* Catalogs parsed into merged ranges, reused while their file is unchanged
  * (same inode, size and mtime), so a reload with a huge catalog costs a
- * linear merge instead of a parse. The daemon keeps one for its lifetime. */
+ * linear merge instead of a parse. The daemon keeps one for its lifetime.
+ * Kept in src/catalog_cache.c (see catalog_cache.h). */
 struct policy_cache;
 struct policy_cache *policy_cache_new(void);
 void policy_cache_free(struct policy_cache *c);
