@@ -500,6 +500,56 @@ static void test_sharded_policy_removed(void **state)
         policy_fini(&one);
 }
 
+/* The layout an apply returns is what the next diff needs: without it,
+ * have's form is taken to be what the options make of it, which is right
+ * while they stay and wrong once shard_min moves. */
+static void test_layout_handed_back(void **state)
+{
+        static const char *const pfx[] = { "10.1.0.0/16", "52.208.1.91", "2001:db8:25::/48", NULL };
+        static const char *const pfx2[] = { "10.1.0.0/17", "52.208.1.91", "2001:db8:25::/48", NULL };
+        struct ruleset_policy a, b;
+        struct ruleset_view have = { .v = &a, .n = 1 }, want = { .v = &b, .n = 1 };
+        struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1, .shard_min = 2 };
+        struct ruleset_layout la = { 0 };
+        void *buf1, *buf2;
+        size_t len1, len2;
+
+        policy_init(&a, "p", pfx);
+        policy_init(&b, "p", pfx2);
+        assert_int_equal(ruleset_build(&o, &have, NULL, NULL, &la, &buf1, &len1, NULL), 0);
+        free(buf1);
+        assert_int_equal(la.n, 1);
+        assert_true(la.v[0].sharded[FAM_V4]);
+        assert_false(la.v[0].sharded[FAM_V6]);
+        /* same options: the recorded layout and none give the same batch */
+        assert_int_equal(ruleset_build(&o, &want, &have, &la, NULL, &buf1, &len1, NULL), 0);
+        assert_int_equal(ruleset_build(&o, &want, &have, NULL, NULL, &buf2, &len2, NULL), 0);
+        assert_int_equal(len1, len2);
+        assert_memory_equal(buf1, buf2, len1);
+        free(buf1);
+        free(buf2);
+        /* shard_min moved: only the recorded layout knows the map must go */
+        o.shard_min = 0;
+        assert_int_equal(ruleset_build(&o, &want, &have, &la, NULL, &buf1, &len1, NULL), 0);
+        assert_int_equal(ruleset_build(&o, &want, &have, NULL, NULL, &buf2, &len2, NULL), 0);
+        assert_true(len1 != len2 || memcmp(buf1, buf2, len1) != 0);
+        {
+                char act[4096];
+
+                actions(buf1, len1, act, sizeof(act));
+                assert_non_null(strstr(act, "DELSET allow4_p\n"));
+                assert_non_null(strstr(act, "DELCHAIN allow4_p_0a\nDELSET allow4_p_0a\n"));
+                actions(buf2, len2, act, sizeof(act));
+                assert_null(strstr(act, "DELSET allow4_p\n"));
+        }
+        free(buf1);
+        free(buf2);
+        ruleset_layout_free(&la);
+        assert_null(la.v);
+        policy_fini(&a);
+        policy_fini(&b);
+}
+
 static void test_marks(void **state)
 {
         assert_int_equal(ruleset_mark_policy(ruleset_mark(0)), 0);
@@ -534,6 +584,7 @@ int main(void)
                 cmocka_unit_test(test_sharded_lists),
                 cmocka_unit_test(test_sharded_range_across_parts),
                 cmocka_unit_test(test_sharded_policy_removed),
+                cmocka_unit_test(test_layout_handed_back),
                 cmocka_unit_test(test_marks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
