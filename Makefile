@@ -37,7 +37,7 @@ SAN :=
 OPT := -O2 -g
 endif
 
-CPPFLAGS += -D_GNU_SOURCE -DMXLOCK_DATADIR='"$(DATADIR)"' -Isrc -Irules -Infq
+CPPFLAGS += -D_GNU_SOURCE -DMXLOCK_DATADIR='"$(DATADIR)"' -Isrc -Isrc/net -Irules -Infq
 CFLAGS += -std=gnu11 $(OPT) $(WARN) $(SAN) $(PKG_CFLAGS)
 LDFLAGS += $(SAN)
 LDLIBS += $(PKG_LIBS) -lresolv

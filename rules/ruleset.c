@@ -64,6 +64,18 @@ struct ruleset_nl {
         uint32_t seq;
 };
 
+struct ruleset {
+        struct ruleset_nl *nl;
+        char *table;
+        struct ruleset_opts o;  /* o.table is table */
+};
+
+/* The per-policy objects. */
+enum ruleset_obj {
+        OBJ_ALLOW4, OBJ_ALLOW6, OBJ_DENY4, OBJ_DENY6, OBJ_PORTS, OBJ_CHAIN, OBJ_QUEUED, OBJ_HANDLED,
+        OBJ_OFFENDERS4, OBJ_OFFENDERS6, OBJ_REPEAT, OBJ_REFUSE, OBJ_ACKS,
+};
+
 /* A transaction under construction. */
 struct txn {
         struct nftnl_batch *b;
@@ -82,7 +94,8 @@ static void *nn(void *p)
         return p;
 }
 
-const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char *buf, size_t len)
+/* A per-policy object's name (buf of NAME_MAX+1). */
+static const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char *buf, size_t len)
 {
         static const char *const prefix[] = {
                 [OBJ_ALLOW4] = "allow4_", [OBJ_ALLOW6] = "allow6_", [OBJ_DENY4] = "deny4_",
@@ -95,7 +108,7 @@ const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char *buf, 
         return buf;
 }
 
-int ruleset_nl_open(struct ruleset_nl **ret)
+static int nl_open(struct ruleset_nl **ret)
 {
         struct ruleset_nl *nl;
         int r;
@@ -121,7 +134,7 @@ int ruleset_nl_open(struct ruleset_nl **ret)
         return 0;
 }
 
-void ruleset_nl_close(struct ruleset_nl *nl)
+static void nl_close(struct ruleset_nl *nl)
 {
         if (!nl)
                 return;
@@ -129,9 +142,82 @@ void ruleset_nl_close(struct ruleset_nl *nl)
         free(nl);
 }
 
-int ruleset_nl_fd(const struct ruleset_nl *nl)
+int ruleset_open(const struct ruleset_opts *o, struct ruleset **ret)
 {
-        return mnl_socket_get_fd(nl->sock);
+        struct ruleset *h = calloc(1, sizeof(*h));
+        int r;
+
+        if (!h || !(h->table = strdup(o->table))) {
+                free(h);
+                return -ENOMEM;
+        }
+        r = nl_open(&h->nl);
+        if (r < 0) {
+                free(h->table);
+                free(h);
+                return r;
+        }
+        ruleset_set_options(h, o);
+        *ret = h;
+        return 0;
+}
+
+void ruleset_close(struct ruleset *h)
+{
+        if (!h)
+                return;
+        nl_close(h->nl);
+        free(h->table);
+        free(h);
+}
+
+int ruleset_fd(const struct ruleset *h)
+{
+        return mnl_socket_get_fd(h->nl->sock);
+}
+
+const struct ruleset_opts *ruleset_options(const struct ruleset *h)
+{
+        return &h->o;
+}
+
+void ruleset_set_options(struct ruleset *h, const struct ruleset_opts *o)
+{
+        h->o = *o;
+        h->o.table = h->table;
+}
+
+void ruleset_layout_free(struct ruleset_layout *l)
+{
+        if (!l)
+                return;
+        free(l->v);
+        l->v = NULL;
+        l->n = 0;
+}
+
+/* How these options lay out the view's allowed lists. */
+static struct ruleset_layout layout_of(const struct ruleset_opts *o, const struct ruleset_view *s)
+{
+        struct ruleset_layout l = { .n = s->n, .v = nn(calloc(s->n ? s->n : 1, sizeof(*l.v))) };
+
+        for (size_t i = 0; i < s->n; i++)
+                for (int f = 0; f < FAM_N; f++)
+                        l.v[i].sharded[f] = ruleset_want_sharded(o, &s->v[i].allow[f]);
+        return l;
+}
+
+/* The layout of have's policy i: as recorded (hl), else as o would lay it out. */
+static struct ruleset_policy_layout layout_at(const struct ruleset_opts *o, const struct ruleset_view *have,
+                                              const struct ruleset_layout *hl, size_t i)
+{
+        struct ruleset_policy_layout pl;
+
+        if (hl && i < hl->n)
+                return hl->v[i];
+        for (int f = 0; f < FAM_N; f++)
+                pl.sharded[f] = ruleset_want_sharded(o, &have->v[i].allow[f]);
+        return pl;
 }
 
 /* ---- transaction plumbing ---- */
@@ -579,7 +665,9 @@ static addr128 shard_hi(int family, uint32_t k)
         return shard_lo(family, k) | (((addr128)1 << (addr_bits(family) - shard_bits(family))) - 1);
 }
 
-const char *ruleset_shard_name(const char *list, int family, uint32_t key, char *buf, size_t len)
+/* The name of the set and chain of one part of a sharded list: the list's
+ * name, '_', the part's leading bits in hex (allow4_P_34, allow6_P_2a0). */
+static const char *ruleset_shard_name(const char *list, int family, uint32_t key, char *buf, size_t len)
 {
         snprintf(buf, len, "%s_%0*x", list, family == AF_INET ? 2 : 3, key);
         return buf;
@@ -787,18 +875,16 @@ static void put_allow_delete(struct txn *t, const char *name, const struct range
 
 /* One family's allowed list of a policy (have NULL: a new policy), as a
  * plain interval set or sharded; a change of form replaces the objects. */
-static void put_allow(struct txn *t, const struct ruleset_opts *o, struct policy *want, const struct policy *have,
-                      int f)
+static void put_allow(struct txn *t, const struct ruleset_policy *want, bool ws, const struct ruleset_policy *have,
+                      bool hs, int f)
 {
         const struct range_list *wl = &want->allow[f], *hl = have ? &have->allow[f] : NULL;
         int family = f == FAM_V6 ? AF_INET6 : AF_INET;
-        bool ws = ruleset_want_sharded(o, wl);
         char name[128];
 
         ruleset_obj_name(f == FAM_V6 ? OBJ_ALLOW6 : OBJ_ALLOW4, want->name, name, sizeof(name));
-        want->sharded[f] = ws;
-        if (hl && have->sharded[f] != ws) {
-                put_allow_delete(t, name, hl, have->sharded[f]);
+        if (hl && hs != ws) {
+                put_allow_delete(t, name, hl, hs);
                 hl = NULL;
         }
         if (hl && hl->v == wl->v && hl->n == wl->n)
@@ -821,8 +907,16 @@ static void put_allow(struct txn *t, const struct ruleset_opts *o, struct policy
 
 /* The ports in `from` that `not` (NULL: none) lacks, as elements of one
  * message. */
-static void put_ports_missing(struct txn *t, const char *set, uint16_t type, const struct policy *from,
-                              const struct policy *not)
+static bool has_port(const struct ruleset_policy *p, uint16_t port)
+{
+        for (size_t i = 0; i < p->nports; i++)
+                if (p->ports[i] == port)
+                        return true;
+        return false;
+}
+
+static void put_ports_missing(struct txn *t, const char *set, uint16_t type, const struct ruleset_policy *from,
+                              const struct ruleset_policy *not)
 {
         struct elem_writer w = { .t = t, .type = type, .set = set, .keylen = 2 };
 
@@ -830,14 +924,15 @@ static void put_ports_missing(struct txn *t, const char *set, uint16_t type, con
         for (size_t i = 0; from && i < from->nports; i++) {
                 uint16_t port = htons(from->ports[i]);
 
-                if (!not || !policy_has_port(not, from->ports[i]))
+                if (!not || !has_port(not, from->ports[i]))
                         elem_put(&w, (const uint8_t *)&port, false);
         }
         elem_close(&w);
 }
 
 /* Only the ports that changed, like the address sets. */
-static void put_ports(struct txn *t, const char *set, const struct policy *want, const struct policy *have)
+static void put_ports(struct txn *t, const char *set, const struct ruleset_policy *want,
+                      const struct ruleset_policy *have)
 {
         put_ports_missing(t, set, NFT_MSG_DELSETELEM, have, want);
         put_ports_missing(t, set, NFT_MSG_NEWSETELEM, want, have);
@@ -1113,7 +1208,7 @@ static const struct policy_step {
 };
 #define POLICY_STEPS (sizeof(policy_steps) / sizeof(policy_steps[0]))
 
-static bool step_has_rule(const struct policy *p, const struct policy_step *st)
+static bool step_has_rule(const struct ruleset_policy *p, const struct policy_step *st)
 {
         return (st->deny ? p->deny : p->allow)[fam_index(st->family)].n > 0;
 }
@@ -1121,7 +1216,7 @@ static bool step_has_rule(const struct policy *p, const struct policy_step *st)
 /* early, one rule for a policy's offenders of one family: sources that
  * flood are refused before conntrack sees them (a new SYN would otherwise
  * cost a conntrack entry each), on a locked port of this host only. */
-static void put_early_rule(struct txn *t, const struct ruleset_opts *o, const struct policy *p, int family)
+static void put_early_rule(struct txn *t, const struct ruleset_opts *o, const struct ruleset_policy *p, int family)
 {
         char name[128], repeat[128], ports[128];
         struct nftnl_rule *r = rule_new(t, CHAIN_EARLY);
@@ -1164,7 +1259,8 @@ static void put_early_rule(struct txn *t, const struct ruleset_opts *o, const st
  * interim: the small table of a two-step restore (ruleset_restore): no
  * lists, every attempt to a locked port goes to mxlockd, marked for a
  * decision from the lists it holds. */
-static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct policy_set *s, bool interim)
+static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct ruleset_view *s,
+                      const struct ruleset_layout *layout, bool interim)
 {
         char name[128], chain[128], refuse[128];
         uint32_t lo = LOOPBACK_IFINDEX;
@@ -1212,7 +1308,7 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
         }
 
         for (size_t i = 0; i < s->n; i++) {
-                const struct policy *p = &s->v[i];
+                const struct ruleset_policy *p = &s->v[i];
                 uint32_t mark = ruleset_mark(i);
                 uint8_t syn = TCP_FLAG_SYN, zero = 0;
                 char queued[128];
@@ -1228,7 +1324,7 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
                         if (st->deny) {
                                 add_saddr_lookup(r, st->family, name);
                                 add_verdict(r, NFT_GOTO, refuse);
-                        } else if (p->sharded[fam_index(st->family)]) {
+                        } else if (layout->v[i].sharded[fam_index(st->family)]) {
                                 /* ip saddr & 255.0.0.0 vmap @allow4_P */
                                 add_saddr_vmap(r, st->family, name);
                         } else {
@@ -1278,13 +1374,13 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
         }
 }
 
-int ruleset_early(struct ruleset_nl *nl, const struct ruleset_opts *o, const struct policy_set *s,
-                  const uint8_t *families)
+int ruleset_early(struct ruleset *h, const struct ruleset_view *s, const uint8_t *families)
 {
+        const struct ruleset_opts *o = &h->o;
         struct txn t;
         int r;
 
-        txn_begin(&t, nl, o->table);
+        txn_begin(&t, h->nl, o->table);
         put_flush_chain(&t, CHAIN_EARLY);
         for (size_t i = 0; i < s->n && !o->monitor; i++) {
                 if (families[i] & RULESET_EARLY_V4)
@@ -1298,7 +1394,7 @@ int ruleset_early(struct ruleset_nl *nl, const struct ruleset_opts *o, const str
 }
 
 /* Sets (but the allowed lists: put_allow), counters and chain of one policy. */
-static void put_policy_objects(struct txn *t, const struct policy *p)
+static void put_policy_objects(struct txn *t, const struct ruleset_policy *p)
 {
         char name[128];
 
@@ -1319,13 +1415,14 @@ static void put_policy_objects(struct txn *t, const struct policy *p)
 }
 
 /* want's elements against have's (NULL: a new policy). */
-static void put_policy_elements(struct txn *t, const struct ruleset_opts *o, struct policy *want,
-                                const struct policy *have)
+static void put_policy_elements(struct txn *t, const struct ruleset_policy *want,
+                                const struct ruleset_policy_layout *wl, const struct ruleset_policy *have,
+                                const struct ruleset_policy_layout *hl)
 {
         char name[128];
 
-        put_allow(t, o, want, have, FAM_V4);
-        put_allow(t, o, want, have, FAM_V6);
+        put_allow(t, want, wl->sharded[FAM_V4], have, have && hl->sharded[FAM_V4], FAM_V4);
+        put_allow(t, want, wl->sharded[FAM_V6], have, have && hl->sharded[FAM_V6], FAM_V6);
         for (int f = 0; f < FAM_N; f++) {
                 struct slice w = slice_whole(&want->deny[f]), h;
 
@@ -1343,16 +1440,16 @@ static void put_policy_elements(struct txn *t, const struct ruleset_opts *o, str
         }
 }
 
-static void put_policy_delete(struct txn *t, const struct policy *p)
+static void put_policy_delete(struct txn *t, const struct ruleset_policy *p, const struct ruleset_policy_layout *pl)
 {
         char name[128];
 
         put_chain(t, NFT_MSG_DELCHAIN, ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)), false);
         put_chain(t, NFT_MSG_DELCHAIN, ruleset_obj_name(OBJ_REFUSE, p->name, name, sizeof(name)), false);
         put_allow_delete(t, ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)), &p->allow[FAM_V4],
-                         p->sharded[FAM_V4]);
+                         pl->sharded[FAM_V4]);
         put_allow_delete(t, ruleset_obj_name(OBJ_ALLOW6, p->name, name, sizeof(name)), &p->allow[FAM_V6],
-                         p->sharded[FAM_V6]);
+                         pl->sharded[FAM_V6]);
         put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_DENY4, p->name, name, sizeof(name)), 0, 0, false);
         put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_DENY6, p->name, name, sizeof(name)), 0, 0, false);
         put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_PORTS, p->name, name, sizeof(name)), 0, 0, false);
@@ -1364,70 +1461,95 @@ static void put_policy_delete(struct txn *t, const struct policy *p)
         put_counter(t, NFT_MSG_DELOBJ, ruleset_obj_name(OBJ_REPEAT, p->name, name, sizeof(name)));
 }
 
-static const struct policy *find_policy(const struct policy_set *s, const char *name)
+/* The index of the policy of that name in s, or -1. */
+static long find_policy(const struct ruleset_view *s, const char *name)
 {
         for (size_t i = 0; s && i < s->n; i++)
                 if (strcmp(s->v[i].name, name) == 0)
-                        return &s->v[i];
-        return NULL;
+                        return (long)i;
+        return -1;
 }
 
-static void put_all(struct txn *t, const struct ruleset_opts *o, struct policy_set *want,
-                    const struct policy_set *have, bool interim);
+static void put_all(struct txn *t, const struct ruleset_opts *o, const struct ruleset_view *want,
+                    const struct ruleset_layout *want_layout, const struct ruleset_view *have,
+                    const struct ruleset_layout *have_layout, bool interim);
 
-int ruleset_apply(struct ruleset_nl *nl, const struct ruleset_opts *o, struct policy_set *want,
-                  const struct policy_set *have, struct ruleset_stats *stats)
+/* The transaction from have (have_layout) to want, under o, committed;
+ * want's layout in *ret_layout on success. */
+static int apply(struct ruleset_nl *nl, const struct ruleset_opts *o, const struct ruleset_view *want,
+                 const struct ruleset_view *have, const struct ruleset_layout *have_layout,
+                 struct ruleset_layout *ret_layout, struct ruleset_stats *stats)
 {
+        struct ruleset_layout layout;
         struct txn t;
         int r;
 
         if (want->n >= RULESET_MARK_INDEX)
                 return -E2BIG;  /* the marks name a policy in 12 bits */
+        layout = layout_of(o, want);
         txn_begin(&t, nl, o->table);
-        put_all(&t, o, want, have, false);
+        put_all(&t, o, want, &layout, have, have_layout, false);
         r = txn_commit(&t);
         if (stats)
                 *stats = t.st;
         txn_free(&t);
+        if (r == 0 && ret_layout)
+                *ret_layout = layout;
+        else
+                ruleset_layout_free(&layout);
         return r;
 }
 
-int ruleset_restore(struct ruleset_nl *nl, const struct ruleset_opts *o, struct policy_set *want,
+int ruleset_apply(struct ruleset *h, const struct ruleset_view *want, const struct ruleset_view *have,
+                  const struct ruleset_layout *have_layout, struct ruleset_layout *ret_layout,
+                  struct ruleset_stats *stats)
+{
+        return apply(h->nl, &h->o, want, have, have_layout, ret_layout, stats);
+}
+
+int ruleset_restore(struct ruleset *h, const struct ruleset_view *want, struct ruleset_layout *ret_layout,
                     struct ruleset_stats *stats)
 {
-        struct policy_set interim = { .n = want->n };
+        const struct ruleset_opts *o = &h->o;
+        struct ruleset_view interim = { .n = want->n };
+        struct ruleset_policy *iv;
+        struct ruleset_layout layout;
         struct txn t;
         int r;
 
         if (want->n >= RULESET_MARK_INDEX)
                 return -E2BIG;
         /* want's policies, ports and names, without a single range */
-        interim.v = calloc(want->n ? want->n : 1, sizeof(*interim.v));
-        if (!interim.v)
+        iv = calloc(want->n ? want->n : 1, sizeof(*iv));
+        if (!iv)
                 return -ENOMEM;
         for (size_t i = 0; i < want->n; i++) {
-                struct policy *p = &interim.v[i];
+                struct ruleset_policy *p = &iv[i];
 
                 *p = want->v[i];
                 for (int f = 0; f < FAM_N; f++) {
                         range_list_init(&p->allow[f], f == FAM_V6 ? AF_INET6 : AF_INET);
                         range_list_init(&p->deny[f], f == FAM_V6 ? AF_INET6 : AF_INET);
-                        p->sharded[f] = false;
                 }
         }
-        txn_begin(&t, nl, o->table);
-        put_all(&t, o, &interim, NULL, true);
+        interim.v = iv;
+        layout = layout_of(o, &interim);        /* no list: nothing sharded */
+        txn_begin(&t, h->nl, o->table);
+        put_all(&t, o, &interim, &layout, NULL, NULL, true);
         r = txn_commit(&t);
         txn_free(&t);
         if (r == 0)
-                r = ruleset_apply(nl, o, want, &interim, stats);
-        free(interim.v);
+                r = apply(h->nl, o, want, &interim, &layout, ret_layout, stats);
+        ruleset_layout_free(&layout);
+        free(iv);
         return r;
 }
 
-int ruleset_build(const struct ruleset_opts *o, struct policy_set *want, const struct policy_set *have,
-                  void **ret_buf, size_t *ret_len, struct ruleset_stats *stats)
+int ruleset_build(const struct ruleset_opts *o, const struct ruleset_view *want, const struct ruleset_view *have,
+                  const struct ruleset_layout *have_layout, struct ruleset_layout *ret_layout, void **ret_buf,
+                  size_t *ret_len, struct ruleset_stats *stats)
 {
+        struct ruleset_layout layout = layout_of(o, want);
         struct iovec *iov;
         struct txn t;
         size_t total = 0;
@@ -1435,7 +1557,7 @@ int ruleset_build(const struct ruleset_opts *o, struct policy_set *want, const s
         int niov;
 
         txn_begin(&t, NULL, o->table);
-        put_all(&t, o, want, have, false);
+        put_all(&t, o, want, &layout, have, have_layout, false);
         txn_end(&t);
         niov = nftnl_batch_iovec_len(t.b);
         iov = nn(calloc((size_t)niov, sizeof(*iov)));
@@ -1453,13 +1575,18 @@ int ruleset_build(const struct ruleset_opts *o, struct policy_set *want, const s
         if (stats)
                 *stats = t.st;
         txn_free(&t);
+        if (ret_layout)
+                *ret_layout = layout;
+        else
+                ruleset_layout_free(&layout);
         *ret_buf = buf;
         *ret_len = total;
         return 0;
 }
 
-static void put_all(struct txn *t, const struct ruleset_opts *o, struct policy_set *want,
-                    const struct policy_set *have, bool interim)
+static void put_all(struct txn *t, const struct ruleset_opts *o, const struct ruleset_view *want,
+                    const struct ruleset_layout *want_layout, const struct ruleset_view *have,
+                    const struct ruleset_layout *have_layout, bool interim)
 {
         if (!have) {
                 /* add + delete + add: replaces any old table without failing
@@ -1482,22 +1609,30 @@ static void put_all(struct txn *t, const struct ruleset_opts *o, struct policy_s
                         put_flush_chain(t, ruleset_obj_name(OBJ_CHAIN, have->v[i].name, chain, sizeof(chain)));
                         put_flush_chain(t, ruleset_obj_name(OBJ_REFUSE, have->v[i].name, chain, sizeof(chain)));
                 }
-                for (size_t i = 0; i < have->n; i++)
-                        if (!find_policy(want, have->v[i].name))
-                                put_policy_delete(t, &have->v[i]);
+                for (size_t i = 0; i < have->n; i++) {
+                        struct ruleset_policy_layout pl = layout_at(o, have, have_layout, i);
+
+                        if (find_policy(want, have->v[i].name) < 0)
+                                put_policy_delete(t, &have->v[i], &pl);
+                }
         }
         for (size_t i = 0; i < want->n; i++) {
-                const struct policy *old = find_policy(have, want->v[i].name);
+                long old = find_policy(have, want->v[i].name);
+                struct ruleset_policy_layout pl = { { false, false } };
 
-                if (!old)
+                if (old < 0)
                         put_policy_objects(t, &want->v[i]);
-                put_policy_elements(t, o, &want->v[i], old);
+                else
+                        pl = layout_at(o, have, have_layout, (size_t)old);
+                put_policy_elements(t, &want->v[i], &want_layout->v[i], old < 0 ? NULL : &have->v[old], &pl);
         }
-        put_rules(t, o, want, interim);
+        put_rules(t, o, want, want_layout, interim);
 }
 
-int ruleset_delete(struct ruleset_nl *nl, const char *table)
+int ruleset_delete(struct ruleset *h)
 {
+        struct ruleset_nl *nl = h->nl;
+        const char *table = h->table;
         struct txn t;
         int r;
 
@@ -1592,9 +1727,9 @@ static int table_state(struct ruleset_nl *nl, const char *table)
         return r < 0 ? r : state;
 }
 
-int ruleset_table_exists(struct ruleset_nl *nl, const char *table)
+int ruleset_table_exists(struct ruleset *h)
 {
-        int r = table_state(nl, table);
+        int r = table_state(h->nl, h->table);
 
         return r < 0 ? r : r > 0;
 }
@@ -1617,7 +1752,7 @@ static int counter_cb(const struct nlmsghdr *nlh, void *data)
         return MNL_CB_OK;
 }
 
-int ruleset_counter(struct ruleset_nl *nl, const char *table, const char *name, bool reset, uint64_t *ret_packets)
+static int counter(struct ruleset_nl *nl, const char *table, const char *name, bool reset, uint64_t *ret_packets)
 {
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct nftnl_obj *o = nn(nftnl_obj_alloc());
@@ -1756,7 +1891,7 @@ static int elem_query(struct ruleset_nl *nl, const char *table, const char *set,
         return query(nl, nlh, cb, data);
 }
 
-int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a)
+static int set_lookup(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a)
 {
         struct map_elems m = { 0 };
         uint32_t flags;
@@ -1774,7 +1909,7 @@ int ruleset_set_lookup(struct ruleset_nl *nl, const char *table, const char *set
                 if (r == 0 && m.n == 1 && m.v[0].verdict == NF_ACCEPT)
                         r = 1;
                 else if (r == 0 && m.n == 1 && m.v[0].verdict == (uint32_t)NFT_JUMP)
-                        r = ruleset_set_lookup(nl, table, m.v[0].chain, family, a);
+                        r = set_lookup(nl, table, m.v[0].chain, family, a);
                 else if (r == 0 || r == -ENOENT)
                         r = 0;
                 free(m.v);
@@ -1799,7 +1934,7 @@ static int set_dump(struct ruleset_nl *nl, const char *table, const char *set, m
         return query(nl, nlh, cb, data);
 }
 
-int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, size_t *ret_n)
+static int set_size(struct ruleset_nl *nl, const char *table, const char *set, size_t *ret_n)
 {
         struct map_elems m = { 0 };
         uint32_t flags;
@@ -1830,11 +1965,47 @@ int ruleset_set_size(struct ruleset_nl *nl, const char *table, const char *set, 
         return 0;
 }
 
+static const enum ruleset_obj counter_objs[] = {
+        [RULESET_COUNTER_QUEUED] = OBJ_QUEUED, [RULESET_COUNTER_HANDLED] = OBJ_HANDLED,
+        [RULESET_COUNTER_REPEAT] = OBJ_REPEAT, [RULESET_COUNTER_ACKS] = OBJ_ACKS,
+};
+
+int ruleset_counter(struct ruleset *h, enum ruleset_counter_kind k, const char *policy, bool reset,
+                    uint64_t *ret_packets)
+{
+        char name[128];
+
+        return counter(h->nl, h->table, ruleset_obj_name(counter_objs[k], policy, name, sizeof(name)), reset,
+                       ret_packets);
+}
+
+const char *ruleset_list_name(const char *policy, enum ruleset_list l, int family, char *buf, size_t len)
+{
+        enum ruleset_obj k = l == RULESET_DENY ? (family == AF_INET6 ? OBJ_DENY6 : OBJ_DENY4)
+                                               : (family == AF_INET6 ? OBJ_ALLOW6 : OBJ_ALLOW4);
+
+        return ruleset_obj_name(k, policy, buf, len);
+}
+
+int ruleset_list_lookup(struct ruleset *h, const char *policy, enum ruleset_list l, int family, addr128 a)
+{
+        char name[128];
+
+        return set_lookup(h->nl, h->table, ruleset_list_name(policy, l, family, name, sizeof(name)), family, a);
+}
+
+int ruleset_list_size(struct ruleset *h, const char *policy, enum ruleset_list l, int family, size_t *ret_n)
+{
+        char name[128];
+
+        return set_size(h->nl, h->table, ruleset_list_name(policy, l, family, name, sizeof(name)), ret_n);
+}
+
 /* ---- the table's shape ---- */
 
 struct digest {
         uint64_t h;
-        const struct policy_set *want;
+        const struct ruleset_view *want;
         struct set_seen {
                 char name[NFT_SET_MAXNAMELEN];
                 uint32_t flags;
@@ -2001,7 +2172,7 @@ static struct nlmsghdr *dump_req(struct ruleset_nl *nl, char *buf, uint16_t type
         return nlh;
 }
 
-int ruleset_digest(struct ruleset_nl *nl, const char *table, const struct policy_set *want, uint64_t *ret)
+static int digest(struct ruleset_nl *nl, const char *table, const struct ruleset_view *want, uint64_t *ret)
 {
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct digest d = { .h = 0xcbf29ce484222325ull, .want = want };
@@ -2029,7 +2200,7 @@ int ruleset_digest(struct ruleset_nl *nl, const char *table, const struct policy
 
 /* A few ranges of each long allowed list, looked up in the live sets:
  * the first, the last and one more that moves on at every call. */
-static int sample_lists(struct ruleset_nl *nl, const char *table, const struct policy_set *want, size_t *cursor)
+static int sample_lists(struct ruleset_nl *nl, const char *table, const struct ruleset_view *want, size_t *cursor)
 {
         char name[128];
         int r;
@@ -2046,10 +2217,10 @@ static int sample_lists(struct ruleset_nl *nl, const char *table, const struct p
                         pick[2] = *cursor % l->n;
                         ruleset_obj_name(f == FAM_V6 ? OBJ_ALLOW6 : OBJ_ALLOW4, want->v[i].name, name, sizeof(name));
                         for (size_t k = 0; k < 3; k++) {
-                                r = ruleset_set_lookup(nl, table, name, l->family, l->v[pick[k]].lo);
+                                r = set_lookup(nl, table, name, l->family, l->v[pick[k]].lo);
                                 if (r <= 0)
                                         return r;
-                                r = ruleset_set_lookup(nl, table, name, l->family, l->v[pick[k]].hi);
+                                r = set_lookup(nl, table, name, l->family, l->v[pick[k]].hi);
                                 if (r <= 0)
                                         return r;
                         }
@@ -2059,9 +2230,15 @@ static int sample_lists(struct ruleset_nl *nl, const char *table, const struct p
         return 1;
 }
 
-int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy_set *want, const uint64_t *shape,
-                   size_t *cursor)
+int ruleset_digest(struct ruleset *h, const struct ruleset_view *want, uint64_t *ret)
 {
+        return digest(h->nl, h->table, want, ret);
+}
+
+int ruleset_intact(struct ruleset *h, const struct ruleset_view *want, const uint64_t *shape, size_t *cursor)
+{
+        struct ruleset_nl *nl = h->nl;
+        const char *table = h->table;
         uint64_t now;
         int r;
 
@@ -2071,7 +2248,7 @@ int ruleset_intact(struct ruleset_nl *nl, const char *table, const struct policy
                 return r < 0 ? r : 0;
         if (!shape)
                 return 1;       /* nothing to compare with: the table is there */
-        r = ruleset_digest(nl, table, want, &now);
+        r = digest(nl, table, want, &now);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
@@ -2150,11 +2327,12 @@ static int dnat_rule_cb(const struct nlmsghdr *nlh, void *data)
         return MNL_CB_OK;
 }
 
-int ruleset_dnat_rules(struct ruleset_nl *nl,
+int ruleset_dnat_rules(struct ruleset *h,
                        void (*cb)(const char *family, const char *table, const char *chain, uint16_t port,
                                   void *userdata),
                        void *userdata)
 {
+        struct ruleset_nl *nl = h->nl;
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct dnat_q q = { .cb = cb, .userdata = userdata };
         struct nlmsghdr *nlh;
@@ -2169,8 +2347,10 @@ static int found_cb(const struct nlmsghdr *nlh, void *data)
         return MNL_CB_OK;
 }
 
-int ruleset_covers_dnat(struct ruleset_nl *nl, const char *table)
+int ruleset_covers_dnat(struct ruleset *h)
 {
+        struct ruleset_nl *nl = h->nl;
+        const char *table = h->table;
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlmsghdr *nlh;
         bool found = false;
@@ -2198,8 +2378,9 @@ static int gen_cb(const struct nlmsghdr *nlh, void *data)
         return MNL_CB_OK;
 }
 
-int ruleset_genid(struct ruleset_nl *nl, uint32_t *ret_id)
+int ruleset_genid(struct ruleset *h, uint32_t *ret_id)
 {
+        struct ruleset_nl *nl = h->nl;
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlmsghdr *nlh;
         uint32_t id = 0;
@@ -2242,21 +2423,22 @@ static int offenders_txn(struct ruleset_nl *nl, const char *table, const char *p
         return r;
 }
 
-int ruleset_offender_add(struct ruleset_nl *nl, const char *table, const char *policy, int family, addr128 a)
+int ruleset_offender_add(struct ruleset *h, const char *policy, int family, addr128 a)
 {
-        return offenders_txn(nl, table, policy, family, NFT_MSG_NEWSETELEM, &a, 1);
+        return offenders_txn(h->nl, h->table, policy, family, NFT_MSG_NEWSETELEM, &a, 1);
 }
 
-int ruleset_offenders_del(struct ruleset_nl *nl, const char *table, const char *policy, int family,
-                          const addr128 *a, size_t n)
+int ruleset_offenders_del(struct ruleset *h, const char *policy, int family, const addr128 *a, size_t n)
 {
         if (n == 0)
                 return 0;
-        return offenders_txn(nl, table, policy, family, NFT_MSG_DELSETELEM, a, n);
+        return offenders_txn(h->nl, h->table, policy, family, NFT_MSG_DELSETELEM, a, n);
 }
 
-int ruleset_offenders_flush(struct ruleset_nl *nl, const char *table, const char *policy)
+int ruleset_offenders_flush(struct ruleset *h, const char *policy)
 {
+        struct ruleset_nl *nl = h->nl;
+        const char *table = h->table;
         char set[128];
         struct txn t;
         int r;
@@ -2301,9 +2483,11 @@ static int offenders_cb(const struct nlmsghdr *nlh, void *data)
         return MNL_CB_OK;
 }
 
-int ruleset_offenders_read(struct ruleset_nl *nl, const char *table, const char *policy, int family,
+int ruleset_offenders_read(struct ruleset *h, const char *policy, int family,
                            void (*cb)(int family, addr128 a, uint64_t packets, void *userdata), void *userdata)
 {
+        struct ruleset_nl *nl = h->nl;
+        const char *table = h->table;
         struct offenders_q q = { .family = family, .cb = cb, .userdata = userdata };
         char buf[MNL_SOCKET_BUFFER_SIZE], set[128];
         struct nlmsghdr *nlh;
@@ -2434,14 +2618,14 @@ static void print_queue(FILE *f, const struct ruleset_opts *o, const char *count
                            "this kernel has no native queue expression\n", counter, q);
 }
 
-void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_set *want)
+void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct ruleset_view *want)
 {
         char name[128];
 
         fprintf(f, "# mxlockd ruleset: only this table is mxlockd's; it touches no other.\n");
         fprintf(f, "table inet %s {\n", o->table);
         for (size_t i = 0; i < want->n; i++) {
-                const struct policy *p = &want->v[i];
+                const struct ruleset_policy *p = &want->v[i];
 
                 fprintf(f, "\t# policy %s\n", p->name);
                 print_allow(f, o, ruleset_obj_name(OBJ_ALLOW4, p->name, name, sizeof(name)), &p->allow[FAM_V4]);
@@ -2482,7 +2666,7 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
         if (!o->monitor && want->n)
                 fprintf(f, "\t\t# while a policy has repeat offenders, mxlockd adds per policy and family:\n");
         for (size_t i = 0; i < want->n && !o->monitor; i++) {
-                const struct policy *p = &want->v[i];
+                const struct ruleset_policy *p = &want->v[i];
                 char repeat[128], ports[128];
 
                 ruleset_obj_name(OBJ_REPEAT, p->name, repeat, sizeof(repeat));
@@ -2512,7 +2696,7 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct policy_se
         }
         fprintf(f, "\t}\n");
         for (size_t i = 0; i < want->n; i++) {
-                const struct policy *p = &want->v[i];
+                const struct ruleset_policy *p = &want->v[i];
                 char queued[128], refuse[128];
 
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));

@@ -218,11 +218,11 @@ int cmd_explain(const struct explain_opts *o, FILE *out, FILE *err)
         const struct cli *cli = o->cli;
         struct config *c = NULL;
         struct policy_set *ps = NULL;
-        struct ruleset_nl *nl = NULL;
+        struct ruleset *rs = NULL;
         const struct policy *pol = NULL;
         const struct policy_source *src = NULL;
         const char *verdict, *why;
-        char msg[CONFIG_ERRLEN] = "", set[128], text[ADDR_STRLEN];
+        char msg[CONFIG_ERRLEN] = "", text[ADDR_STRLEN];
         int in_allow = -1, in_deny = -1, table = -1, ret = 1, r;
         bool allowed, monitor;
         size_t pi = 0;
@@ -243,18 +243,14 @@ int cmd_explain(const struct explain_opts *o, FILE *out, FILE *err)
                 }
         if (pol) {
                 allowed = policy_classify(pol, o->family, o->addr, &src);
-                r = ruleset_nl_open(&nl);
+                struct ruleset_opts ro = { .table = c->table };
+
+                r = ruleset_open(&ro, &rs);
                 if (r == 0)
-                        table = ruleset_table_exists(nl, c->table);
+                        table = ruleset_table_exists(rs);
                 if (table > 0) {
-                        in_allow = ruleset_set_lookup(nl, c->table,
-                                                      ruleset_obj_name(o->family == AF_INET ? OBJ_ALLOW4 : OBJ_ALLOW6,
-                                                                       pol->name, set, sizeof(set)),
-                                                      o->family, o->addr);
-                        in_deny = ruleset_set_lookup(nl, c->table,
-                                                     ruleset_obj_name(o->family == AF_INET ? OBJ_DENY4 : OBJ_DENY6,
-                                                                      pol->name, set, sizeof(set)),
-                                                     o->family, o->addr);
+                        in_allow = ruleset_list_lookup(rs, pol->name, RULESET_ALLOW, o->family, o->addr);
+                        in_deny = ruleset_list_lookup(rs, pol->name, RULESET_DENY, o->family, o->addr);
                 }
         } else {
                 allowed = true;
@@ -317,7 +313,7 @@ int cmd_explain(const struct explain_opts *o, FILE *out, FILE *err)
         }
         ret = 0;
 out:
-        ruleset_nl_close(nl);
+        ruleset_close(rs);
         policy_set_free(ps);
         config_free(c);
         return ret;

@@ -541,17 +541,18 @@ static void check_spf(struct doctor *d, const char *domain)
 
 static void check_table(struct doctor *d)
 {
-        struct ruleset_nl *nl = NULL;
+        struct ruleset_opts o = { .table = d->cfg->table };
+        struct ruleset *rs = NULL;
         const char *table = d->cfg->table;
         int r;
 
-        r = ruleset_nl_open(&nl);
+        r = ruleset_open(&o, &rs);
         if (r < 0) {
                 add(d, ST_WARN, "table", table, "cannot read the nftables ruleset (%s): run doctor as root",
                     strerror(-r));
                 return;
         }
-        r = ruleset_table_exists(nl, table);
+        r = ruleset_table_exists(rs);
         if (r < 0) {
                 add(d, ST_WARN, "table", table, "cannot read the nftables ruleset (%s): run doctor as root",
                     strerror(-r));
@@ -568,10 +569,10 @@ static void check_table(struct doctor *d)
                 size_t s4 = 0, s6 = 0;
                 int r4, r6;
 
-                ruleset_obj_name(OBJ_ALLOW4, p->name, n4, sizeof(n4));
-                ruleset_obj_name(OBJ_ALLOW6, p->name, n6, sizeof(n6));
-                r4 = ruleset_set_size(nl, table, n4, &s4);
-                r6 = ruleset_set_size(nl, table, n6, &s6);
+                ruleset_list_name(p->name, RULESET_ALLOW, AF_INET, n4, sizeof(n4));
+                ruleset_list_name(p->name, RULESET_ALLOW, AF_INET6, n6, sizeof(n6));
+                r4 = ruleset_list_size(rs, p->name, RULESET_ALLOW, AF_INET, &s4);
+                r6 = ruleset_list_size(rs, p->name, RULESET_ALLOW, AF_INET6, &s6);
                 if (r4 < 0 || r6 < 0) {
                         add(d, ST_FAIL, "table", p->name, "policy %s: set %s is missing from table inet %s "
                             "(%s): reload mxlockd", p->name, r4 < 0 ? n4 : n6, table, strerror(-(r4 < 0 ? r4 : r6)));
@@ -585,7 +586,7 @@ static void check_table(struct doctor *d)
                 }
         }
 out:
-        ruleset_nl_close(nl);
+        ruleset_close(rs);
 }
 
 /* ------------------------------------------------------------------ */
@@ -623,16 +624,17 @@ static void dnat_rule(const char *family, const char *table, const char *chain, 
 static void check_dnat(struct doctor *d)
 {
         struct dnat_ctx c = { .d = d };
-        struct ruleset_nl *nl = NULL;
+        struct ruleset_opts o = { .table = d->cfg->table };
+        struct ruleset *rs = NULL;
         int r;
 
-        if (ruleset_nl_open(&nl) < 0)
+        if (ruleset_open(&o, &rs) < 0)
                 return;         /* check_table says why */
-        c.covered = ruleset_covers_dnat(nl, d->cfg->table);
-        r = ruleset_dnat_rules(nl, dnat_rule, &c);
+        c.covered = ruleset_covers_dnat(rs);
+        r = ruleset_dnat_rules(rs, dnat_rule, &c);
         if (r < 0)
                 add(d, ST_WARN, "dnat", NULL, "cannot read the nftables ruleset for DNAT rules (%s)", strerror(-r));
-        ruleset_nl_close(nl);
+        ruleset_close(rs);
 }
 
 /* ------------------------------------------------------------------ */

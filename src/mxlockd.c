@@ -95,13 +95,14 @@ struct daemon {
         time_t resolve_at;              /* monotonic seconds of the next re-resolution, 0: none */
         uint16_t port_policy[65536];    /* policy index + 1, 0: not locked */
         struct ruleset_opts opts;
-        struct ruleset_nl *nl;
+        struct ruleset *rs;             /* the table's handle; its options are opts once in force */
+        struct ruleset_layout layout;   /* how the lists in force went to the kernel */
         struct queue *queue;
         struct audit *audit;
         struct journal *journal;
         struct control *control;
         int audit_dir_fd;               /* the log's directory while we hand it over, or -1 */
-        struct ruleset_nl *watch;       /* polls the ruleset generation */
+        struct ruleset *watch;          /* polls the ruleset generation */
         uint32_t genid;                 /* the generation last checked */
         bool genid_known;
         struct tally tally;
@@ -508,7 +509,7 @@ static void early_sync(struct daemon *d)
                 free(want);
                 return;
         }
-        r = ruleset_early(d->nl, &d->opts, d->pol, want);
+        r = ruleset_early(d->rs, &d->pol->view, want);
         if (r < 0) {
                 /* offenders then reach the queue and are refused and counted there */
                 log_warning_errno(r, "Cannot update the repeat offenders' rules: %m");
@@ -567,7 +568,7 @@ static void offenders_apply(struct daemon *d)
                         d->offenders_full++;
                         continue;       /* still refused and counted, through the queue */
                 }
-                r = ruleset_offender_add(d->nl, d->cfg->table, d->pol->v[p->policy].name, p->family, p->addr);
+                r = ruleset_offender_add(d->rs, d->pol->v[p->policy].name, p->family, p->addr);
                 if (r < 0) {
                         log_debug("Cannot add a repeat offender to the kernel: %s", strerror(-r));
                         continue;
@@ -651,8 +652,6 @@ static void offender_counted(int family, addr128 a, uint64_t packets, void *user
  * its removal are counted too. */
 static void offenders_tick(struct daemon *d, bool all)
 {
-        char repeat[128];
-
         if (!d->noffenders && !all)
                 return;
         for (size_t p = 0; p < d->pol->n; p++) {
@@ -668,10 +667,9 @@ static void offenders_tick(struct daemon *d, bool all)
                         }
                 if (!have && !all)
                         continue;
-                ruleset_obj_name(OBJ_REPEAT, d->pol->v[p].name, repeat, sizeof(repeat));
                 gettimeofday(&rd.now, NULL);
-                r4 = ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET, offender_counted, &rd);
-                r6 = ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET6, offender_counted, &rd);
+                r4 = ruleset_offenders_read(d->rs, d->pol->v[p].name, AF_INET, offender_counted, &rd);
+                r6 = ruleset_offenders_read(d->rs, d->pol->v[p].name, AF_INET6, offender_counted, &rd);
                 if ((r4 < 0 || r6 < 0) && !all) {
                         log_warning_errno(r4 < 0 ? r4 : r6, "Cannot read the repeat offenders of policy %s: %m",
                                           d->pol->v[p].name);
@@ -697,10 +695,10 @@ static void offenders_tick(struct daemon *d, bool all)
                                 i++;
                         }
                         if (ngone && !all)
-                                (void)ruleset_offenders_del(d->nl, d->cfg->table, d->pol->v[p].name, fam, gone, ngone);
+                                (void)ruleset_offenders_del(d->rs, d->pol->v[p].name, fam, gone, ngone);
                 }
                 if (all)
-                        (void)ruleset_offenders_flush(d->nl, d->cfg->table, d->pol->v[p].name);
+                        (void)ruleset_offenders_flush(d->rs, d->pol->v[p].name);
 
                 /* attempts in the kernel's counter that no element accounts
                  * for (what an element counted but waits for the budget is
@@ -711,7 +709,7 @@ static void offenders_tick(struct daemon *d, bool all)
                 for (size_t i = 0; i < d->noffenders; i++)
                         if (d->offenders[i].policy == p)
                                 deferred += d->offenders[i].read - d->offenders[i].packets;
-                if (ruleset_counter(d->nl, d->cfg->table, repeat, false, &after) == 0 &&
+                if (ruleset_counter(d->rs, RULESET_COUNTER_REPEAT, d->pol->v[p].name, false, &after) == 0 &&
                     after > d->pstats[p].repeat_accounted + deferred) {
                         uint64_t n = after - d->pstats[p].repeat_accounted - deferred;
 
@@ -896,16 +894,14 @@ static void write_missed(struct daemon *d, const char *policy, uint64_t count, c
  * nothing is written twice. Exact only while nothing is in flight. */
 static uint64_t settle_gap(struct daemon *d, size_t i, const char *reason)
 {
-        char qname[128], hname[128];
+        const char *name = d->pol->v[i].name;
         uint64_t queued = 0, handled = 0;
 
-        ruleset_obj_name(OBJ_QUEUED, d->pol->v[i].name, qname, sizeof(qname));
-        ruleset_obj_name(OBJ_HANDLED, d->pol->v[i].name, hname, sizeof(hname));
-        if (ruleset_counter(d->nl, d->cfg->table, qname, false, &queued) < 0 ||
-            ruleset_counter(d->nl, d->cfg->table, hname, false, &handled) < 0 || queued <= handled)
+        if (ruleset_counter(d->rs, RULESET_COUNTER_QUEUED, name, false, &queued) < 0 ||
+            ruleset_counter(d->rs, RULESET_COUNTER_HANDLED, name, false, &handled) < 0 || queued <= handled)
                 return 0;
-        if (ruleset_counter(d->nl, d->cfg->table, hname, true, &handled) < 0 ||
-            ruleset_counter(d->nl, d->cfg->table, qname, true, &queued) < 0 || queued <= handled)
+        if (ruleset_counter(d->rs, RULESET_COUNTER_HANDLED, name, true, &handled) < 0 ||
+            ruleset_counter(d->rs, RULESET_COUNTER_QUEUED, name, true, &queued) < 0 || queued <= handled)
                 return 0;
         write_missed(d, d->pol->v[i].name, queued - handled, reason);
         d->pstats[i].missed += queued - handled;
@@ -943,7 +939,7 @@ static void reconcile(struct daemon *d, bool final)
 }
 
 static int install_quietly(struct daemon *d, struct ruleset_opts *o, struct policy_set *want,
-                           const struct policy_set *have, struct ruleset_stats *st);
+                           const struct policy_set *have, struct ruleset_layout *layout, struct ruleset_stats *st);
 
 /* A rebuilt table starts with zeroed counters and empty offender sets. */
 static void counters_reset(struct daemon *d, size_t npolicies)
@@ -960,7 +956,7 @@ static void counters_reset(struct daemon *d, size_t npolicies)
  * our own commit. */
 static void take_shape(struct daemon *d, const struct policy_set *want)
 {
-        int r = ruleset_digest(d->nl, d->cfg->table, want, &d->shape);
+        int r = ruleset_digest(d->rs, &want->view, &d->shape);
 
         d->shape_known = r == 0;
         if (r < 0)
@@ -973,15 +969,18 @@ static int install(struct daemon *d, const struct ruleset_opts *o, struct policy
 {
         struct ruleset_opts tryo = *o;
         struct ruleset_stats st = { 0 };
+        struct ruleset_layout layout = { 0 };
         int r;
 
         /* our own commit moves the generation too: the next watch tick
          * checks the table once, which also catches what others did
          * meanwhile */
-        r = install_quietly(d, &tryo, want, have, &st);
+        r = install_quietly(d, &tryo, want, have, &layout, &st);
         if (r < 0)
                 return r;
         d->opts = tryo;
+        ruleset_layout_free(&d->layout);
+        d->layout = layout;
         early_reset(d);         /* the install emptied the early chain */
         take_shape(d, want);
         log_info("Table inet %s in force: %zu policies, %zu ranges (%zu elements added, %zu removed, "
@@ -991,16 +990,20 @@ static int install(struct daemon *d, const struct ruleset_opts *o, struct policy
 }
 
 static int install_quietly(struct daemon *d, struct ruleset_opts *o, struct policy_set *want,
-                           const struct policy_set *have, struct ruleset_stats *st)
+                           const struct policy_set *have, struct ruleset_layout *layout, struct ruleset_stats *st)
 {
         struct ruleset_opts tryo = *o;
+        const struct ruleset_view *hv = have ? &have->view : NULL;
+        const struct ruleset_layout *hl = have ? &d->layout : NULL;    /* have is the set in force */
         int r;
 
-        r = ruleset_apply(d->nl, &tryo, want, have, st);
+        ruleset_set_options(d->rs, &tryo);
+        r = ruleset_apply(d->rs, &want->view, hv, hl, layout, st);
         if (r < 0 && tryo.native_queue && (r == -ENOENT || r == -EOPNOTSUPP)) {
                 /* no nft_queue in this kernel: the xt NFQUEUE target via nft_compat */
                 tryo.native_queue = false;
-                r = ruleset_apply(d->nl, &tryo, want, have, st);
+                ruleset_set_options(d->rs, &tryo);
+                r = ruleset_apply(d->rs, &want->view, hv, hl, layout, st);
                 if (r == 0)
                         log_info("Kernel lacks the native queue expression; using the xt NFQUEUE target");
         }
@@ -1008,12 +1011,14 @@ static int install_quietly(struct daemon *d, struct ruleset_opts *o, struct poli
                 /* the table may have been altered behind our back: rebuild it
                  * whole, the port locked from the first step on */
                 log_warning_errno(r, "Updating table inet %s failed (%m); rebuilding it whole", tryo.table);
-                r = ruleset_restore(d->nl, &tryo, want, st);
+                r = ruleset_restore(d->rs, &want->view, layout, st);
                 if (r == 0)
                         counters_reset(d, d->pol == want ? want->n : 0);
         }
         if (r == 0)
                 *o = tryo;
+        else
+                ruleset_set_options(d->rs, &d->opts);
         return r;
 }
 
@@ -1032,10 +1037,11 @@ static void check_table(struct daemon *d)
         d->check_table = false;
         if (!d->enabled)
                 return;
-        r = ruleset_intact(d->nl, d->cfg->table, d->pol, d->shape_known ? &d->shape : NULL, &d->shape_cursor);
+        r = ruleset_intact(d->rs, &d->pol->view, d->shape_known ? &d->shape : NULL, &d->shape_cursor);
         if (r != 0)
                 return;         /* intact, or we cannot tell */
-        r = ruleset_restore(d->nl, &d->opts, d->pol, &st);
+        ruleset_layout_free(&d->layout);      /* whatever is left of the table is replaced */
+        r = ruleset_restore(d->rs, &d->pol->view, &d->layout, &st);
         if (r == 0) {
                 early_reset(d);
                 take_shape(d, d->pol);
@@ -1203,6 +1209,7 @@ static int reload(struct daemon *d, char err[CONFIG_ERRLEN])
                 t_in_force = monotonic_ms();
         } else {
                 d->opts = o;
+                ruleset_set_options(d->rs, &o);
         }
         r = remap_pstats(d, p);
         if (r < 0) {
@@ -1307,15 +1314,11 @@ static void re_resolve(struct daemon *d)
  * hold up the queue: only for sets of up to STATUS_DUMP_MAX ranges. */
 static bool kernel_set_sizes(struct daemon *d, const struct policy *p, size_t *ret4, size_t *ret6)
 {
-        char set[128];
-
         *ret4 = *ret6 = 0;
         if (p->allow[FAM_V4].n + p->allow[FAM_V6].n > STATUS_DUMP_MAX)
                 return false;
-        return ruleset_set_size(d->nl, d->cfg->table, ruleset_obj_name(OBJ_ALLOW4, p->name, set, sizeof(set)),
-                                ret4) == 0 &&
-               ruleset_set_size(d->nl, d->cfg->table, ruleset_obj_name(OBJ_ALLOW6, p->name, set, sizeof(set)),
-                                ret6) == 0;
+        return ruleset_list_size(d->rs, p->name, RULESET_ALLOW, AF_INET, ret4) == 0 &&
+               ruleset_list_size(d->rs, p->name, RULESET_ALLOW, AF_INET6, ret6) == 0;
 }
 
 static char *status_json(struct daemon *d)
@@ -1496,7 +1499,7 @@ static void set_enabled(struct daemon *d, bool on, char err[CONFIG_ERRLEN])
         } else {
                 offenders_tick(d, true);
                 reconcile(d, true);
-                r = ruleset_delete(d->nl, d->cfg->table);
+                r = ruleset_delete(d->rs);
                 if (r < 0) {
                         snprintf(err, CONFIG_ERRLEN, "deleting the table failed: %s", strerror(-r));
                         return;
@@ -1942,7 +1945,7 @@ int main(int argc, char **argv)
                 goto out;
         }
         if (print) {
-                ruleset_print(stdout, &d->opts, d->pol);
+                ruleset_print(stdout, &d->opts, &d->pol->view);
                 r = fflush(stdout) == 0 ? 0 : 1;
                 goto out;
         }
@@ -1962,12 +1965,12 @@ int main(int argc, char **argv)
                 if (r < 0)
                         log_warning_errno(r, "Cannot reach journald, attempts go to the audit log only: %m");
         }
-        r = ruleset_nl_open(&d->nl);
+        r = ruleset_open(&d->opts, &d->rs);
         if (r < 0) {
                 log_error_errno(r, "Cannot open the nf_tables netlink socket: %m");
                 goto out_fail;
         }
-        r = ruleset_nl_open(&d->watch);
+        r = ruleset_open(&d->opts, &d->watch);
         if (r < 0)
                 log_warning_errno(r, "Cannot watch the ruleset; a removed table will not be restored: %m");
         r = queue_open(d->cfg->queue, d->opts.queues, QUEUE_MAXLEN, d->cfg->failure == FAILURE_OPEN, &d->queue);
@@ -1975,7 +1978,7 @@ int main(int argc, char **argv)
                 log_error_errno(r, "Cannot bind NFQUEUE %u: %m", d->cfg->queue);
                 goto out_fail;
         }
-        if (ruleset_table_exists(d->nl, d->cfg->table) > 0)
+        if (ruleset_table_exists(d->rs) > 0)
                 account_missed_at_start(d);
         r = install(d, &d->opts, d->pol, NULL);
         if (r < 0) {
@@ -2024,8 +2027,9 @@ out_fail:
         r = 1;
 out:
         queue_close(d->queue);
-        ruleset_nl_close(d->watch);
-        ruleset_nl_close(d->nl);
+        ruleset_close(d->watch);
+        ruleset_close(d->rs);
+        ruleset_layout_free(&d->layout);
         control_close(d->control);
         journal_close(d->journal);
         audit_close(d->audit);

@@ -1,6 +1,7 @@
 /* src/policy.h: turns a parsed config plus provider catalogs into policies:
  * per policy and family, the merged allow and deny ranges that go to the
- * kernel, and the unmerged sources for `mxlock explain`. */
+ * kernel, and the unmerged sources for `mxlock explain`. Each policy set
+ * carries the view of it the kernel side reads (rules/ruleset.h). */
 #ifndef MXLOCK_POLICY_H
 #define MXLOCK_POLICY_H
 
@@ -10,8 +11,7 @@
 
 #include "config.h"
 #include "prefix.h"
-
-enum { FAM_V4 = 0, FAM_V6 = 1, FAM_N = 2 };
+#include "ruleset.h"
 
 /* Where an allowed or denied prefix came from. */
 struct policy_source {
@@ -37,12 +37,12 @@ struct policy {
         struct catalog_ranges **refs;    /* cached catalogs whose ranges it uses */
         size_t nrefs;
         struct joined *joined[FAM_N];    /* what allow[f] borrows, shared with the cache */
-        bool sharded[FAM_N];             /* set by ruleset_apply: allow[f] went to the kernel sharded */
 };
 
 struct policy_set {
         struct policy *v;
         size_t n;
+        struct ruleset_view view;        /* what the kernel side reads of v, filled by policy_build */
 };
 
 typedef void (*policy_warn_fn)(const char *file, int line, const char *msg, void *userdata);
@@ -57,7 +57,8 @@ struct policy_resolver {
 
 /* Catalogs parsed into merged ranges, reused while their file is unchanged
  * (same inode, size and mtime), so a reload with a huge catalog costs a
- * linear merge instead of a parse. The daemon keeps one for its lifetime. */
+ * linear merge instead of a parse. The daemon keeps one for its lifetime.
+ * Kept in src/catalog_cache.c (see catalog_cache.h). */
 struct policy_cache;
 struct policy_cache *policy_cache_new(void);
 void policy_cache_free(struct policy_cache *c);
@@ -91,12 +92,6 @@ int policy_build(const struct config *c, const char *provider_dirs, const struct
                  struct policy_set **ret, char err[CONFIG_ERRLEN], policy_warn_fn warn, void *userdata);
 
 void policy_set_free(struct policy_set *s);
-
-/* The index of the family in allow[]/deny[] for AF_INET/AF_INET6. */
-static inline int fam_index(int family)
-{
-        return family == 10 /* AF_INET6 */ ? FAM_V6 : FAM_V4;
-}
 
 /* Does the policy lock this port? */
 bool policy_has_port(const struct policy *p, uint16_t port);

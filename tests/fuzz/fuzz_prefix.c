@@ -1,4 +1,4 @@
-/* tests/fuzz/fuzz_prefix.c: libFuzzer target for rules/prefix.c.
+/* tests/fuzz/fuzz_prefix.c: libFuzzer target for src/net/prefix.c.
  *
  * The input is used twice:
  *  1. as text for prefix_parse; a parsed prefix must have its host bits
@@ -9,8 +9,8 @@
  *     CIDR decomposition must tile each merged range exactly.
  * Any violation calls abort().
  *
- * clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -Irules -Infq \
- *       tests/fuzz/fuzz_prefix.c rules/prefix.c -o /tmp/fuzz_prefix
+ * clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -Isrc/net -Irules -Infq \
+ *       tests/fuzz/fuzz_prefix.c src/net/prefix.c -o /tmp/fuzz_prefix
  * /tmp/fuzz_prefix -max_total_time=60 tests/fuzz/corpus/prefix/
  */
 #include <stdbool.h>

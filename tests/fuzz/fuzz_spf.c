@@ -12,8 +12,8 @@
  * non-adjacent), the lookup count must not pass the cap by more than one,
  * and an error must come with a message.
  *
- * clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -Irules -Infq \
- *     tests/fuzz/fuzz_spf.c src/spf.c rules/prefix.c -o fuzz_spf
+ * clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc -Isrc/net -Irules -Infq \
+ *     tests/fuzz/fuzz_spf.c src/spf.c src/net/prefix.c -o fuzz_spf
  * ./fuzz_spf -max_total_time=60 tests/fuzz/corpus/spf
  */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* tests/unit/test_prefix.c: prefix parsing, formatting, range merging,
- * lookup and CIDR decomposition (rules/prefix.c). */
+ * lookup and CIDR decomposition (src/net/prefix.c). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>

@@ -23,10 +23,10 @@
 
 static uint16_t port25 = 25;
 
-static void policy_init(struct policy *p, const char *name, const char *const *prefixes)
+static void policy_init(struct ruleset_policy *p, const char *name, const char *const *prefixes)
 {
         memset(p, 0, sizeof(*p));
-        snprintf(p->name, sizeof(p->name), "%s", name);
+        p->name = name;
         p->ports = &port25;
         p->nports = 1;
         range_list_init(&p->allow[FAM_V4], AF_INET);
@@ -43,7 +43,7 @@ static void policy_init(struct policy *p, const char *name, const char *const *p
         range_list_merge(&p->allow[FAM_V6]);
 }
 
-static void policy_fini(struct policy *p)
+static void policy_fini(struct ruleset_policy *p)
 {
         for (int f = 0; f < FAM_N; f++) {
                 range_list_free(&p->allow[f]);
@@ -134,8 +134,8 @@ static const char *const gfi[] = { "52.208.1.91", "52.58.249.172", "52.18.79.254
 
 static void test_native_queue_encoding(void **state)
 {
-        struct policy p;
-        struct policy_set ps = { .v = &p, .n = 1 };
+        struct ruleset_policy p;
+        struct ruleset_view ps = { .v = &p, .n = 1 };
         struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1, .native_queue = true };
         struct ruleset_stats st;
         struct seen s;
@@ -143,7 +143,7 @@ static void test_native_queue_encoding(void **state)
         size_t len;
 
         policy_init(&p, "inbound-smtp", gfi);
-        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
+        assert_int_equal(ruleset_build(&o, &ps, NULL, NULL, NULL, &buf, &len, &st), 0);
         decode(buf, len, "mxlock", &s);
         /* the catch-all queue only: empty deny sets get no rule */
         assert_int_equal(s.queue_exprs, 1);
@@ -167,7 +167,7 @@ static void test_native_queue_encoding(void **state)
                 assert_int_equal(prefix_parse("52.208.1.0/24", &px, NULL), 0);
                 assert_int_equal(range_list_add(&p.deny[FAM_V4], prefix_range(&px)), 0);
         }
-        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
+        assert_int_equal(ruleset_build(&o, &ps, NULL, NULL, NULL, &buf, &len, &st), 0);
         decode(buf, len, "mxlock", &s);
         assert_int_equal(s.queue_exprs, 1);
         assert_int_equal(s.rules, 2 + 2 + 2 + 4 + 4);
@@ -176,7 +176,7 @@ static void test_native_queue_encoding(void **state)
         o.bypass = true;
         o.queue = 100;
         o.queues = 2;
-        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
+        assert_int_equal(ruleset_build(&o, &ps, NULL, NULL, NULL, &buf, &len, &st), 0);
         decode(buf, len, "mxlock", &s);
         assert_int_equal(s.qnum, 100);
         assert_int_equal(s.qtotal, 2);
@@ -187,15 +187,15 @@ static void test_native_queue_encoding(void **state)
 
 static void test_xt_nfqueue_encoding(void **state)
 {
-        struct policy p;
-        struct policy_set ps = { .v = &p, .n = 1 };
+        struct ruleset_policy p;
+        struct ruleset_view ps = { .v = &p, .n = 1 };
         struct ruleset_opts o = { .table = "mxl", .queue = 7, .queues = 1, .bypass = true, .drop = true };
         struct seen s;
         void *buf;
         size_t len;
 
         policy_init(&p, "p", gfi);
-        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, NULL), 0);
+        assert_int_equal(ruleset_build(&o, &ps, NULL, NULL, NULL, &buf, &len, NULL), 0);
         decode(buf, len, "mxl", &s);
         assert_int_equal(s.queue_exprs, 0);
         assert_int_equal(s.target_exprs, 1);
@@ -216,8 +216,8 @@ static void test_reload_sends_only_the_difference(void **state)
 {
         static const char *const before[] = { "192.0.2.0/24", "198.51.100.0/24", "203.0.113.7", NULL };
         static const char *const after[] = { "192.0.2.0/24", "198.51.100.0/25", "203.0.113.7", NULL };
-        struct policy a, b;
-        struct policy_set have = { .v = &a, .n = 1 }, want = { .v = &b, .n = 1 };
+        struct ruleset_policy a, b;
+        struct ruleset_view have = { .v = &a, .n = 1 }, want = { .v = &b, .n = 1 };
         struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1 };
         struct ruleset_stats st;
         struct seen s;
@@ -226,7 +226,7 @@ static void test_reload_sends_only_the_difference(void **state)
 
         policy_init(&a, "inbound-smtp", before);
         policy_init(&b, "inbound-smtp", after);
-        assert_int_equal(ruleset_build(&o, &want, &have, &buf, &len, &st), 0);
+        assert_int_equal(ruleset_build(&o, &want, &have, NULL, NULL, &buf, &len, &st), 0);
         decode(buf, len, "mxlock", &s);
         /* 198.51.100.0/24 out (start + end), 198.51.100.0/25 in (start + end) */
         assert_int_equal(st.elements_deleted, 2);
@@ -237,7 +237,7 @@ static void test_reload_sends_only_the_difference(void **state)
         free(buf);
 
         /* nothing changed: no element at all */
-        assert_int_equal(ruleset_build(&o, &have, &have, &buf, &len, &st), 0);
+        assert_int_equal(ruleset_build(&o, &have, &have, NULL, NULL, &buf, &len, &st), 0);
         assert_int_equal(st.elements_deleted, 0);
         assert_int_equal(st.elements_added, 0);
         free(buf);
@@ -250,12 +250,12 @@ static void test_reload_sends_only_the_difference(void **state)
                 policy_init(&b, "inbound-smtp", before);
                 b.ports = ports;
                 b.nports = 2;
-                assert_int_equal(ruleset_build(&o, &want, &have, &buf, &len, &st), 0);
+                assert_int_equal(ruleset_build(&o, &want, &have, NULL, NULL, &buf, &len, &st), 0);
                 assert_int_equal(st.elements_deleted, 0);
                 assert_int_equal(st.elements_added, 1);
                 free(buf);
                 /* and back: one deleted */
-                assert_int_equal(ruleset_build(&o, &have, &want, &buf, &len, &st), 0);
+                assert_int_equal(ruleset_build(&o, &have, &want, NULL, NULL, &buf, &len, &st), 0);
                 assert_int_equal(st.elements_deleted, 1);
                 assert_int_equal(st.elements_added, 0);
                 free(buf);
@@ -267,15 +267,15 @@ static void test_reload_sends_only_the_difference(void **state)
 static void test_interval_end_at_top_of_space(void **state)
 {
         static const char *const top[] = { "255.255.255.0/24", "0.0.0.0/8", NULL };
-        struct policy p;
-        struct policy_set ps = { .v = &p, .n = 1 };
+        struct ruleset_policy p;
+        struct ruleset_view ps = { .v = &p, .n = 1 };
         struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1 };
         struct ruleset_stats st;
         void *buf;
         size_t len;
 
         policy_init(&p, "x", top);
-        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
+        assert_int_equal(ruleset_build(&o, &ps, NULL, NULL, NULL, &buf, &len, &st), 0);
         /* 0.0.0.0/8: start + end; 255.255.255.0/24: start only (no end past the top) */
         assert_int_equal(st.elements_added, 3 + 1);
         free(buf);
@@ -284,8 +284,8 @@ static void test_interval_end_at_top_of_space(void **state)
 
 static void test_large_set_splits_messages(void **state)
 {
-        struct policy p;
-        struct policy_set ps = { .v = &p, .n = 1 };
+        struct ruleset_policy p;
+        struct ruleset_view ps = { .v = &p, .n = 1 };
         struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1 };
         struct ruleset_stats st;
         struct seen s;
@@ -299,7 +299,7 @@ static void test_large_set_splits_messages(void **state)
                 assert_int_equal(range_list_add(&p.allow[FAM_V4], r), 0);
         }
         range_list_merge(&p.allow[FAM_V4]);
-        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
+        assert_int_equal(ruleset_build(&o, &ps, NULL, NULL, NULL, &buf, &len, &st), 0);
         decode(buf, len, "mxlock", &s);
         assert_int_equal(st.elements_added, 200000 + 1);
         assert_true(s.newelem_msgs > 20);       /* split into messages of bounded size */
@@ -364,17 +364,18 @@ static void test_sharded_lists(void **state)
                                              "2001:db8:25::/48", "2a01:111:f400::/48", NULL };
         static const char *const fewer[] = { "52.208.1.91", "52.58.249.172", "2001:db8:25::/48",
                                              "2a01:111:f400::/48", NULL };
-        struct policy a, b;
-        struct policy_set have = { .v = &a, .n = 1 }, want = { .v = &b, .n = 1 };
+        struct ruleset_policy a, b;
+        struct ruleset_view have = { .v = &a, .n = 1 }, want = { .v = &b, .n = 1 };
         struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1, .shard_min = 2 };
         struct ruleset_stats st;
         char act[16384];
+        struct ruleset_layout la = { 0 }, lb = { 0 };
         void *buf;
         size_t len;
 
         policy_init(&a, "p", before);
-        assert_int_equal(ruleset_build(&o, &have, NULL, &buf, &len, &st), 0);
-        assert_true(a.sharded[FAM_V4] && a.sharded[FAM_V6]);
+        assert_int_equal(ruleset_build(&o, &have, NULL, NULL, &la, &buf, &len, &st), 0);
+        assert_true(la.v[0].sharded[FAM_V4] && la.v[0].sharded[FAM_V6]);
         actions(buf, len, act, sizeof(act));
         assert_non_null(strstr(act, "NEWSET allow4_p\n"));     /* the map */
         assert_non_null(strstr(act, "NEWSET allow4_p_0a\n"));
@@ -389,7 +390,7 @@ static void test_sharded_lists(void **state)
 
         /* 10.2.0.0/16 becomes 10.2.0.0/17: only part 0a's set changes */
         policy_init(&b, "p", after);
-        assert_int_equal(ruleset_build(&o, &want, &have, &buf, &len, &st), 0);
+        assert_int_equal(ruleset_build(&o, &want, &have, &la, NULL, &buf, &len, &st), 0);
         actions(buf, len, act, sizeof(act));
         assert_string_equal(act, "DELELEM allow4_p_0a\nNEWELEM allow4_p_0a\n"
                                  "DELELEM offenders4_p\nDELELEM offenders6_p\n");
@@ -401,7 +402,7 @@ static void test_sharded_lists(void **state)
          * 198.51.100.0/24 is gone: part c6 goes */
         policy_fini(&b);
         policy_init(&b, "p", whole);
-        assert_int_equal(ruleset_build(&o, &want, &have, &buf, &len, &st), 0);
+        assert_int_equal(ruleset_build(&o, &want, &have, &la, NULL, &buf, &len, &st), 0);
         actions(buf, len, act, sizeof(act));
         assert_non_null(strstr(act, "DELCHAIN allow4_p_0a\nDELSET allow4_p_0a\n"));
         assert_non_null(strstr(act, "DELCHAIN allow4_p_c6\nDELSET allow4_p_c6\n"));
@@ -415,9 +416,9 @@ static void test_sharded_lists(void **state)
         policy_fini(&b);
         policy_init(&b, "p", fewer);
         o.shard_min = 3;
-        assert_int_equal(ruleset_build(&o, &want, &have, &buf, &len, &st), 0);
-        assert_false(b.sharded[FAM_V4]);
-        assert_false(b.sharded[FAM_V6]);
+        assert_int_equal(ruleset_build(&o, &want, &have, &la, &lb, &buf, &len, &st), 0);
+        assert_false(lb.v[0].sharded[FAM_V4]);
+        assert_false(lb.v[0].sharded[FAM_V6]);
         actions(buf, len, act, sizeof(act));
         assert_non_null(strstr(act, "DELSET allow4_p\n"));
         assert_non_null(strstr(act, "DELCHAIN allow4_p_0a\nDELSET allow4_p_0a\n"));
@@ -426,6 +427,8 @@ static void test_sharded_lists(void **state)
         assert_true(strstr(act, "NEWSET allow4_p\n") > strstr(act, "DELSET allow4_p\n"));
         assert_non_null(strstr(act, "NEWELEM allow4_p\n"));
         free(buf);
+        ruleset_layout_free(&la);
+        ruleset_layout_free(&lb);
         policy_fini(&a);
         policy_fini(&b);
 }
@@ -435,8 +438,8 @@ static void test_sharded_lists(void **state)
 static void test_sharded_range_across_parts(void **state)
 {
         static const char *const none[] = { "192.0.2.1", NULL };
-        struct policy p;
-        struct policy_set ps = { .v = &p, .n = 1 };
+        struct ruleset_policy p;
+        struct ruleset_view ps = { .v = &p, .n = 1 };
         struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1, .shard_min = 1 };
         struct ruleset_stats st;
         char act[4096];
@@ -448,7 +451,7 @@ static void test_sharded_range_across_parts(void **state)
         range_list_init(&p.allow[FAM_V4], AF_INET);
         assert_int_equal(range_list_add(&p.allow[FAM_V4],
                                         (struct range){ .lo = 0x09ffff00u, .hi = 0x0b0000ffu }), 0);
-        assert_int_equal(ruleset_build(&o, &ps, NULL, &buf, &len, &st), 0);
+        assert_int_equal(ruleset_build(&o, &ps, NULL, NULL, NULL, &buf, &len, &st), 0);
         actions(buf, len, act, sizeof(act));
         assert_non_null(strstr(act, "NEWSET allow4_x_09\n"));
         assert_null(strstr(act, "NEWSET allow4_x_0a\n"));     /* covered whole */
@@ -467,21 +470,22 @@ static void test_sharded_policy_removed(void **state)
 {
         static const char *const a_pfx[] = { "10.1.0.0/16", "52.208.1.91", NULL };
         static const char *const b_pfx[] = { "40.92.0.0/15", "52.100.0.0/15", "2a01:111:f400::/48", NULL };
-        struct policy two[2], one;
-        struct policy_set have = { .v = two, .n = 2 }, want = { .v = &one, .n = 1 };
+        struct ruleset_policy two[2], one;
+        struct ruleset_view have = { .v = two, .n = 2 }, want = { .v = &one, .n = 1 };
         struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1, .shard_min = 2 };
         char act[16384];
+        struct ruleset_layout l2 = { 0 };
         void *buf;
         size_t len;
 
         policy_init(&two[0], "a", a_pfx);
         policy_init(&two[1], "b", b_pfx);
-        assert_int_equal(ruleset_build(&o, &have, NULL, &buf, &len, NULL), 0);
+        assert_int_equal(ruleset_build(&o, &have, NULL, NULL, &l2, &buf, &len, NULL), 0);
         free(buf);
-        assert_true(two[1].sharded[FAM_V4]);
-        assert_false(two[1].sharded[FAM_V6]);   /* one range: below shard_min */
+        assert_true(l2.v[1].sharded[FAM_V4]);
+        assert_false(l2.v[1].sharded[FAM_V6]);   /* one range: below shard_min */
         policy_init(&one, "a", a_pfx);
-        assert_int_equal(ruleset_build(&o, &want, &have, &buf, &len, NULL), 0);
+        assert_int_equal(ruleset_build(&o, &want, &have, &l2, NULL, &buf, &len, NULL), 0);
         actions(buf, len, act, sizeof(act));
         assert_non_null(strstr(act, "DELCHAIN policy_b\nDELCHAIN refuse_b\nDELSET allow4_b\n"));
         assert_non_null(strstr(act, "DELCHAIN allow4_b_28\nDELSET allow4_b_28\n"));
@@ -490,9 +494,60 @@ static void test_sharded_policy_removed(void **state)
         assert_null(strstr(act, "DELSET allow4_a"));
         assert_null(strstr(act, "NEWSET"));
         free(buf);
+        ruleset_layout_free(&l2);
         policy_fini(&two[0]);
         policy_fini(&two[1]);
         policy_fini(&one);
+}
+
+/* The layout an apply returns is what the next diff needs: without it,
+ * have's form is taken to be what the options make of it, which is right
+ * while they stay and wrong once shard_min moves. */
+static void test_layout_handed_back(void **state)
+{
+        static const char *const pfx[] = { "10.1.0.0/16", "52.208.1.91", "2001:db8:25::/48", NULL };
+        static const char *const pfx2[] = { "10.1.0.0/17", "52.208.1.91", "2001:db8:25::/48", NULL };
+        struct ruleset_policy a, b;
+        struct ruleset_view have = { .v = &a, .n = 1 }, want = { .v = &b, .n = 1 };
+        struct ruleset_opts o = { .table = "mxlock", .queue = 25, .queues = 1, .shard_min = 2 };
+        struct ruleset_layout la = { 0 };
+        void *buf1, *buf2;
+        size_t len1, len2;
+
+        policy_init(&a, "p", pfx);
+        policy_init(&b, "p", pfx2);
+        assert_int_equal(ruleset_build(&o, &have, NULL, NULL, &la, &buf1, &len1, NULL), 0);
+        free(buf1);
+        assert_int_equal(la.n, 1);
+        assert_true(la.v[0].sharded[FAM_V4]);
+        assert_false(la.v[0].sharded[FAM_V6]);
+        /* same options: the recorded layout and none give the same batch */
+        assert_int_equal(ruleset_build(&o, &want, &have, &la, NULL, &buf1, &len1, NULL), 0);
+        assert_int_equal(ruleset_build(&o, &want, &have, NULL, NULL, &buf2, &len2, NULL), 0);
+        assert_int_equal(len1, len2);
+        assert_memory_equal(buf1, buf2, len1);
+        free(buf1);
+        free(buf2);
+        /* shard_min moved: only the recorded layout knows the map must go */
+        o.shard_min = 0;
+        assert_int_equal(ruleset_build(&o, &want, &have, &la, NULL, &buf1, &len1, NULL), 0);
+        assert_int_equal(ruleset_build(&o, &want, &have, NULL, NULL, &buf2, &len2, NULL), 0);
+        assert_true(len1 != len2 || memcmp(buf1, buf2, len1) != 0);
+        {
+                char act[4096];
+
+                actions(buf1, len1, act, sizeof(act));
+                assert_non_null(strstr(act, "DELSET allow4_p\n"));
+                assert_non_null(strstr(act, "DELCHAIN allow4_p_0a\nDELSET allow4_p_0a\n"));
+                actions(buf2, len2, act, sizeof(act));
+                assert_null(strstr(act, "DELSET allow4_p\n"));
+        }
+        free(buf1);
+        free(buf2);
+        ruleset_layout_free(&la);
+        assert_null(la.v);
+        policy_fini(&a);
+        policy_fini(&b);
 }
 
 static void test_marks(void **state)
@@ -529,6 +584,7 @@ int main(void)
                 cmocka_unit_test(test_sharded_lists),
                 cmocka_unit_test(test_sharded_range_across_parts),
                 cmocka_unit_test(test_sharded_policy_removed),
+                cmocka_unit_test(test_layout_handed_back),
                 cmocka_unit_test(test_marks),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
-/* tests/unit/test_policy.c: policies from a config and catalogs, with and
- * without the daemon's catalog cache: the same ranges either way, reuse
- * while a catalog is unchanged, a fresh parse when it changes. */
+/* tests/unit/test_catalog_cache.c: policies from a config and catalogs,
+ * with and without the daemon's catalog cache (src/catalog_cache.c): the
+ * same ranges either way, reuse while a catalog is unchanged, a fresh
+ * parse when it changes, a new version applied as its difference. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,4 +1,4 @@
-/* rules/prefix.h: IPv4/IPv6 addresses and prefixes: parsing, merging into
+/* src/net/prefix.h: IPv4/IPv6 addresses and prefixes: parsing, merging into
  * non-overlapping ranges, lookup and CIDR decomposition. Pure, no I/O. */
 #ifndef MXLOCK_PREFIX_H
 #define MXLOCK_PREFIX_H
@@ -13,6 +13,15 @@ typedef unsigned __int128 addr128;
 #define ADDR128_MAX (~(addr128)0)
 
 #define ADDR_STRLEN 46 /* INET6_ADDRSTRLEN */
+
+/* Per-family arrays (a policy's lists) are indexed FAM_V4, FAM_V6. */
+enum { FAM_V4 = 0, FAM_V6 = 1, FAM_N = 2 };
+
+/* The index of the family in such arrays for AF_INET/AF_INET6. */
+static inline int fam_index(int family)
+{
+        return family == 10 /* AF_INET6 */ ? FAM_V6 : FAM_V4;
+}
 
 struct prefix {
         int family;     /* AF_INET or AF_INET6 */

@@ -1,4 +1,4 @@
-/* rules/prefix.c: IPv4/IPv6 addresses and prefixes: parsing, merging into
+/* src/net/prefix.c: IPv4/IPv6 addresses and prefixes: parsing, merging into
  * non-overlapping ranges, lookup and CIDR decomposition. Pure, no I/O. */
 #include <arpa/inet.h>
 #include <errno.h>
