@@ -1,0 +1,18 @@
+/* src/daemon/hosts.h: the host-name cache: the last addresses each host
+ * name in allow/deny resolved to, so that a failed lookup keeps them (and
+ * says so). Synchronous for now. */
+#pragma once
+
+#include "daemon/daemon.h"
+
+/* The last addresses a host name in allow/deny resolved to. */
+struct host_entry {
+        char *name;
+        struct prefix *v;
+        size_t n;
+        struct host_entry *next;
+};
+
+int resolve_remembering(const char *name, struct prefix **ret, size_t *ret_n, uint32_t *ret_ttl, char *err,
+                               size_t errlen, void *userdata);
+void hosts_free(struct daemon *d);

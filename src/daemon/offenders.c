@@ -1,0 +1,289 @@
+/* src/daemon/offenders.c: repeat offenders: sources that flood are handed
+ * to the kernel's offender sets, counted from their elements, written as
+ * summaries, and let go when quiet; the early chain's rules follow the
+ * sets. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <limits.h>
+#include <malloc.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "config.h"
+#include "control.h"
+#include "decode.h"
+#include "dns.h"
+#include "journal.h"
+#include "log.h"
+#include "notify.h"
+#include "policy.h"
+#include "privs.h"
+#include "queue.h"
+#include "ruleset.h"
+#include "tally.h"
+#include "daemon/daemon.h"
+#include "daemon/hosts.h"
+#include "daemon/enforce.h"
+#include "daemon/packet.h"
+#include "daemon/accounting.h"
+#include "daemon/offenders.h"
+#include "daemon/audit_out.h"
+#include "daemon/figures.h"
+
+/* The early chain's rules follow the offender sets: a policy and family
+ * with offenders has its rule, the others none, so that no other packet
+ * pays for the offender check. */
+static void early_sync(struct daemon *d)
+{
+        size_t n = d->pol->n;
+        uint8_t *want = calloc(n ? n : 1, 1);
+        bool same = true;
+        int r;
+
+        if (!want)
+                return;
+        for (size_t i = 0; i < d->noffenders; i++)
+                want[d->offenders[i].policy] |= d->offenders[i].family == AF_INET ? RULESET_EARLY_V4
+                                                                                  : RULESET_EARLY_V6;
+        for (size_t i = 0; i < n || i < d->nearly; i++)
+                if ((i < n ? want[i] : 0) != (d->early && i < d->nearly ? d->early[i] : 0))
+                        same = false;
+        if (same) {
+                free(want);
+                return;
+        }
+        r = ruleset_early(d->nl, &d->opts, d->pol, want);
+        if (r < 0) {
+                /* offenders then reach the queue and are refused and counted there */
+                log_warning_errno(r, "Cannot update the repeat offenders' rules: %m");
+                free(want);
+                return;
+        }
+        free(d->early);
+        d->early = want;
+        d->nearly = n;
+}
+
+/* An install replaced the early chain: no rules in it now. */
+void early_reset(struct daemon *d)
+{
+        free(d->early);
+        d->early = NULL;
+        d->nearly = 0;
+}
+
+void offender_add(struct daemon *d, struct tally_entry *e, const struct timeval *now)
+{
+        struct pending_offender *p;
+
+        e->offender = true;
+        if (d->npending == RECV_BATCH)
+                offenders_apply(d);
+        p = &d->pending[d->npending++];
+        p->addr = e->addr;
+        p->family = e->family;
+        p->policy = e->policy;
+        p->since = *now;
+}
+
+void offenders_apply(struct daemon *d)
+{
+        size_t added = 0;
+
+        for (size_t k = 0; k < d->npending; k++) {
+                const struct pending_offender *p = &d->pending[k];
+                struct offender *o;
+                bool known = false;
+                int r;
+
+                for (size_t i = 0; i < d->noffenders && !known; i++)
+                        known = d->offenders[i].addr == p->addr && d->offenders[i].family == p->family &&
+                                d->offenders[i].policy == p->policy;
+                if (known)
+                        continue;
+                if (d->noffenders == OFFENDERS_MAX) {
+                        d->offenders_full++;
+                        continue;       /* still refused and counted, through the queue */
+                }
+                r = ruleset_offender_add(d->nl, d->cfg->table, d->pol->v[p->policy].name, p->family, p->addr);
+                if (r < 0) {
+                        log_debug("Cannot add a repeat offender to the kernel: %s", strerror(-r));
+                        continue;
+                }
+                o = &d->offenders[d->noffenders++];
+                memset(o, 0, sizeof(*o));
+                o->addr = p->addr;
+                o->family = p->family;
+                o->policy = p->policy;
+                o->since = p->since;
+                added++;
+        }
+        d->npending = 0;
+        if (added)
+                early_sync(d);
+}
+
+/* A source left the kernel's offender set: if it floods again, it goes
+ * back in (its fold entry would otherwise say it is there already). */
+static void offender_forget(struct daemon *d, const struct offender *o)
+{
+        struct tally_entry *e = tally_find(&d->tally, o->family, o->addr, o->policy);
+
+        if (e)
+                e->offender = false;
+}
+
+struct offender_read {
+        struct daemon *d;
+        uint16_t policy;
+        struct timeval now;
+        bool active;
+};
+
+/* Write what the kernel refused for o since its last summary. */
+static void offender_write(struct daemon *d, struct offender *o, const struct timeval *now)
+{
+        uint64_t n = o->read - o->packets;
+
+        if (o->read <= o->packets)
+                return;
+        write_repeat_summary(d, o, n, now);
+        d->pstats[o->policy].repeat_accounted += n;
+        d->pstats[o->policy].refused += n;
+        d->refused += n;
+        o->packets = o->read;
+        o->since = *now;
+}
+
+/* A summary per active offender and second would let a thousand repeat
+ * offenders write a thousand records a second: they draw from the fold
+ * table's budget, and what waits is written on a later tick (or when the
+ * offender leaves), so the counts stay exact. */
+static void offender_counted(int family, addr128 a, uint64_t packets, void *userdata)
+{
+        struct offender_read *rd = userdata;
+        struct daemon *d = rd->d;
+
+        for (size_t i = 0; i < d->noffenders; i++) {
+                struct offender *o = &d->offenders[i];
+
+                if (o->addr != a || o->family != family || o->policy != rd->policy)
+                        continue;
+                o->seen = true;
+                if (packets > o->read) {
+                        o->read = packets;
+                        o->quiet = 0;
+                        rd->active = true;
+                } else {
+                        o->quiet++;
+                }
+                if (o->read > o->packets && tally_spend(&d->tally, &rd->now))
+                        offender_write(d, o, &rd->now);
+                return;
+        }
+}
+
+/* Read the offenders' counters; write what they refused; let quiet ones go.
+ * With `all`, every offender leaves (reload, stop). Then check the policy's
+ * aggregate counter, so attempts of a source that left between a read and
+ * its removal are counted too. */
+void offenders_tick(struct daemon *d, bool all)
+{
+        char repeat[128];
+
+        if (!d->noffenders && !all)
+                return;
+        for (size_t p = 0; p < d->pol->n; p++) {
+                struct offender_read rd = { .d = d, .policy = (uint16_t)p };
+                uint64_t after = 0, deferred;
+                bool have = false;
+                int r4, r6;
+
+                for (size_t i = 0; i < d->noffenders; i++)
+                        if (d->offenders[i].policy == p) {
+                                d->offenders[i].seen = false;
+                                have = true;
+                        }
+                if (!have && !all)
+                        continue;
+                ruleset_obj_name(OBJ_REPEAT, d->pol->v[p].name, repeat, sizeof(repeat));
+                gettimeofday(&rd.now, NULL);
+                r4 = ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET, offender_counted, &rd);
+                r6 = ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET6, offender_counted, &rd);
+                if ((r4 < 0 || r6 < 0) && !all) {
+                        log_warning_errno(r4 < 0 ? r4 : r6, "Cannot read the repeat offenders of policy %s: %m",
+                                          d->pol->v[p].name);
+                        continue;
+                }
+
+                /* remove the quiet ones (all of them with `all`) */
+                for (int fam = AF_INET; fam == AF_INET || fam == AF_INET6; fam = fam == AF_INET ? AF_INET6 : 0) {
+                        addr128 gone[OFFENDERS_MAX];
+                        size_t ngone = 0;
+
+                        for (size_t i = 0; i < d->noffenders;) {
+                                struct offender *o = &d->offenders[i];
+
+                                if (o->policy == p && o->family == fam &&
+                                    (all || o->quiet >= OFFENDER_QUIET_TICKS || !o->seen)) {
+                                        offender_write(d, o, &rd.now);
+                                        gone[ngone++] = o->addr;
+                                        offender_forget(d, o);
+                                        d->offenders[i] = d->offenders[--d->noffenders];
+                                        continue;
+                                }
+                                i++;
+                        }
+                        if (ngone && !all)
+                                (void)ruleset_offenders_del(d->nl, d->cfg->table, d->pol->v[p].name, fam, gone, ngone);
+                }
+                if (all)
+                        (void)ruleset_offenders_flush(d->nl, d->cfg->table, d->pol->v[p].name);
+
+                /* attempts in the kernel's counter that no element accounts
+                 * for (what an element counted but waits for the budget is
+                 * accounted for) */
+                if (rd.active && !all)
+                        continue;
+                deferred = 0;
+                for (size_t i = 0; i < d->noffenders; i++)
+                        if (d->offenders[i].policy == p)
+                                deferred += d->offenders[i].read - d->offenders[i].packets;
+                if (ruleset_counter(d->nl, d->cfg->table, repeat, false, &after) == 0 &&
+                    after > d->pstats[p].repeat_accounted + deferred) {
+                        uint64_t n = after - d->pstats[p].repeat_accounted - deferred;
+
+                        write_missed(d, d->pol->v[p].name, n,
+                                     "refused in the kernel as repeat offenders while their sources were being "
+                                     "removed from the offender set");
+                        d->pstats[p].missed += n;
+                        d->pstats[p].repeat_accounted = after;
+                }
+        }
+        early_sync(d);
+}
+
+/* A rebuilt table starts with zeroed counters and empty offender sets. */
+void counters_reset(struct daemon *d, size_t npolicies)
+{
+        for (size_t i = 0; d->pstats && i < npolicies; i++) {
+                d->pstats[i].repeat_accounted = 0;
+        }
+        for (size_t i = 0; i < d->noffenders; i++)
+                offender_forget(d, &d->offenders[i]);
+        d->noffenders = 0;
+}
