@@ -36,6 +36,7 @@
 #include "tally.h"
 
 #include "daemon/daemon.h"
+#include "daemon/loop.h"
 #include "daemon/accounting.h"
 #include "daemon/audit_out.h"
 #include "daemon/enforce.h"
@@ -81,16 +82,44 @@ static void on_request(const char *req, char **ret_reply, void *userdata)
         }
 }
 
-static int watch_fd(struct daemon *d, int fd)
+/* The control socket's descriptor is readable: serve it (control.c). */
+static void on_control(int fd, uint32_t events, void *data)
 {
-        struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+        struct daemon *d = data;
 
-        return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+        control_serve(d->control, on_request, d);
 }
 
+static int sigfd = -1;
+
+static void on_signal(int fd, uint32_t events, void *data)
+{
+        struct daemon *d = data;
+        struct signalfd_siginfo si;
+        char err[CONFIG_ERRLEN];
+
+        while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+                switch (si.ssi_signo) {
+                case SIGHUP:
+                        (void)reload(d, err);
+                        break;
+                case SIGTERM:
+                case SIGINT:
+                        loop_quit(d->loop);
+                        break;
+                case SIGUSR1:
+                        audit_out_reopen(d);
+                        break;
+                default:
+                        break;
+                }
+        }
+}
+
+/* Wire the modules to the loop: signals, the queue, the control socket,
+ * and the modules' timeouts. */
 static int setup_loop(struct daemon *d)
 {
-        struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
         sigset_t mask;
         int r;
 
@@ -102,114 +131,18 @@ static int setup_loop(struct daemon *d)
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return -errno;
         signal(SIGPIPE, SIG_IGN);
-        d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        d->epfd = epoll_create1(EPOLL_CLOEXEC);
-        d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        if (d->sigfd < 0 || d->epfd < 0 || d->timerfd < 0)
+        sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sigfd < 0)
                 return -errno;
-        if (timerfd_settime(d->timerfd, 0, &its, NULL) < 0)
-                return -errno;
-        if ((r = watch_fd(d, d->sigfd)) < 0 || (r = watch_fd(d, queue_fd(d->queue))) < 0 ||
-            (r = watch_fd(d, d->timerfd)) < 0)
+        r = loop_new(&d->loop);
+        if (r < 0)
                 return r;
-        if (d->control && (r = watch_fd(d, control_fd(d->control))) < 0)
+        if ((r = loop_add_fd(d->loop, sigfd, EPOLLIN, on_signal, d)) < 0 ||
+            (r = loop_add_fd(d->loop, queue_fd(d->pkt.queue), EPOLLIN, packet_on_queue, d)) < 0)
                 return r;
-        if (d->watch) {
-                struct itimerspec w = { .it_interval = { 0, WATCH_NSEC }, .it_value = { 0, WATCH_NSEC } };
-
-                d->watchfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-                if (d->watchfd < 0)
-                        return -errno;
-                if (timerfd_settime(d->watchfd, 0, &w, NULL) < 0)
-                        return -errno;
-                if ((r = watch_fd(d, d->watchfd)) < 0)
-                        return r;
-        }
-        return 0;
-}
-
-static void on_signal(struct daemon *d)
-{
-        struct signalfd_siginfo si;
-        char err[CONFIG_ERRLEN];
-
-        while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
-                switch (si.ssi_signo) {
-                case SIGHUP:
-                        (void)reload(d, err);
-                        break;
-                case SIGTERM:
-                case SIGINT:
-                        d->running = false;
-                        break;
-                case SIGUSR1:
-                        if (d->audit) {
-                                int r = audit_reopen(d->audit);
-                                if (r < 0)
-                                        log_error_errno(r, "Reopening %s failed: %m", d->cfg->audit_log);
-                                else
-                                        log_info("Audit log reopened");
-                        }
-                        break;
-                default:
-                        break;
-                }
-        }
-}
-
-static void on_timer(struct daemon *d)
-{
-        struct timeval now;
-        uint64_t ticks;
-
-        (void)!read(d->timerfd, &ticks, sizeof(ticks));
-        gettimeofday(&now, NULL);
-        tally_sweep(&d->tally, &now, false, write_summary, d);
-        if (d->enabled)
-                offenders_tick(d, false);
-        reconcile(d, false);
-        if (d->resolve_at && monotonic_s() >= d->resolve_at)
-                re_resolve(d);
-        d->pkts_tick = 0;
-        audit_sync(d);
-        d->ticks++;
-        if (d->cfg->metrics_file && d->ticks % (d->cfg->metrics_interval ? d->cfg->metrics_interval : 15) == 0)
-                write_metrics(d);
-        if (notify_watchdog_usec())
-                notify_send("WATCHDOG=1");
-}
-
-static int run(struct daemon *d)
-{
-        struct epoll_event evs[8];
-
-        d->running = true;
-        while (d->running) {
-                int n = epoll_wait(d->epfd, evs, 8, -1);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return log_error_errno(errno, "epoll_wait: %m");
-                }
-                for (int i = 0; i < n; i++) {
-                        int fd = evs[i].data.fd;
-
-                        if (fd == d->sigfd)
-                                on_signal(d);
-                        else if (fd == d->timerfd)
-                                on_timer(d);
-                        else if (d->queue && fd == queue_fd(d->queue))
-                                on_queue(d);
-                        else if (d->control && fd == control_fd(d->control))
-                                control_serve(d->control, on_request, d);
-                        else if (fd == d->watchfd)
-                                on_watch(d);
-                }
-                if (d->check_table)
-                        check_table(d);
-        }
-        return 0;
+        if (d->control && (r = loop_add_fd(d->loop, control_fd(d->control), EPOLLIN, on_control, d)) < 0)
+                return r;
+        return daemon_start_timers(d);
 }
 
 /* The control socket, and its directory when it is ours to make. */
@@ -272,14 +205,14 @@ static int drop_privileges(struct daemon *d)
          * only when we created it (so that SIGUSR1 can make a new file
          * there). A directory that was there stays as it is: the admin (or
          * the package's tmpfiles.d) decides who may write it. */
-        if (d->audit_dir_fd >= 0) {
-                if (fchown(d->audit_dir_fd, uid, gid) < 0)
+        if (d->out.audit_dir_fd >= 0) {
+                if (fchown(d->out.audit_dir_fd, uid, gid) < 0)
                         log_warning_errno(errno, "Cannot hand the directory of %s to %s: %m", d->cfg->audit_log,
                                           d->cfg->user);
-                close(d->audit_dir_fd);
-                d->audit_dir_fd = -1;
+                close(d->out.audit_dir_fd);
+                d->out.audit_dir_fd = -1;
         }
-        r = audit_chown(d->audit, uid, gid);
+        r = audit_chown(d->out.audit, uid, gid);
         if (r == -EMLINK) {
                 log_error("The audit log %s has other names (hard links): not handing it to %s; move it away",
                           d->cfg->audit_log, d->cfg->user);
@@ -333,10 +266,10 @@ int main(int argc, char **argv)
          * the old ones gives the memory back */
         (void)mallopt(M_MMAP_THRESHOLD, 256 * 1024);
         d->config_path = "/etc/mxlock/mxlock.conf";
-        d->cache = policy_cache_new();
-        if (!d->cache)
+        daemon_init(d);
+        d->enf.cache = policy_cache_new();
+        if (!d->enf.cache)
                 return 1;
-        d->epfd = d->sigfd = d->timerfd = d->watchfd = d->audit_dir_fd = -1;
         while ((c = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'c': d->config_path = optarg; break;
@@ -400,15 +333,15 @@ int main(int argc, char **argv)
         index_ports(d);
         d->enabled = true;
         gettimeofday(&d->started, NULL);
-        if (remap_pstats(d, d->pol) < 0 || tally_init(&d->tally, TALLY_SLOTS, TALLY_LIMIT, TALLY_WINDOW) < 0 ||
-            tally_limit(&d->tally, TALLY_NET_SLOTS, TALLY_NET_LIMIT, TALLY_RATE) < 0) {
+        if (remap_pstats(d, d->pol) < 0 || tally_init(&d->pkt.tally, TALLY_SLOTS, TALLY_LIMIT, TALLY_WINDOW) < 0 ||
+            tally_limit(&d->pkt.tally, TALLY_NET_SLOTS, TALLY_NET_LIMIT, TALLY_RATE) < 0) {
                 log_error("Out of memory");
                 goto out_fail;
         }
         if (open_audit(d) < 0)
                 goto out_fail;
         if (d->cfg->journal) {
-                r = journal_open(NULL, &d->journal);
+                r = journal_open(NULL, &d->out.journal);
                 if (r < 0)
                         log_warning_errno(r, "Cannot reach journald, attempts go to the audit log only: %m");
         }
@@ -417,10 +350,10 @@ int main(int argc, char **argv)
                 log_error_errno(r, "Cannot open the nf_tables netlink socket: %m");
                 goto out_fail;
         }
-        r = ruleset_nl_open(&d->watch);
+        r = ruleset_nl_open(&d->enf.watch);
         if (r < 0)
                 log_warning_errno(r, "Cannot watch the ruleset; a removed table will not be restored: %m");
-        r = queue_open(d->cfg->queue, d->opts.queues, QUEUE_MAXLEN, d->cfg->failure == FAILURE_OPEN, &d->queue);
+        r = queue_open(d->cfg->queue, d->opts.queues, QUEUE_MAXLEN, d->cfg->failure == FAILURE_OPEN, &d->pkt.queue);
         if (r < 0) {
                 log_error_errno(r, "Cannot bind NFQUEUE %u: %m", d->cfg->queue);
                 goto out_fail;
@@ -449,15 +382,17 @@ int main(int argc, char **argv)
                  cfg_mode_name(d->cfg->mode), cfg_action_name(d->cfg->action), cfg_failure_name(d->cfg->failure));
         notify_send("READY=1\nSTATUS=Enforcing");
 
-        r = run(d);
+        r = loop_run(d->loop);
+        if (r < 0)
+                log_error_errno(r, "epoll_wait: %m");
 
         notify_send("STOPPING=1");
-        on_queue(d);
+        packet_drain(d);
         /* unbind first: from here on the kernel refuses (or with failure =
          * open accepts) on its own, counts, and the next start writes it */
-        queue_close(d->queue);
-        d->queue = NULL;
-        tally_sweep(&d->tally, &d->started, true, write_summary, d);
+        queue_close(d->pkt.queue);
+        d->pkt.queue = NULL;
+        tally_sweep(&d->pkt.tally, &d->started, true, write_summary, d);
         if (d->enabled)
                 offenders_tick(d, true);        /* while stopped, the queue path counts them */
         reconcile(d, true);
@@ -473,26 +408,18 @@ int main(int argc, char **argv)
 out_fail:
         r = 1;
 out:
-        queue_close(d->queue);
-        ruleset_nl_close(d->watch);
-        ruleset_nl_close(d->nl);
+        if (d->loop) {
+                if (sigfd >= 0)
+                        loop_del_fd(d->loop, sigfd);
+                if (d->pkt.queue)
+                        loop_del_fd(d->loop, queue_fd(d->pkt.queue));
+                if (d->control)
+                        loop_del_fd(d->loop, control_fd(d->control));
+                loop_free(d->loop);
+        }
+        if (sigfd >= 0)
+                close(sigfd);
         control_close(d->control);
-        journal_close(d->journal);
-        audit_close(d->audit);
-        if (d->epfd >= 0)
-                close(d->epfd);
-        if (d->sigfd >= 0)
-                close(d->sigfd);
-        if (d->timerfd >= 0)
-                close(d->timerfd);
-        if (d->watchfd >= 0)
-                close(d->watchfd);
-        tally_free(&d->tally);
-        free(d->pstats);
-        free(d->early);
-        policy_set_free(d->pol);
-        policy_cache_free(d->cache);
-        hosts_free(d);
-        config_free(d->cfg);
+        daemon_free(d);
         return r;
 }

@@ -53,12 +53,12 @@ int remap_pstats(struct daemon *d, const struct policy_set *p)
                 return -ENOMEM;
         for (size_t i = 0; i < p->n; i++) {
                 snprintf(n[i].name, sizeof(n[i].name), "%s", p->v[i].name);
-                for (size_t k = 0; d->pol && d->pstats && k < d->pol->n; k++)
-                        if (strcmp(d->pstats[k].name, p->v[i].name) == 0)
-                                n[i] = d->pstats[k];
+                for (size_t k = 0; d->pol && d->acct.pstats && k < d->pol->n; k++)
+                        if (strcmp(d->acct.pstats[k].name, p->v[i].name) == 0)
+                                n[i] = d->acct.pstats[k];
         }
-        free(d->pstats);
-        d->pstats = n;
+        free(d->acct.pstats);
+        d->acct.pstats = n;
         return 0;
 }
 
@@ -92,21 +92,21 @@ int queue_proc(const struct daemon *d, uint64_t *ret_waiting, uint64_t *ret_drop
  * and zeroed (handled first) and the difference written as `missed`, so the
  * next reading, ours or a later mxlockd's after a crash, starts afresh and
  * nothing is written twice. Exact only while nothing is in flight. */
-static uint64_t settle_gap(struct daemon *d, size_t i, const char *reason)
+uint64_t settle_gap(struct daemon *d, size_t i, const char *reason)
 {
         char qname[128], hname[128];
         uint64_t queued = 0, handled = 0;
 
         ruleset_obj_name(OBJ_QUEUED, d->pol->v[i].name, qname, sizeof(qname));
         ruleset_obj_name(OBJ_HANDLED, d->pol->v[i].name, hname, sizeof(hname));
-        if (ruleset_counter(d->nl, d->cfg->table, qname, false, &queued) < 0 ||
-            ruleset_counter(d->nl, d->cfg->table, hname, false, &handled) < 0 || queued <= handled)
+        if (d->k->counter(d->nl, d->cfg->table, qname, false, &queued) < 0 ||
+            d->k->counter(d->nl, d->cfg->table, hname, false, &handled) < 0 || queued <= handled)
                 return 0;
-        if (ruleset_counter(d->nl, d->cfg->table, hname, true, &handled) < 0 ||
-            ruleset_counter(d->nl, d->cfg->table, qname, true, &queued) < 0 || queued <= handled)
+        if (d->k->counter(d->nl, d->cfg->table, hname, true, &handled) < 0 ||
+            d->k->counter(d->nl, d->cfg->table, qname, true, &queued) < 0 || queued <= handled)
                 return 0;
         write_missed(d, d->pol->v[i].name, queued - handled, reason);
-        d->pstats[i].missed += queued - handled;
+        d->acct.pstats[i].missed += queued - handled;
         return queued - handled;
 }
 
@@ -130,12 +130,24 @@ void reconcile(struct daemon *d, bool final)
 {
         uint64_t waiting, dropped;
 
-        if (!d->enabled || (!final && d->pkts_tick))
+        if (!d->enabled || (!final && d->pkt.packets != d->acct.packets_seen))
                 return;
         /* without /proc/net (a sandbox), a tick without packets must do */
-        if (d->queue && queue_proc(d, &waiting, &dropped) == 0 && waiting)
+        if (d->pkt.queue && queue_proc(d, &waiting, &dropped) == 0 && waiting)
                 return;
         for (size_t i = 0; i < d->pol->n; i++)
                 (void)settle_gap(d, i, final ? "refused by the kernel while mxlockd was stopping"
                                              : "the kernel queue overflowed; refused without being read");
+}
+
+void accounting_tick(struct daemon *d)
+{
+        reconcile(d, false);
+        d->acct.packets_seen = d->pkt.packets;
+}
+
+void accounting_free(struct daemon *d)
+{
+        free(d->acct.pstats);
+        d->acct.pstats = NULL;
 }

@@ -48,11 +48,11 @@ void audit_emit(struct daemon *d, struct jline *j)
         int r;
 
         jline_end(j);
-        if (!d->audit)
+        if (!d->out.audit)
                 return;
-        r = audit_write(d->audit, j);
-        if (r < 0 && !d->audit_failing) {
-                d->audit_failing = true;
+        r = audit_write(d->out.audit, j);
+        if (r < 0 && !d->out.audit_failing) {
+                d->out.audit_failing = true;
                 log_error_errno(r, "Cannot write the audit log %s, counting lost records: %m",
                                 d->cfg->audit_log);
         }
@@ -62,17 +62,17 @@ void audit_sync(struct daemon *d)
 {
         int r;
 
-        if (!d->audit)
+        if (!d->out.audit)
                 return;
-        r = audit_flush(d->audit);
-        if (r < 0 && !d->audit_failing) {
-                d->audit_failing = true;
+        r = audit_flush(d->out.audit);
+        if (r < 0 && !d->out.audit_failing) {
+                d->out.audit_failing = true;
                 log_error_errno(r, "Cannot write the audit log %s, counting lost records: %m",
                                 d->cfg->audit_log);
-        } else if (r > 0 && d->audit_failing) {
-                d->audit_failing = false;
+        } else if (r > 0 && d->out.audit_failing) {
+                d->out.audit_failing = false;
                 log_notice("Audit log %s writable again; %llu records lost so far", d->cfg->audit_log,
-                           (unsigned long long)audit_lost(d->audit));
+                           (unsigned long long)audit_lost(d->out.audit));
         }
 }
 
@@ -102,8 +102,8 @@ void audit_event(struct daemon *d, const char *event, const char *result, const 
                 jline_str(&j, "queue_backend", d->opts.native_queue ? "nft-queue" : "xt-NFQUEUE");
         }
         if (strcmp(event, "stop") == 0) {
-                jline_uint(&j, "refused", d->refused);
-                jline_uint(&j, "observed", d->observed);
+                jline_uint(&j, "refused", d->acct.refused);
+                jline_uint(&j, "observed", d->acct.observed);
         }
         audit_emit(d, &j);
         audit_sync(d);
@@ -122,7 +122,7 @@ void journal_attempt(struct daemon *d, const char *event, const char *policy, co
         const char *fields[12];
         size_t n = 0;
 
-        if (!d->journal)
+        if (!d->out.journal)
                 return;
         snprintf(f[n++], sizeof(f[0]), "MESSAGE=%s %s connection from %s to port %u (policy %s, %llu attempt%s)",
                  event, family, src, dport, policy, (unsigned long long)count, count == 1 ? "" : "s");
@@ -141,7 +141,43 @@ void journal_attempt(struct daemon *d, const char *event, const char *policy, co
         snprintf(f[n++], sizeof(f[0]), "MXLOCK_COUNT=%llu", (unsigned long long)count);
         for (size_t i = 0; i < n; i++)
                 fields[i] = f[i];
-        (void)journal_send(d->journal, fields, n);
+        (void)journal_send(d->out.journal, fields, n);
+}
+
+/* One attempt on its own: the `refused` (or `observed`) record and its
+ * journal entry. */
+void write_attempt(struct daemon *d, const struct timeval *tv, const char *policy, const struct syn_info *s,
+                   int decoded, const char *iface, const struct policy_source *src)
+{
+        char sbuf[ADDR_STRLEN], dbuf[ADDR_STRLEN];
+        const char *family;
+        struct jline j;
+
+        family = s->family == AF_INET ? "ipv4" : "ipv6";
+        addr_format(s->family, addr_from_bytes(s->family, s->src), sbuf);
+        addr_format(s->family, addr_from_bytes(s->family, s->dst), dbuf);
+
+        jline_begin(&j, tv, attempt_event(d));
+        jline_str(&j, "policy", policy);
+        jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
+        jline_str(&j, "action", cfg_action_name(d->cfg->action));
+        jline_str(&j, "family", family);
+        jline_str(&j, "src", sbuf);
+        if (decoded == 0)
+                jline_uint(&j, "sport", s->sport);
+        jline_str(&j, "dst", dbuf);
+        if (decoded == 0)
+                jline_uint(&j, "dport", s->dport);
+        jline_uint(&j, "ttl", s->ttl);
+        jline_str(&j, "iface", iface);
+        jline_uint(&j, "count", 1);
+        jline_str(&j, "reason", src && src->deny ? "denied" : "not-allowed");
+        if (src && src->deny)
+                jline_str(&j, "rule", src->origin);
+        if (decoded < 0)     /* the ports are past what the queue copied, or unreadable */
+                jline_str(&j, "headers", decode_strerror(decoded));
+        audit_emit(d, &j);
+        journal_attempt(d, attempt_event(d), policy, family, sbuf, s->sport, dbuf, s->dport, 1);
 }
 
 /* Folded attempts, written as one summary record: of one source, of the
@@ -260,7 +296,7 @@ static void hold_created_dir(struct daemon *d, const char *path)
                 close(fd);
                 return;
         }
-        d->audit_dir_fd = fd;
+        d->out.audit_dir_fd = fd;
 }
 
 int open_audit(struct daemon *d)
@@ -272,7 +308,7 @@ int open_audit(struct daemon *d)
                 return r;
         if (r > 0 && d->cfg->user && geteuid() == 0)
                 hold_created_dir(d, d->cfg->audit_log);
-        r = audit_open(d->cfg->audit_log, &d->audit);
+        r = audit_open(d->cfg->audit_log, &d->out.audit);
         if (r == -ELOOP) {
                 log_error("Cannot open the audit log %s: it is a symbolic link, which mxlockd does not follow; "
                           "remove it (the log must be a plain file)", d->cfg->audit_log);
@@ -280,7 +316,47 @@ int open_audit(struct daemon *d)
         }
         if (r < 0)
                 return log_error_errno(r, "Cannot open the audit log %s: %m", d->cfg->audit_log);
-        if (d->cfg->seal_key && (r = audit_seal(d->audit, d->cfg->seal_key, &(int){ 0 })) < 0)
+        if (d->cfg->seal_key && (r = audit_seal(d->out.audit, d->cfg->seal_key, &(int){ 0 })) < 0)
                 return log_error_errno(r, "Cannot seal the audit log with %s (mxlock setup-keys): %m", d->cfg->seal_key);
         return 0;
+}
+
+/* The table was put back (r: the restore's result). */
+void write_restored(struct daemon *d, int r)
+{
+        struct timeval tv;
+        struct jline j;
+
+        gettimeofday(&tv, NULL);
+        jline_begin(&j, &tv, "restored");
+        jline_str(&j, "table", d->cfg->table);
+        jline_str(&j, "result", r < 0 ? "error" : "ok");
+        if (r < 0)
+                jline_str(&j, "error", strerror(-r));
+        jline_str(&j, "reason", "the table was removed or altered by someone else");
+        jline_uint(&j, "refused_before", d->acct.refused);
+        audit_emit(d, &j);
+        audit_sync(d);
+}
+
+void audit_out_reopen(struct daemon *d)
+{
+        if (d->out.audit) {
+                int r = audit_reopen(d->out.audit);
+                if (r < 0)
+                        log_error_errno(r, "Reopening %s failed: %m", d->cfg->audit_log);
+                else
+                        log_info("Audit log reopened");
+        }
+}
+
+void audit_out_close(struct daemon *d)
+{
+        journal_close(d->out.journal);
+        d->out.journal = NULL;
+        audit_close(d->out.audit);
+        d->out.audit = NULL;
+        if (d->out.audit_dir_fd >= 0)
+                close(d->out.audit_dir_fd);
+        d->out.audit_dir_fd = -1;
 }

@@ -1,47 +1,32 @@
-/* src/daemon/daemon.h: the daemon's state while it is being divided among
- * the modules under src/daemon/: the limits they share, the per-policy
- * figures, the offender record, and struct daemon, which main creates and
- * hands to each module. */
+/* src/daemon/daemon.h: what the modules share. Main creates one struct
+ * daemon: the configuration and policy set in force (swapped by enforce.c
+ * only), the kernel options and netlink socket, the kernel-facing calls
+ * (struct daemon_kops, replaceable so that unit tests need neither netlink
+ * nor root), the loop, and one member per module holding the state that
+ * module owns (see each module's header). A module changes only its own
+ * member; it reads the shared part and calls other modules' functions. */
 #pragma once
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <grp.h>
-#include <limits.h>
-#include <malloc.h>
-#include <net/if.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/timerfd.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "audit.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
 #include "config.h"
-#include "control.h"
-#include "decode.h"
-#include "dns.h"
-#include "journal.h"
-#include "log.h"
-#include "notify.h"
 #include "policy.h"
-#include "privs.h"
 #include "queue.h"
 #include "ruleset.h"
-#include "tally.h"
+#include "daemon/accounting.h"
+#include "daemon/audit_out.h"
+#include "daemon/enforce.h"
+#include "daemon/figures.h"
+#include "daemon/offenders.h"
+#include "daemon/packet.h"
 
 #define MXLOCK_VERSION "0.1.0"
 #define EXIT_CONFIG 2
 #define QUEUE_MAXLEN 16384
-#define RECV_BATCH 256
 #define TALLY_SLOTS 16384       /* sources tracked for folding (about 1 MiB) */
 #define TALLY_LIMIT 3           /* individual records per source and window */
 #define TALLY_WINDOW 10         /* seconds */
@@ -53,83 +38,62 @@
  * writes at most about 40 KB/s (README, "The audit log"). */
 #define TALLY_RATE 100
 
-#define OFFENDERS_MAX 1024       /* sources refused in the kernel at once */
 #define STATUS_DUMP_MAX 65536   /* count kernel set elements only up to this */
-#define RESOLVE_MIN_S 10        /* re-resolve host names at most this often */
-#define RESOLVE_RETRY_S 60      /* after a failed lookup */
+#define TICK_MS 1000            /* the modules' per-second work */
 
-struct host_entry;
+struct loop;
+struct control;
 
-#define OFFENDER_QUIET_TICKS 30 /* seconds without an attempt before a source leaves */
-#define WATCH_NSEC 250000000L   /* how often the ruleset generation is polled */
-
-/* Per-policy figures, kept by name across reloads. */
-struct pstat {
-        char name[POLICY_NAME_MAX];
-        uint64_t refused, observed, folded, missed;
-        uint64_t repeat_accounted;      /* kernel-refused repeat attempts written so far */
+/* The kernel-facing calls of the packet path, offenders and accounting;
+ * the same signatures as the ruleset and queue functions they stand for. */
+struct daemon_kops {
+        void (*verdict)(struct queue *q, const struct queue_pkt *p, enum queue_verdict v, uint32_t mark);
+        int (*counter)(struct ruleset_nl *nl, const char *table, const char *name, bool reset,
+                       uint64_t *ret_packets);
+        int (*offender_add)(struct ruleset_nl *nl, const char *table, const char *policy, int family, addr128 a);
+        int (*offenders_del)(struct ruleset_nl *nl, const char *table, const char *policy, int family,
+                             const addr128 *a, size_t n);
+        int (*offenders_read)(struct ruleset_nl *nl, const char *table, const char *policy, int family,
+                              void (*cb)(int family, addr128 a, uint64_t packets, void *userdata),
+                              void *userdata);
+        int (*offenders_flush)(struct ruleset_nl *nl, const char *table, const char *policy);
+        int (*early)(struct ruleset_nl *nl, const struct ruleset_opts *o, const struct policy_set *s,
+                     const uint8_t *families);
 };
 
-/* A source that floods: refused in the kernel, counted from its element. */
-struct offender {
-        addr128 addr;
-        struct timeval since;           /* start of the attempts not yet written */
-        uint64_t packets;               /* the element's counter up to which attempts are written */
-        uint64_t read;                  /* the element's counter when last read */
-        uint16_t policy;
-        uint8_t family;
-        uint8_t quiet;                  /* ticks without a new attempt */
-        bool seen;                      /* found in this read */
-};
+/* The real kernel: ruleset_*() and queue_verdict(). */
+extern const struct daemon_kops daemon_kops_kernel;
 
 struct daemon {
+        /* shared: set by main, swapped by enforce.c */
         const char *config_path;
         const char *provider_dirs_override;
         struct config *cfg;
         struct policy_set *pol;
-        struct policy_cache *cache;     /* parsed catalogs, reused across reloads */
-        struct host_entry *hosts;       /* last known addresses of host names */
-        bool host_stale;                /* a lookup failed and old addresses stand in */
-        time_t resolve_at;              /* monotonic seconds of the next re-resolution, 0: none */
-        uint16_t port_policy[65536];    /* policy index + 1, 0: not locked */
         struct ruleset_opts opts;
         struct ruleset_nl *nl;
-        struct queue *queue;
-        struct audit *audit;
-        struct journal *journal;
-        struct control *control;
-        int audit_dir_fd;               /* the log's directory while we hand it over, or -1 */
-        struct ruleset_nl *watch;       /* polls the ruleset generation */
-        uint32_t genid;                 /* the generation last checked */
-        bool genid_known;
-        struct tally tally;
-        struct pstat *pstats;           /* parallel to pol->v */
-        int epfd, sigfd, timerfd, watchfd;
-        bool running;
-        bool audit_failing;
+        const struct daemon_kops *k;
+        struct loop *loop;
         bool enabled;                   /* false after `mxlock disable` */
-        bool check_table;               /* the ruleset generation moved */
-        uint64_t shape;                 /* the table's digest right after our last install */
-        bool shape_known;
-        size_t shape_cursor;            /* where ruleset_intact samples long lists next */
-        char ifnames[64][IF_NAMESIZE];
-        uint64_t refused, observed, undecodable, restored;
-        uint64_t pkts_tick;             /* packets since the last timer tick */
-        uint64_t reloads_ok, reloads_failed;
-        struct timeval last_reload;
-        char last_reload_error[CONFIG_ERRLEN];
-        unsigned ticks;
         struct timeval started;
-        struct offender offenders[OFFENDERS_MAX];
-        size_t noffenders;
-        uint8_t *early;                 /* per policy: the families whose early rule is in (NULL: none) */
-        size_t nearly;
-        struct pending_offender {       /* offenders of the batch being read, for offenders_apply */
-                addr128 addr;
-                int family;
-                uint16_t policy;
-                struct timeval since;
-        } pending[RECV_BATCH];
-        size_t npending;
-        uint64_t offenders_full;        /* floods we could not hand to the kernel */
+        struct control *control;        /* main's; here for drop_privileges */
+
+        /* one member per module: the state it owns */
+        struct packet_path pkt;
+        struct offenders off;
+        struct accounting acct;
+        struct enforce enf;
+        struct audit_out out;
+        uint64_t tick_id, watch_id, watchdog_id, metrics_id;   /* the loop's timeouts */
+        uint64_t watchdog_ms;
 };
+
+/* Fill d's defaults (kernel calls, descriptors -1); main sets the rest. */
+void daemon_init(struct daemon *d);
+/* Register the modules' timeouts with d->loop: the per-second tick (the
+ * fold table, offenders, accounting, re-resolution, in that order), the
+ * ruleset watch, the metrics, and the watchdog, which is fed from a
+ * timeout and so only while the loop turns. */
+int daemon_start_timers(struct daemon *d);
+void daemon_tick(struct daemon *d);
+void daemon_free(struct daemon *d);

@@ -76,11 +76,11 @@ void schedule_resolve(struct daemon *d)
                 if (d->pol->v[i].min_ttl && (!ttl || d->pol->v[i].min_ttl < ttl))
                         ttl = d->pol->v[i].min_ttl;
         if (!ttl) {
-                d->resolve_at = 0;
+                d->enf.resolve_at = 0;
                 return;
         }
         ttl = ttl * 9 / 10;
-        d->resolve_at = monotonic_s() + (ttl < RESOLVE_MIN_S ? RESOLVE_MIN_S : ttl);
+        d->enf.resolve_at = monotonic_s() + (ttl < RESOLVE_MIN_S ? RESOLVE_MIN_S : ttl);
 }
 
 /* Load and check the config and the policies it names. */
@@ -96,7 +96,7 @@ int load(struct daemon *d, struct config **ret_cfg, struct policy_set **ret_pol,
                 return r;
         {
                 struct policy_resolver res = { .resolve = resolve_remembering, .userdata = d };
-                struct policy_build_opts o = { .provider_dirs = d->provider_dirs_override, .cache = d->cache,
+                struct policy_build_opts o = { .provider_dirs = d->provider_dirs_override, .cache = d->enf.cache,
                                                .res = &res };
 
                 r = policy_build_with(c, &o, &p, err, warn_cb, NULL);
@@ -129,9 +129,9 @@ static int install_quietly(struct daemon *d, struct ruleset_opts *o, struct poli
  * our own commit. */
 static void take_shape(struct daemon *d, const struct policy_set *want)
 {
-        int r = ruleset_digest(d->nl, d->cfg->table, want, &d->shape);
+        int r = ruleset_digest(d->nl, d->cfg->table, want, &d->enf.shape);
 
-        d->shape_known = r == 0;
+        d->enf.shape_known = r == 0;
         if (r < 0)
                 log_warning_errno(r, "Cannot read back table inet %s; only its removal will be noticed: %m",
                                   d->cfg->table);
@@ -194,14 +194,12 @@ static int install_quietly(struct daemon *d, struct ruleset_opts *o, struct poli
 void check_table(struct daemon *d)
 {
         struct ruleset_stats st = { 0 };
-        struct timeval tv;
-        struct jline j;
         int r;
 
-        d->check_table = false;
+        d->enf.check_table = false;
         if (!d->enabled)
                 return;
-        r = ruleset_intact(d->nl, d->cfg->table, d->pol, d->shape_known ? &d->shape : NULL, &d->shape_cursor);
+        r = ruleset_intact(d->nl, d->cfg->table, d->pol, d->enf.shape_known ? &d->enf.shape : NULL, &d->enf.shape_cursor);
         if (r != 0)
                 return;         /* intact, or we cannot tell */
         r = ruleset_restore(d->nl, &d->opts, d->pol, &st);
@@ -210,21 +208,12 @@ void check_table(struct daemon *d)
                 take_shape(d, d->pol);
         }
         counters_reset(d, d->pol->n);
-        tally_flush_all(&d->tally, write_summary, d);
-        gettimeofday(&tv, NULL);
-        jline_begin(&j, &tv, "restored");
-        jline_str(&j, "table", d->cfg->table);
-        jline_str(&j, "result", r < 0 ? "error" : "ok");
-        if (r < 0)
-                jline_str(&j, "error", strerror(-r));
-        jline_str(&j, "reason", "the table was removed or altered by someone else");
-        jline_uint(&j, "refused_before", d->refused);
-        audit_emit(d, &j);
-        audit_sync(d);
+        tally_flush_all(&d->pkt.tally, write_summary, d);
+        write_restored(d, r);
         if (r < 0) {
                 log_error_errno(r, "Table inet %s was removed and could not be restored: %m", d->cfg->table);
         } else {
-                d->restored++;
+                d->enf.restored++;
                 log_warning("Table inet %s was removed or altered by someone else; restored (%zu elements, "
                             "%zu bytes)", d->cfg->table, st.elements_added, st.bytes);
         }
@@ -234,9 +223,9 @@ static void reload_failed(struct daemon *d, const char *err)
 {
         log_error("Reload failed, the rules in force stay: %s", err);
         audit_event(d, "reload", "error", err);
-        d->reloads_failed++;
-        gettimeofday(&d->last_reload, NULL);
-        snprintf(d->last_reload_error, sizeof(d->last_reload_error), "%s", err);
+        d->enf.reloads_failed++;
+        gettimeofday(&d->enf.last_reload, NULL);
+        snprintf(d->enf.last_reload_error, sizeof(d->enf.last_reload_error), "%s", err);
 }
 
 /* The queue's fail-open flag is what `failure` means for a full queue: set
@@ -247,10 +236,10 @@ static int apply_failure(struct daemon *d, enum cfg_failure old, char err[CONFIG
 {
         int r;
 
-        if (!d->queue || d->cfg->failure == old)
+        if (!d->pkt.queue || d->cfg->failure == old)
                 return 0;
-        r = queue_set_fail_open(d->queue, d->cfg->failure == FAILURE_OPEN, on_packet, d);
-        (void)queue_flush(d->queue);
+        r = queue_set_fail_open(d->pkt.queue, d->cfg->failure == FAILURE_OPEN, on_packet, d);
+        (void)queue_flush(d->pkt.queue);
         if (r < 0) {
                 snprintf(err, CONFIG_ERRLEN, "the queue's failure setting could not be changed (%s); "
                          "it stays %s: restart mxlockd", strerror(-r), cfg_failure_name(old));
@@ -269,7 +258,7 @@ int reload(struct daemon *d, char err[CONFIG_ERRLEN])
         struct policy_set *p = NULL;
         struct ruleset_opts o;
         double t0 = monotonic_ms(), t_built, t_in_force = 0;
-        struct policy_cache_stats before = *policy_cache_stats(d->cache);
+        struct policy_cache_stats before = *policy_cache_stats(d->enf.cache);
         char how[96] = "";
         int r;
 
@@ -311,7 +300,7 @@ int reload(struct daemon *d, char err[CONFIG_ERRLEN])
                 goto out;
         }
         /* folded attempts name policies by index: write them out first */
-        tally_flush_all(&d->tally, write_summary, d);
+        tally_flush_all(&d->pkt.tally, write_summary, d);
         /* the old configuration goes after the record: unmapping its lists
          * and closing its catalog versions (the last holder of a replaced
          * file frees it) took longer than the kernel's commit */
@@ -330,10 +319,10 @@ int reload(struct daemon *d, char err[CONFIG_ERRLEN])
                 reload_failed(d, err);
                 goto out;
         }
-        d->reloads_ok++;
+        d->enf.reloads_ok++;
         schedule_resolve(d);
-        gettimeofday(&d->last_reload, NULL);
-        d->last_reload_error[0] = '\0';
+        gettimeofday(&d->enf.last_reload, NULL);
+        d->enf.last_reload_error[0] = '\0';
         audit_event(d, "reload", "ok", NULL);
         config_free(c);
         policy_set_free(p);
@@ -341,7 +330,7 @@ int reload(struct daemon *d, char err[CONFIG_ERRLEN])
         p = NULL;
         (void)malloc_trim(0);   /* the parse's small allocations */
         {
-                const struct policy_cache_stats *now = policy_cache_stats(d->cache);
+                const struct policy_cache_stats *now = policy_cache_stats(d->enf.cache);
                 unsigned long whole = now->parsed - before.parsed, diffed = now->diffed - before.diffed;
 
                 if (whole || diffed)
@@ -366,16 +355,16 @@ out:
 void re_resolve(struct daemon *d)
 {
         struct policy_resolver res = { .resolve = resolve_remembering, .userdata = d };
-        struct policy_build_opts bo = { .provider_dirs = d->provider_dirs_override, .cache = d->cache, .res = &res };
+        struct policy_build_opts bo = { .provider_dirs = d->provider_dirs_override, .cache = d->enf.cache, .res = &res };
         struct policy_set *p = NULL;
         char err[CONFIG_ERRLEN];
         int r;
 
-        d->host_stale = false;
+        d->enf.host_stale = false;
         r = policy_build_with(d->cfg, &bo, &p, err, warn_cb, NULL);
         if (r < 0) {
                 log_warning("Re-resolving host names failed, the rules in force stay: %s", err);
-                d->resolve_at = monotonic_s() + RESOLVE_RETRY_S;
+                d->enf.resolve_at = monotonic_s() + RESOLVE_RETRY_S;
                 return;
         }
         if (d->enabled) {
@@ -383,7 +372,7 @@ void re_resolve(struct daemon *d)
                 if (r < 0) {
                         log_error_errno(r, "Updating host name addresses failed, the rules in force stay: %m");
                         policy_set_free(p);
-                        d->resolve_at = monotonic_s() + RESOLVE_RETRY_S;
+                        d->enf.resolve_at = monotonic_s() + RESOLVE_RETRY_S;
                         return;
                 }
         }
@@ -391,13 +380,13 @@ void re_resolve(struct daemon *d)
                 policy_set_free(p);
                 return;
         }
-        tally_flush_all(&d->tally, write_summary, d);
+        tally_flush_all(&d->pkt.tally, write_summary, d);
         policy_set_free(d->pol);
         d->pol = p;
         index_ports(d);
         schedule_resolve(d);
-        if (d->host_stale && (!d->resolve_at || d->resolve_at > monotonic_s() + RESOLVE_RETRY_S))
-                d->resolve_at = monotonic_s() + RESOLVE_RETRY_S;
+        if (d->enf.host_stale && (!d->enf.resolve_at || d->enf.resolve_at > monotonic_s() + RESOLVE_RETRY_S))
+                d->enf.resolve_at = monotonic_s() + RESOLVE_RETRY_S;
 }
 
 void set_enabled(struct daemon *d, bool on, char err[CONFIG_ERRLEN])
@@ -414,7 +403,7 @@ void set_enabled(struct daemon *d, bool on, char err[CONFIG_ERRLEN])
                         return;
                 }
                 counters_reset(d, d->pol->n);
-                tally_flush_all(&d->tally, write_summary, d);
+                tally_flush_all(&d->pkt.tally, write_summary, d);
                 d->enabled = true;
                 audit_event(d, "enabled", "ok", NULL);
                 notify_send("STATUS=Enforcing");
@@ -439,16 +428,30 @@ void set_enabled(struct daemon *d, bool on, char err[CONFIG_ERRLEN])
  * Then check our table (see ruleset_genid for why this polls). */
 void on_watch(struct daemon *d)
 {
-        uint64_t expirations;
         uint32_t id;
 
-        if (read(d->watchfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
-                log_debug("watch timer: %m");
-        if (ruleset_genid(d->watch, &id) < 0)
+        if (!d->enf.watch || ruleset_genid(d->enf.watch, &id) < 0)
                 return;
-        if (!d->genid_known || id != d->genid) {
-                d->genid = id;
-                d->genid_known = true;
-                d->check_table = true;
+        if (!d->enf.genid_known || id != d->enf.genid) {
+                d->enf.genid = id;
+                d->enf.genid_known = true;
+                d->enf.check_table = true;
         }
+        if (d->enf.check_table)
+                check_table(d);
+}
+
+void enforce_tick(struct daemon *d)
+{
+        if (d->enf.resolve_at && monotonic_s() >= d->enf.resolve_at)
+                re_resolve(d);
+}
+
+void enforce_free(struct daemon *d)
+{
+        ruleset_nl_close(d->enf.watch);
+        d->enf.watch = NULL;
+        policy_cache_free(d->enf.cache);
+        d->enf.cache = NULL;
+        hosts_free(d);
 }

@@ -1,5 +1,5 @@
-/* src/daemon/figures.c: the daemon's figures for people and collectors:
- * status as JSON and as text, and the metrics file. */
+/* src/daemon/figures.c: one snapshot of the daemon's figures, and its
+ * three renderers (status JSON, status text, metrics). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +34,7 @@
 #include "ruleset.h"
 #include "tally.h"
 #include "daemon/daemon.h"
+#include "daemon/loop.h"
 #include "daemon/hosts.h"
 #include "daemon/enforce.h"
 #include "daemon/packet.h"
@@ -58,221 +59,307 @@ static bool kernel_set_sizes(struct daemon *d, const struct policy *p, size_t *r
                                 ret6) == 0;
 }
 
-char *status_json(struct daemon *d)
+int figures_take(struct daemon *d, bool kernel, struct figures *f)
 {
-        uint64_t waiting = 0, dropped = 0;
-        struct timeval now;
+        memset(f, 0, sizeof(*f));
+        f->policies = calloc(d->pol->n ? d->pol->n : 1, sizeof(*f->policies));
+        if (!f->policies)
+                return -ENOMEM;
+        gettimeofday(&f->now, NULL);
+        (void)queue_proc(d, &f->waiting, &f->dropped);
+        f->version = MXLOCK_VERSION;
+        f->pid = (int)getpid();
+        f->config_path = d->config_path;
+        f->enabled = d->enabled;
+        f->mode = cfg_mode_name(d->cfg->mode);
+        f->action = cfg_action_name(d->cfg->action);
+        f->failure = cfg_failure_name(d->cfg->failure);
+        f->table = d->cfg->table;
+        f->audit_log = d->cfg->audit_log;
+        f->monitor = d->opts.monitor;
+        f->native_queue = d->opts.native_queue;
+        f->queue = d->opts.queue;
+        f->queues = d->opts.queues;
+        f->started = d->started;
+        f->refused = d->acct.refused;
+        f->observed = d->acct.observed;
+        f->undecodable = d->pkt.undecodable;
+        f->restored = d->enf.restored;
+        f->audit_lost = d->out.audit ? audit_lost(d->out.audit) : 0;
+        f->reloads_ok = d->enf.reloads_ok;
+        f->reloads_failed = d->enf.reloads_failed;
+        f->last_reload = d->enf.last_reload;
+        f->last_reload_error = d->enf.last_reload_error;
+        f->npolicies = d->pol->n;
+        for (size_t i = 0; i < d->pol->n; i++) {
+                struct figures_policy *fp = &f->policies[i];
+
+                fp->p = &d->pol->v[i];
+                fp->ps = &d->acct.pstats[i];
+                if (kernel)
+                        fp->kernel_known = kernel_set_sizes(d, fp->p, &fp->kernel4, &fp->kernel6);
+        }
+        return 0;
+}
+
+void figures_release(struct figures *f)
+{
+        free(f->policies);
+        f->policies = NULL;
+}
+
+char *figures_status_json(const struct figures *f)
+{
         char *out = NULL;
         size_t len = 0;
         char ts[40];
-        FILE *f;
+        FILE *fp;
 
-        f = open_memstream(&out, &len);
-        if (!f)
+        fp = open_memstream(&out, &len);
+        if (!fp)
                 return NULL;
-        gettimeofday(&now, NULL);
-        (void)queue_proc(d, &waiting, &dropped);
-        fprintf(f, "{\"ok\":true,\"version\":\"%s\",\"pid\":%d,\"config\":", MXLOCK_VERSION, (int)getpid());
-        json_fputs(f, d->config_path);
-        fprintf(f, ",\"enabled\":%s,\"mode\":\"%s\",\"action\":\"%s\",\"failure\":\"%s\",\"table\":",
-                d->enabled ? "true" : "false", cfg_mode_name(d->cfg->mode), cfg_action_name(d->cfg->action),
-                cfg_failure_name(d->cfg->failure));
-        json_fputs(f, d->cfg->table);
-        fprintf(f, ",\"queue\":%u,\"queues\":%u,\"queue_backend\":\"%s\",\"started\":\"%s\",\"uptime_s\":%ld",
-                d->opts.queue, d->opts.queues, d->opts.native_queue ? "nft-queue" : "xt-NFQUEUE",
-                audit_format_time(&d->started, ts), (long)(now.tv_sec - d->started.tv_sec));
-        fprintf(f, ",\"refused\":%llu,\"observed\":%llu,\"undecodable\":%llu,\"queue_waiting\":%llu,"
+        fprintf(fp, "{\"ok\":true,\"version\":\"%s\",\"pid\":%d,\"config\":", f->version, f->pid);
+        json_fputs(fp, f->config_path);
+        fprintf(fp, ",\"enabled\":%s,\"mode\":\"%s\",\"action\":\"%s\",\"failure\":\"%s\",\"table\":",
+                f->enabled ? "true" : "false", f->mode, f->action,
+                f->failure);
+        json_fputs(fp, f->table);
+        fprintf(fp, ",\"queue\":%u,\"queues\":%u,\"queue_backend\":\"%s\",\"started\":\"%s\",\"uptime_s\":%ld",
+                f->queue, f->queues, f->native_queue ? "nft-queue" : "xt-NFQUEUE",
+                audit_format_time(&f->started, ts), (long)(f->now.tv_sec - f->started.tv_sec));
+        fprintf(fp, ",\"refused\":%llu,\"observed\":%llu,\"undecodable\":%llu,\"queue_waiting\":%llu,"
                    "\"queue_dropped\":%llu,\"restored\":%llu,\"audit_log\":",
-                (unsigned long long)d->refused, (unsigned long long)d->observed,
-                (unsigned long long)d->undecodable, (unsigned long long)waiting, (unsigned long long)dropped,
-                (unsigned long long)d->restored);
-        json_fputs(f, d->cfg->audit_log);
-        fprintf(f, ",\"audit_lost\":%llu,\"reloads_ok\":%llu,\"reloads_failed\":%llu,\"last_reload\":",
-                (unsigned long long)(d->audit ? audit_lost(d->audit) : 0), (unsigned long long)d->reloads_ok,
-                (unsigned long long)d->reloads_failed);
-        if (d->last_reload.tv_sec) {
-                fprintf(f, "{\"ts\":\"%s\",\"result\":\"%s\",\"error\":", audit_format_time(&d->last_reload, ts),
-                        d->last_reload_error[0] ? "error" : "ok");
-                json_fputs(f, d->last_reload_error[0] ? d->last_reload_error : NULL);
-                fputc('}', f);
+                (unsigned long long)f->refused, (unsigned long long)f->observed,
+                (unsigned long long)f->undecodable, (unsigned long long)f->waiting, (unsigned long long)f->dropped,
+                (unsigned long long)f->restored);
+        json_fputs(fp, f->audit_log);
+        fprintf(fp, ",\"audit_lost\":%llu,\"reloads_ok\":%llu,\"reloads_failed\":%llu,\"last_reload\":",
+                (unsigned long long)f->audit_lost, (unsigned long long)f->reloads_ok,
+                (unsigned long long)f->reloads_failed);
+        if (f->last_reload.tv_sec) {
+                fprintf(fp, "{\"ts\":\"%s\",\"result\":\"%s\",\"error\":", audit_format_time(&f->last_reload, ts),
+                        f->last_reload_error[0] ? "error" : "ok");
+                json_fputs(fp, f->last_reload_error[0] ? f->last_reload_error : NULL);
+                fputc('}', fp);
         } else {
-                fputs("null", f);
+                fputs("null", fp);
         }
-        fputs(",\"policies\":[", f);
-        for (size_t i = 0; i < d->pol->n; i++) {
-                const struct policy *p = &d->pol->v[i];
-                const struct pstat *ps = &d->pstats[i];
+        fputs(",\"policies\":[", fp);
+        for (size_t i = 0; i < f->npolicies; i++) {
+                const struct policy *p = f->policies[i].p;
+                const struct pstat *ps = f->policies[i].ps;
 
-                fprintf(f, "%s{\"name\":", i ? "," : "");
-                json_fputs(f, p->name);
-                fputs(",\"ports\":[", f);
+                fprintf(fp, "%s{\"name\":", i ? "," : "");
+                json_fputs(fp, p->name);
+                fputs(",\"ports\":[", fp);
                 for (size_t k = 0; k < p->nports; k++)
-                        fprintf(f, "%s%u", k ? "," : "", p->ports[k]);
-                fputs("],\"providers\":[", f);
+                        fprintf(fp, "%s%u", k ? "," : "", p->ports[k]);
+                fputs("],\"providers\":[", fp);
                 for (size_t k = 0; k < p->nproviders; k++) {
-                        fputs(k ? "," : "", f);
-                        json_fputs(f, p->providers[k]);
+                        fputs(k ? "," : "", fp);
+                        json_fputs(fp, p->providers[k]);
                 }
-                fprintf(f, "],\"allow_v4\":%zu,\"allow_v6\":%zu,\"deny_v4\":%zu,\"deny_v6\":%zu",
+                fprintf(fp, "],\"allow_v4\":%zu,\"allow_v6\":%zu,\"deny_v4\":%zu,\"deny_v6\":%zu",
                         p->allow[FAM_V4].n, p->allow[FAM_V6].n, p->deny[FAM_V4].n, p->deny[FAM_V6].n);
-                {
-                        size_t k4, k6;
-
-                        if (kernel_set_sizes(d, p, &k4, &k6))
-                                fprintf(f, ",\"kernel_allow_v4\":%zu,\"kernel_allow_v6\":%zu", k4, k6);
-                }
-                fprintf(f, ",\"refused\":%llu,\"observed\":%llu,\"folded\":%llu,\"missed\":%llu}",
+                if (f->policies[i].kernel_known)
+                        fprintf(fp, ",\"kernel_allow_v4\":%zu,\"kernel_allow_v6\":%zu", f->policies[i].kernel4,
+                                f->policies[i].kernel6);
+                fprintf(fp, ",\"refused\":%llu,\"observed\":%llu,\"folded\":%llu,\"missed\":%llu}",
                         (unsigned long long)ps->refused, (unsigned long long)ps->observed,
                         (unsigned long long)ps->folded, (unsigned long long)ps->missed);
         }
-        fputs("]}\n", f);
-        fclose(f);
+        fputs("]}\n", fp);
+        fclose(fp);
         return out;
 }
 
 /* The same figures for a human at a terminal. */
-char *status_text(struct daemon *d)
+char *figures_status_text(const struct figures *f)
 {
-        uint64_t waiting = 0, dropped = 0;
-        struct timeval now;
         char *out = NULL;
         size_t len = 0;
         char ts[40];
         long up;
-        FILE *f;
+        FILE *fp;
 
-        f = open_memstream(&out, &len);
-        if (!f)
+        fp = open_memstream(&out, &len);
+        if (!fp)
                 return NULL;
-        gettimeofday(&now, NULL);
-        up = (long)(now.tv_sec - d->started.tv_sec);
-        (void)queue_proc(d, &waiting, &dropped);
-        fprintf(f, "mxlockd %s, pid %d, up %ldd %02ld:%02ld:%02ld (since %s)\n", MXLOCK_VERSION, (int)getpid(),
-                up / 86400, up / 3600 % 24, up / 60 % 60, up % 60, audit_format_time(&d->started, ts));
-        fprintf(f, "state:    %s\n", !d->enabled ? "DISABLED (mxlock disable): nothing is enforced"
-                                   : d->opts.monitor ? "monitor: attempts are observed and accepted"
+        up = (long)(f->now.tv_sec - f->started.tv_sec);
+        fprintf(fp, "mxlockd %s, pid %d, up %ldd %02ld:%02ld:%02ld (since %s)\n", f->version, f->pid,
+                up / 86400, up / 3600 % 24, up / 60 % 60, up % 60, audit_format_time(&f->started, ts));
+        fprintf(fp, "state:    %s\n", !f->enabled ? "DISABLED (mxlock disable): nothing is enforced"
+                                   : f->monitor ? "monitor: attempts are observed and accepted"
                                                      : "enforcing");
-        fprintf(f, "mode:     %s, action %s, failure %s\n", cfg_mode_name(d->cfg->mode),
-                cfg_action_name(d->cfg->action), cfg_failure_name(d->cfg->failure));
-        fprintf(f, "kernel:   table inet %s, queue %u%s (%s)\n", d->cfg->table, d->opts.queue,
-                d->opts.queues > 1 ? "+" : "", d->opts.native_queue ? "nft queue" : "xt NFQUEUE via nft_compat");
-        fprintf(f, "attempts: %llu refused, %llu observed; queue: %llu waiting, %llu dropped by the kernel\n",
-                (unsigned long long)d->refused, (unsigned long long)d->observed, (unsigned long long)waiting,
-                (unsigned long long)dropped);
-        fprintf(f, "audit:    %s (%llu records lost)\n", d->cfg->audit_log,
-                (unsigned long long)(d->audit ? audit_lost(d->audit) : 0));
-        if (d->last_reload.tv_sec)
-                fprintf(f, "reload:   last at %s: %s%s (%llu ok, %llu failed)\n",
-                        audit_format_time(&d->last_reload, ts), d->last_reload_error[0] ? "FAILED: " : "ok",
-                        d->last_reload_error, (unsigned long long)d->reloads_ok,
-                        (unsigned long long)d->reloads_failed);
+        fprintf(fp, "mode:     %s, action %s, failure %s\n", f->mode,
+                f->action, f->failure);
+        fprintf(fp, "kernel:   table inet %s, queue %u%s (%s)\n", f->table, f->queue,
+                f->queues > 1 ? "+" : "", f->native_queue ? "nft queue" : "xt NFQUEUE via nft_compat");
+        fprintf(fp, "attempts: %llu refused, %llu observed; queue: %llu waiting, %llu dropped by the kernel\n",
+                (unsigned long long)f->refused, (unsigned long long)f->observed, (unsigned long long)f->waiting,
+                (unsigned long long)f->dropped);
+        fprintf(fp, "audit:    %s (%llu records lost)\n", f->audit_log,
+                (unsigned long long)f->audit_lost);
+        if (f->last_reload.tv_sec)
+                fprintf(fp, "reload:   last at %s: %s%s (%llu ok, %llu failed)\n",
+                        audit_format_time(&f->last_reload, ts), f->last_reload_error[0] ? "FAILED: " : "ok",
+                        f->last_reload_error, (unsigned long long)f->reloads_ok,
+                        (unsigned long long)f->reloads_failed);
         else
-                fprintf(f, "reload:   none since start\n");
-        if (d->restored)
-                fprintf(f, "restored: the table was removed by someone else and put back %llu times\n",
-                        (unsigned long long)d->restored);
-        for (size_t i = 0; i < d->pol->n; i++) {
-                const struct policy *p = &d->pol->v[i];
-                const struct pstat *ps = &d->pstats[i];
-                size_t k4, k6;
+                fprintf(fp, "reload:   none since start\n");
+        if (f->restored)
+                fprintf(fp, "restored: the table was removed by someone else and put back %llu times\n",
+                        (unsigned long long)f->restored);
+        for (size_t i = 0; i < f->npolicies; i++) {
+                const struct policy *p = f->policies[i].p;
+                const struct pstat *ps = f->policies[i].ps;
 
-                fprintf(f, "policy %s: ports", p->name);
+                fprintf(fp, "policy %s: ports", p->name);
                 for (size_t k = 0; k < p->nports; k++)
-                        fprintf(f, "%s%u", k ? "," : " ", p->ports[k]);
+                        fprintf(fp, "%s%u", k ? "," : " ", p->ports[k]);
                 if (p->nproviders) {
-                        fprintf(f, "; providers");
+                        fprintf(fp, "; providers");
                         for (size_t k = 0; k < p->nproviders; k++)
-                                fprintf(f, "%s%s", k ? "," : " ", p->providers[k]);
+                                fprintf(fp, "%s%s", k ? "," : " ", p->providers[k]);
                 }
-                fprintf(f, "\n  allowed ranges: %zu IPv4, %zu IPv6; denied: %zu IPv4, %zu IPv6", p->allow[FAM_V4].n,
+                fprintf(fp, "\n  allowed ranges: %zu IPv4, %zu IPv6; denied: %zu IPv4, %zu IPv6", p->allow[FAM_V4].n,
                         p->allow[FAM_V6].n, p->deny[FAM_V4].n, p->deny[FAM_V6].n);
-                if (kernel_set_sizes(d, p, &k4, &k6))
-                        fprintf(f, " (kernel: %zu + %zu)", k4, k6);
-                fprintf(f, "\n  attempts: %llu refused, %llu observed, %llu missed (%llu folded into summaries)\n",
+                if (f->policies[i].kernel_known)
+                        fprintf(fp, " (kernel: %zu + %zu)", f->policies[i].kernel4, f->policies[i].kernel6);
+                fprintf(fp, "\n  attempts: %llu refused, %llu observed, %llu missed (%llu folded into summaries)\n",
                         (unsigned long long)ps->refused, (unsigned long long)ps->observed,
                         (unsigned long long)ps->missed, (unsigned long long)ps->folded);
         }
-        fclose(f);
+        fclose(fp);
         return out;
 }
 
-void write_metrics(struct daemon *d)
+int figures_metrics(const struct figures *f, const char *path)
 {
         char tmp[PATH_MAX];
-        uint64_t waiting = 0, dropped = 0;
-        FILE *f;
+        FILE *fp;
         int fd;
 
-        if (!d->cfg->metrics_file)
-                return;
         /* A fresh name in the file's own directory (which a textfile
          * collector's user may be able to write): mkostemp never opens what
          * is there. The collector reads only *.prom, so it never sees it.
          * 0644 set on the descriptor: the unit's UMask=0027 would leave it
          * unreadable to node_exporter. */
-        snprintf(tmp, sizeof(tmp), "%s.XXXXXX", d->cfg->metrics_file);
+        snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
         fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0 || fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
+        if (fd < 0 || fchmod(fd, 0644) < 0 || !(fp = fdopen(fd, "w"))) {
                 log_warning_errno(errno, "Cannot write metrics to %s: %m", tmp);
                 if (fd >= 0) {
                         close(fd);
                         (void)unlink(tmp);
                 }
-                return;
+                return -1;
         }
-        (void)queue_proc(d, &waiting, &dropped);
-        fprintf(f, "# HELP mxlock_up Whether mxlockd is running and enforcing (0 when disabled).\n"
-                   "# TYPE mxlock_up gauge\nmxlock_up %d\n", d->enabled ? 1 : 0);
-        fprintf(f, "# HELP mxlock_start_time_seconds When mxlockd started, in seconds since the epoch.\n"
+        fprintf(fp, "# HELP mxlock_up Whether mxlockd is running and enforcing (0 when disabled).\n"
+                   "# TYPE mxlock_up gauge\nmxlock_up %d\n", f->enabled ? 1 : 0);
+        fprintf(fp, "# HELP mxlock_start_time_seconds When mxlockd started, in seconds since the epoch.\n"
                    "# TYPE mxlock_start_time_seconds gauge\nmxlock_start_time_seconds %ld\n",
-                (long)d->started.tv_sec);
-        fprintf(f, "# HELP mxlock_attempts_total Connection attempts that bypassed the gateway, by outcome.\n"
+                (long)f->started.tv_sec);
+        fprintf(fp, "# HELP mxlock_attempts_total Connection attempts that bypassed the gateway, by outcome.\n"
                    "# TYPE mxlock_attempts_total counter\n");
-        for (size_t i = 0; i < d->pol->n; i++) {
-                const struct pstat *ps = &d->pstats[i];
+        for (size_t i = 0; i < f->npolicies; i++) {
+                const struct pstat *ps = f->policies[i].ps;
 
-                fprintf(f, "mxlock_attempts_total{policy=\"%s\",outcome=\"refused\"} %llu\n", ps->name,
+                fprintf(fp, "mxlock_attempts_total{policy=\"%s\",outcome=\"refused\"} %llu\n", ps->name,
                         (unsigned long long)ps->refused);
-                fprintf(f, "mxlock_attempts_total{policy=\"%s\",outcome=\"observed\"} %llu\n", ps->name,
+                fprintf(fp, "mxlock_attempts_total{policy=\"%s\",outcome=\"observed\"} %llu\n", ps->name,
                         (unsigned long long)ps->observed);
-                fprintf(f, "mxlock_attempts_total{policy=\"%s\",outcome=\"missed\"} %llu\n", ps->name,
+                fprintf(fp, "mxlock_attempts_total{policy=\"%s\",outcome=\"missed\"} %llu\n", ps->name,
                         (unsigned long long)ps->missed);
         }
-        fprintf(f, "# HELP mxlock_queue_dropped_total Packets the kernel dropped because the queue was full.\n"
+        fprintf(fp, "# HELP mxlock_queue_dropped_total Packets the kernel dropped because the queue was full.\n"
                    "# TYPE mxlock_queue_dropped_total counter\nmxlock_queue_dropped_total %llu\n",
-                (unsigned long long)dropped);
-        fprintf(f, "# HELP mxlock_set_ranges Ranges in the kernel sets, by policy, list and family.\n"
+                (unsigned long long)f->dropped);
+        fprintf(fp, "# HELP mxlock_set_ranges Ranges in the kernel sets, by policy, list and family.\n"
                    "# TYPE mxlock_set_ranges gauge\n");
-        for (size_t i = 0; i < d->pol->n; i++) {
-                const struct policy *p = &d->pol->v[i];
+        for (size_t i = 0; i < f->npolicies; i++) {
+                const struct policy *p = f->policies[i].p;
 
-                fprintf(f, "mxlock_set_ranges{policy=\"%s\",list=\"allow\",family=\"ipv4\"} %zu\n", p->name,
+                fprintf(fp, "mxlock_set_ranges{policy=\"%s\",list=\"allow\",family=\"ipv4\"} %zu\n", p->name,
                         p->allow[FAM_V4].n);
-                fprintf(f, "mxlock_set_ranges{policy=\"%s\",list=\"allow\",family=\"ipv6\"} %zu\n", p->name,
+                fprintf(fp, "mxlock_set_ranges{policy=\"%s\",list=\"allow\",family=\"ipv6\"} %zu\n", p->name,
                         p->allow[FAM_V6].n);
-                fprintf(f, "mxlock_set_ranges{policy=\"%s\",list=\"deny\",family=\"ipv4\"} %zu\n", p->name,
+                fprintf(fp, "mxlock_set_ranges{policy=\"%s\",list=\"deny\",family=\"ipv4\"} %zu\n", p->name,
                         p->deny[FAM_V4].n);
-                fprintf(f, "mxlock_set_ranges{policy=\"%s\",list=\"deny\",family=\"ipv6\"} %zu\n", p->name,
+                fprintf(fp, "mxlock_set_ranges{policy=\"%s\",list=\"deny\",family=\"ipv6\"} %zu\n", p->name,
                         p->deny[FAM_V6].n);
         }
-        fprintf(f, "# HELP mxlock_reloads_total Reloads, by result.\n# TYPE mxlock_reloads_total counter\n"
+        fprintf(fp, "# HELP mxlock_reloads_total Reloads, by result.\n# TYPE mxlock_reloads_total counter\n"
                    "mxlock_reloads_total{result=\"ok\"} %llu\nmxlock_reloads_total{result=\"error\"} %llu\n",
-                (unsigned long long)d->reloads_ok, (unsigned long long)d->reloads_failed);
-        fprintf(f, "# HELP mxlock_table_restored_total Times the table was removed by someone else and put back.\n"
+                (unsigned long long)f->reloads_ok, (unsigned long long)f->reloads_failed);
+        fprintf(fp, "# HELP mxlock_table_restored_total Times the table was removed by someone else and put back.\n"
                    "# TYPE mxlock_table_restored_total counter\nmxlock_table_restored_total %llu\n",
-                (unsigned long long)d->restored);
-        fprintf(f, "# HELP mxlock_audit_lost_total Audit records that could not be written.\n"
+                (unsigned long long)f->restored);
+        fprintf(fp, "# HELP mxlock_audit_lost_total Audit records that could not be written.\n"
                    "# TYPE mxlock_audit_lost_total counter\nmxlock_audit_lost_total %llu\n",
-                (unsigned long long)(d->audit ? audit_lost(d->audit) : 0));
-        if (fflush(f) != 0 || fsync(fileno(f)) < 0) {
+                (unsigned long long)f->audit_lost);
+        if (fflush(fp) != 0 || fsync(fileno(fp)) < 0) {
                 log_warning_errno(errno, "Cannot write metrics to %s: %m", tmp);
-                fclose(f);
+                fclose(fp);
                 (void)unlink(tmp);
+                return -1;
+        }
+        fclose(fp);
+        if (rename(tmp, path) < 0) {
+                log_warning_errno(errno, "Cannot rename %s to %s: %m", tmp, path);
+                (void)unlink(tmp);
+                return -1;
+        }
+        return 0;
+}
+
+static char *render(struct daemon *d, char *(*fn)(const struct figures *f))
+{
+        struct figures f;
+        char *out;
+
+        if (figures_take(d, true, &f) < 0)
+                return NULL;
+        out = fn(&f);
+        figures_release(&f);
+        return out;
+}
+
+char *status_json(struct daemon *d)
+{
+        return render(d, figures_status_json);
+}
+
+char *status_text(struct daemon *d)
+{
+        return render(d, figures_status_text);
+}
+
+void write_metrics(struct daemon *d)
+{
+        struct figures f;
+
+        if (!d->cfg->metrics_file)
                 return;
-        }
-        fclose(f);
-        if (rename(tmp, d->cfg->metrics_file) < 0) {
-                log_warning_errno(errno, "Cannot rename %s to %s: %m", tmp, d->cfg->metrics_file);
-                (void)unlink(tmp);
-        }
+        if (figures_take(d, false, &f) < 0)
+                return;
+        (void)figures_metrics(&f, d->cfg->metrics_file);
+        figures_release(&f);
+}
+
+static void metrics_due(void *data)
+{
+        struct daemon *d = data;
+        unsigned s = d->cfg->metrics_interval ? d->cfg->metrics_interval : 15;
+
+        d->metrics_id = loop_add_timeout(d->loop, (uint64_t)s * 1000, metrics_due, d);
+        write_metrics(d);
+}
+
+int figures_start(struct daemon *d)
+{
+        unsigned s = d->cfg->metrics_interval ? d->cfg->metrics_interval : 15;
+
+        d->metrics_id = loop_add_timeout(d->loop, (uint64_t)s * 1000, metrics_due, d);
+        return d->metrics_id ? 0 : -ENOMEM;
 }

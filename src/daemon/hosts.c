@@ -45,7 +45,7 @@
 
 static struct host_entry *host_find(struct daemon *d, const char *name)
 {
-        for (struct host_entry *h = d->hosts; h; h = h->next)
+        for (struct host_entry *h = d->enf.hosts; h; h = h->next)
                 if (strcmp(h->name, name) == 0)
                         return h;
         return NULL;
@@ -74,8 +74,8 @@ int resolve_remembering(const char *name, struct prefix **ret, size_t *ret_n, ui
                                 free(copy);
                                 return 0;
                         }
-                        h->next = d->hosts;
-                        d->hosts = h;
+                        h->next = d->enf.hosts;
+                        d->enf.hosts = h;
                 }
                 free(h->v);
                 h->v = copy;
@@ -86,7 +86,7 @@ int resolve_remembering(const char *name, struct prefix **ret, size_t *ret_n, ui
                 return r < 0 ? r : -EHOSTUNREACH;
         log_warning("Cannot resolve %s (%s); keeping its last known %zu address%s", name, err, h->n,
                     h->n == 1 ? "" : "es");
-        d->host_stale = true;
+        d->enf.host_stale = true;
         *ret = malloc(h->n * sizeof(**ret));
         if (!*ret)
                 return -ENOMEM;
@@ -98,12 +98,12 @@ int resolve_remembering(const char *name, struct prefix **ret, size_t *ret_n, ui
 
 void hosts_free(struct daemon *d)
 {
-        while (d->hosts) {
-                struct host_entry *n = d->hosts->next;
+        while (d->enf.hosts) {
+                struct host_entry *n = d->enf.hosts->next;
 
-                free(d->hosts->v);
-                free(d->hosts->name);
-                free(d->hosts);
-                d->hosts = n;
+                free(d->enf.hosts->v);
+                free(d->enf.hosts->name);
+                free(d->enf.hosts);
+                d->enf.hosts = n;
         }
 }

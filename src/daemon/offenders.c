@@ -56,34 +56,34 @@ static void early_sync(struct daemon *d)
 
         if (!want)
                 return;
-        for (size_t i = 0; i < d->noffenders; i++)
-                want[d->offenders[i].policy] |= d->offenders[i].family == AF_INET ? RULESET_EARLY_V4
+        for (size_t i = 0; i < d->off.n; i++)
+                want[d->off.v[i].policy] |= d->off.v[i].family == AF_INET ? RULESET_EARLY_V4
                                                                                   : RULESET_EARLY_V6;
-        for (size_t i = 0; i < n || i < d->nearly; i++)
-                if ((i < n ? want[i] : 0) != (d->early && i < d->nearly ? d->early[i] : 0))
+        for (size_t i = 0; i < n || i < d->off.nearly; i++)
+                if ((i < n ? want[i] : 0) != (d->off.early && i < d->off.nearly ? d->off.early[i] : 0))
                         same = false;
         if (same) {
                 free(want);
                 return;
         }
-        r = ruleset_early(d->nl, &d->opts, d->pol, want);
+        r = d->k->early(d->nl, &d->opts, d->pol, want);
         if (r < 0) {
                 /* offenders then reach the queue and are refused and counted there */
                 log_warning_errno(r, "Cannot update the repeat offenders' rules: %m");
                 free(want);
                 return;
         }
-        free(d->early);
-        d->early = want;
-        d->nearly = n;
+        free(d->off.early);
+        d->off.early = want;
+        d->off.nearly = n;
 }
 
 /* An install replaced the early chain: no rules in it now. */
 void early_reset(struct daemon *d)
 {
-        free(d->early);
-        d->early = NULL;
-        d->nearly = 0;
+        free(d->off.early);
+        d->off.early = NULL;
+        d->off.nearly = 0;
 }
 
 void offender_add(struct daemon *d, struct tally_entry *e, const struct timeval *now)
@@ -91,9 +91,9 @@ void offender_add(struct daemon *d, struct tally_entry *e, const struct timeval 
         struct pending_offender *p;
 
         e->offender = true;
-        if (d->npending == RECV_BATCH)
+        if (d->off.npending == OFFENDERS_PENDING)
                 offenders_apply(d);
-        p = &d->pending[d->npending++];
+        p = &d->off.pending[d->off.npending++];
         p->addr = e->addr;
         p->family = e->family;
         p->policy = e->policy;
@@ -104,27 +104,27 @@ void offenders_apply(struct daemon *d)
 {
         size_t added = 0;
 
-        for (size_t k = 0; k < d->npending; k++) {
-                const struct pending_offender *p = &d->pending[k];
+        for (size_t k = 0; k < d->off.npending; k++) {
+                const struct pending_offender *p = &d->off.pending[k];
                 struct offender *o;
                 bool known = false;
                 int r;
 
-                for (size_t i = 0; i < d->noffenders && !known; i++)
-                        known = d->offenders[i].addr == p->addr && d->offenders[i].family == p->family &&
-                                d->offenders[i].policy == p->policy;
+                for (size_t i = 0; i < d->off.n && !known; i++)
+                        known = d->off.v[i].addr == p->addr && d->off.v[i].family == p->family &&
+                                d->off.v[i].policy == p->policy;
                 if (known)
                         continue;
-                if (d->noffenders == OFFENDERS_MAX) {
-                        d->offenders_full++;
+                if (d->off.n == OFFENDERS_MAX) {
+                        d->off.full++;
                         continue;       /* still refused and counted, through the queue */
                 }
-                r = ruleset_offender_add(d->nl, d->cfg->table, d->pol->v[p->policy].name, p->family, p->addr);
+                r = d->k->offender_add(d->nl, d->cfg->table, d->pol->v[p->policy].name, p->family, p->addr);
                 if (r < 0) {
                         log_debug("Cannot add a repeat offender to the kernel: %s", strerror(-r));
                         continue;
                 }
-                o = &d->offenders[d->noffenders++];
+                o = &d->off.v[d->off.n++];
                 memset(o, 0, sizeof(*o));
                 o->addr = p->addr;
                 o->family = p->family;
@@ -132,7 +132,7 @@ void offenders_apply(struct daemon *d)
                 o->since = p->since;
                 added++;
         }
-        d->npending = 0;
+        d->off.npending = 0;
         if (added)
                 early_sync(d);
 }
@@ -141,7 +141,7 @@ void offenders_apply(struct daemon *d)
  * back in (its fold entry would otherwise say it is there already). */
 static void offender_forget(struct daemon *d, const struct offender *o)
 {
-        struct tally_entry *e = tally_find(&d->tally, o->family, o->addr, o->policy);
+        struct tally_entry *e = tally_find(&d->pkt.tally, o->family, o->addr, o->policy);
 
         if (e)
                 e->offender = false;
@@ -162,9 +162,9 @@ static void offender_write(struct daemon *d, struct offender *o, const struct ti
         if (o->read <= o->packets)
                 return;
         write_repeat_summary(d, o, n, now);
-        d->pstats[o->policy].repeat_accounted += n;
-        d->pstats[o->policy].refused += n;
-        d->refused += n;
+        d->acct.pstats[o->policy].repeat_accounted += n;
+        d->acct.pstats[o->policy].refused += n;
+        d->acct.refused += n;
         o->packets = o->read;
         o->since = *now;
 }
@@ -178,8 +178,8 @@ static void offender_counted(int family, addr128 a, uint64_t packets, void *user
         struct offender_read *rd = userdata;
         struct daemon *d = rd->d;
 
-        for (size_t i = 0; i < d->noffenders; i++) {
-                struct offender *o = &d->offenders[i];
+        for (size_t i = 0; i < d->off.n; i++) {
+                struct offender *o = &d->off.v[i];
 
                 if (o->addr != a || o->family != family || o->policy != rd->policy)
                         continue;
@@ -191,7 +191,7 @@ static void offender_counted(int family, addr128 a, uint64_t packets, void *user
                 } else {
                         o->quiet++;
                 }
-                if (o->read > o->packets && tally_spend(&d->tally, &rd->now))
+                if (o->read > o->packets && tally_spend(&d->pkt.tally, &rd->now))
                         offender_write(d, o, &rd->now);
                 return;
         }
@@ -205,7 +205,7 @@ void offenders_tick(struct daemon *d, bool all)
 {
         char repeat[128];
 
-        if (!d->noffenders && !all)
+        if (!d->off.n && !all)
                 return;
         for (size_t p = 0; p < d->pol->n; p++) {
                 struct offender_read rd = { .d = d, .policy = (uint16_t)p };
@@ -213,17 +213,17 @@ void offenders_tick(struct daemon *d, bool all)
                 bool have = false;
                 int r4, r6;
 
-                for (size_t i = 0; i < d->noffenders; i++)
-                        if (d->offenders[i].policy == p) {
-                                d->offenders[i].seen = false;
+                for (size_t i = 0; i < d->off.n; i++)
+                        if (d->off.v[i].policy == p) {
+                                d->off.v[i].seen = false;
                                 have = true;
                         }
                 if (!have && !all)
                         continue;
                 ruleset_obj_name(OBJ_REPEAT, d->pol->v[p].name, repeat, sizeof(repeat));
                 gettimeofday(&rd.now, NULL);
-                r4 = ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET, offender_counted, &rd);
-                r6 = ruleset_offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET6, offender_counted, &rd);
+                r4 = d->k->offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET, offender_counted, &rd);
+                r6 = d->k->offenders_read(d->nl, d->cfg->table, d->pol->v[p].name, AF_INET6, offender_counted, &rd);
                 if ((r4 < 0 || r6 < 0) && !all) {
                         log_warning_errno(r4 < 0 ? r4 : r6, "Cannot read the repeat offenders of policy %s: %m",
                                           d->pol->v[p].name);
@@ -235,24 +235,24 @@ void offenders_tick(struct daemon *d, bool all)
                         addr128 gone[OFFENDERS_MAX];
                         size_t ngone = 0;
 
-                        for (size_t i = 0; i < d->noffenders;) {
-                                struct offender *o = &d->offenders[i];
+                        for (size_t i = 0; i < d->off.n;) {
+                                struct offender *o = &d->off.v[i];
 
                                 if (o->policy == p && o->family == fam &&
                                     (all || o->quiet >= OFFENDER_QUIET_TICKS || !o->seen)) {
                                         offender_write(d, o, &rd.now);
                                         gone[ngone++] = o->addr;
                                         offender_forget(d, o);
-                                        d->offenders[i] = d->offenders[--d->noffenders];
+                                        d->off.v[i] = d->off.v[--d->off.n];
                                         continue;
                                 }
                                 i++;
                         }
                         if (ngone && !all)
-                                (void)ruleset_offenders_del(d->nl, d->cfg->table, d->pol->v[p].name, fam, gone, ngone);
+                                (void)d->k->offenders_del(d->nl, d->cfg->table, d->pol->v[p].name, fam, gone, ngone);
                 }
                 if (all)
-                        (void)ruleset_offenders_flush(d->nl, d->cfg->table, d->pol->v[p].name);
+                        (void)d->k->offenders_flush(d->nl, d->cfg->table, d->pol->v[p].name);
 
                 /* attempts in the kernel's counter that no element accounts
                  * for (what an element counted but waits for the budget is
@@ -260,18 +260,18 @@ void offenders_tick(struct daemon *d, bool all)
                 if (rd.active && !all)
                         continue;
                 deferred = 0;
-                for (size_t i = 0; i < d->noffenders; i++)
-                        if (d->offenders[i].policy == p)
-                                deferred += d->offenders[i].read - d->offenders[i].packets;
-                if (ruleset_counter(d->nl, d->cfg->table, repeat, false, &after) == 0 &&
-                    after > d->pstats[p].repeat_accounted + deferred) {
-                        uint64_t n = after - d->pstats[p].repeat_accounted - deferred;
+                for (size_t i = 0; i < d->off.n; i++)
+                        if (d->off.v[i].policy == p)
+                                deferred += d->off.v[i].read - d->off.v[i].packets;
+                if (d->k->counter(d->nl, d->cfg->table, repeat, false, &after) == 0 &&
+                    after > d->acct.pstats[p].repeat_accounted + deferred) {
+                        uint64_t n = after - d->acct.pstats[p].repeat_accounted - deferred;
 
                         write_missed(d, d->pol->v[p].name, n,
                                      "refused in the kernel as repeat offenders while their sources were being "
                                      "removed from the offender set");
-                        d->pstats[p].missed += n;
-                        d->pstats[p].repeat_accounted = after;
+                        d->acct.pstats[p].missed += n;
+                        d->acct.pstats[p].repeat_accounted = after;
                 }
         }
         early_sync(d);
@@ -280,10 +280,17 @@ void offenders_tick(struct daemon *d, bool all)
 /* A rebuilt table starts with zeroed counters and empty offender sets. */
 void counters_reset(struct daemon *d, size_t npolicies)
 {
-        for (size_t i = 0; d->pstats && i < npolicies; i++) {
-                d->pstats[i].repeat_accounted = 0;
+        for (size_t i = 0; d->acct.pstats && i < npolicies; i++) {
+                d->acct.pstats[i].repeat_accounted = 0;
         }
-        for (size_t i = 0; i < d->noffenders; i++)
-                offender_forget(d, &d->offenders[i]);
-        d->noffenders = 0;
+        for (size_t i = 0; i < d->off.n; i++)
+                offender_forget(d, &d->off.v[i]);
+        d->off.n = 0;
+}
+
+void offenders_free(struct daemon *d)
+{
+        free(d->off.early);
+        d->off.early = NULL;
+        d->off.nearly = 0;
 }

@@ -45,10 +45,10 @@
 
 void index_ports(struct daemon *d)
 {
-        memset(d->port_policy, 0, sizeof(d->port_policy));
+        memset(d->pkt.port_policy, 0, sizeof(d->pkt.port_policy));
         for (size_t i = 0; i < d->pol->n; i++)
                 for (size_t k = 0; k < d->pol->v[i].nports; k++)
-                        d->port_policy[d->pol->v[i].ports[k]] = (uint16_t)(i + 1);
+                        d->pkt.port_policy[d->pol->v[i].ports[k]] = (uint16_t)(i + 1);
 }
 
 static const char *ifname(struct daemon *d, uint32_t ifindex, char *buf)
@@ -56,9 +56,9 @@ static const char *ifname(struct daemon *d, uint32_t ifindex, char *buf)
         if (ifindex == 0)
                 return NULL;
         if (ifindex < 64) {
-                if (!d->ifnames[ifindex][0] && !if_indextoname(ifindex, d->ifnames[ifindex]))
+                if (!d->pkt.ifnames[ifindex][0] && !if_indextoname(ifindex, d->pkt.ifnames[ifindex]))
                         return NULL;
-                return d->ifnames[ifindex];
+                return d->pkt.ifnames[ifindex];
         }
         return if_indextoname(ifindex, buf);
 }
@@ -75,7 +75,7 @@ static unsigned packet_policy(const struct daemon *d, const struct queue_pkt *p,
         if (i >= 0 && (size_t)i < d->pol->n)
                 return (unsigned)i + 1;
         *ret_decide = false;
-        return decoded == DECODE_OK ? d->port_policy[s->dport] : 0;
+        return decoded == DECODE_OK ? d->pkt.port_policy[s->dport] : 0;
 }
 
 void on_packet(const struct queue_pkt *p, void *userdata)
@@ -86,50 +86,48 @@ void on_packet(const struct queue_pkt *p, void *userdata)
         struct tally_entry *te = NULL;
         struct pstat *ps;
         struct syn_info s;
-        char sbuf[ADDR_STRLEN], dbuf[ADDR_STRLEN], ibuf[IF_NAMESIZE];
-        const char *family;
+        char ibuf[IF_NAMESIZE];
         struct timeval tv;
-        struct jline j;
         bool decide;
         unsigned idx;
         addr128 a;
         int r;
 
-        d->pkts_tick++;
+        d->pkt.packets++;
         r = syn_decode(p->data, p->len, &s);
         idx = packet_policy(d, p, r, &s, &decide);
         if (!idx) {
                 /* not ours to judge (not queued by our rules, and a port no
                  * policy names): the kernel's decision stands */
-                d->undecodable++;
-                queue_verdict(d->queue, p, d->opts.monitor || r == 0 ? QUEUE_ACCEPT : QUEUE_DROP, 0);
+                d->pkt.undecodable++;
+                d->k->verdict(d->pkt.queue, p, d->opts.monitor || r == 0 ? QUEUE_ACCEPT : QUEUE_DROP, 0);
                 return;
         }
         pol = &d->pol->v[idx - 1];
-        ps = &d->pstats[idx - 1];
+        ps = &d->acct.pstats[idx - 1];
         if (r < 0 && syn_decode_network(p->data, p->len, &s) < 0) {
                 /* not even an IP header: refused (observed), counted, no source to name */
-                d->undecodable++;
-                queue_verdict(d->queue, p, QUEUE_REPEAT, ruleset_mark(idx - 1));
+                d->pkt.undecodable++;
+                d->k->verdict(d->pkt.queue, p, QUEUE_REPEAT, ruleset_mark(idx - 1));
                 return;
         }
         a = addr_from_bytes(s.family, s.src);
         if (decide && policy_classify(pol, s.family, a, &src)) {
                 /* the interim table of a restore asks: allowed, from our lists */
-                queue_verdict(d->queue, p, QUEUE_ACCEPT, 0);
+                d->k->verdict(d->pkt.queue, p, QUEUE_ACCEPT, 0);
                 return;
         }
-        queue_verdict(d->queue, p, QUEUE_REPEAT, ruleset_mark(idx - 1));
+        d->k->verdict(d->pkt.queue, p, QUEUE_REPEAT, ruleset_mark(idx - 1));
         if (d->opts.monitor) {
-                d->observed++;
+                d->acct.observed++;
                 ps->observed++;
         } else {
-                d->refused++;
+                d->acct.refused++;
                 ps->refused++;
         }
 
         gettimeofday(&tv, NULL);
-        if (!tally_hit(&d->tally, s.family, a, (uint16_t)(idx - 1), s.dport, &tv, write_summary, d, &te)) {
+        if (!tally_hit(&d->pkt.tally, s.family, a, (uint16_t)(idx - 1), s.dport, &tv, write_summary, d, &te)) {
                 ps->folded++;
                 if (!d->opts.monitor && !te->offender && d->enabled)
                         offender_add(d, te, &tv);
@@ -140,45 +138,49 @@ void on_packet(const struct queue_pkt *p, void *userdata)
         src = NULL;
         if (range_list_contains(&pol->deny[fam_index(s.family)], a))
                 (void)policy_classify(pol, s.family, a, &src);
-        family = s.family == AF_INET ? "ipv4" : "ipv6";
-        addr_format(s.family, a, sbuf);
-        addr_format(s.family, addr_from_bytes(s.family, s.dst), dbuf);
-
-        jline_begin(&j, &tv, attempt_event(d));
-        jline_str(&j, "policy", pol->name);
-        jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
-        jline_str(&j, "action", cfg_action_name(d->cfg->action));
-        jline_str(&j, "family", family);
-        jline_str(&j, "src", sbuf);
-        if (r == 0)
-                jline_uint(&j, "sport", s.sport);
-        jline_str(&j, "dst", dbuf);
-        if (r == 0)
-                jline_uint(&j, "dport", s.dport);
-        jline_uint(&j, "ttl", s.ttl);
-        jline_str(&j, "iface", ifname(d, p->ifindex, ibuf));
-        jline_uint(&j, "count", 1);
-        jline_str(&j, "reason", src && src->deny ? "denied" : "not-allowed");
-        if (src && src->deny)
-                jline_str(&j, "rule", src->origin);
-        if (r < 0)     /* the ports are past what the queue copied, or unreadable */
-                jline_str(&j, "headers", decode_strerror(r));
-        audit_emit(d, &j);
-        journal_attempt(d, attempt_event(d), pol->name, family, sbuf, s.sport, dbuf, s.dport, 1);
+        write_attempt(d, &tv, pol->name, &s, r, ifname(d, p->ifindex, ibuf), src);
 }
 
-void on_queue(struct daemon *d)
+int packet_serve(struct daemon *d, int batches)
 {
-        int n, r;
+        int n = 0, r, done = 0;
 
-        do {
-                n = queue_receive(d->queue, RECV_BATCH, on_packet, d);
-                r = queue_flush(d->queue);
+        while (done < batches) {
+                n = queue_receive(d->pkt.queue, RECV_BATCH, on_packet, d);
+                r = queue_flush(d->pkt.queue);
                 if (r < 0)
                         log_warning_errno(r, "Sending verdicts failed: %m");
                 offenders_apply(d);
-        } while (n == RECV_BATCH);
+                if (n < 0)
+                        break;
+                done++;
+                if (n < RECV_BATCH)
+                        break;
+        }
         if (n < 0)
                 log_warning_errno(n, "Reading the queue failed: %m");
         audit_sync(d);
+        return done;
+}
+
+/* A flood fills every batch: after PACKET_BATCHES the handler returns, and
+ * the loop's other descriptors and due timeouts (signals, the watchdog,
+ * self-heal) have their turn before it comes back. */
+void packet_on_queue(int fd, uint32_t events, void *data)
+{
+        (void)packet_serve(data, PACKET_BATCHES);
+}
+
+void packet_drain(struct daemon *d)
+{
+        while (packet_serve(d, PACKET_BATCHES) == PACKET_BATCHES)
+                ;
+}
+
+void packet_tick(struct daemon *d)
+{
+        struct timeval now;
+
+        gettimeofday(&now, NULL);
+        tally_sweep(&d->pkt.tally, &now, false, write_summary, d);
 }
