@@ -251,6 +251,46 @@ static int apply_failure(struct daemon *d, enum cfg_failure old, char err[CONFIG
         return 0;
 }
 
+/* The one swap step of reload and re-resolution: install *p (when
+ * enabled) over what is in force with options o, carry the per-policy
+ * figures over, write out the folded attempts (they name policies by
+ * index), and only then let *p (and *c, unless c is NULL) take the place
+ * of d->pol (and d->cfg); *p and *c then hold the old ones, for the caller
+ * to free. On failure nothing of d changed but, when *ret_installed says
+ * the failure came after the install (out of memory), the kernel's lists;
+ * *p and *c stay the caller's. */
+static int swap_in(struct daemon *d, const struct ruleset_opts *o, struct config **c, struct policy_set **p,
+                   double *ret_in_force, bool *ret_installed)
+{
+        struct policy_set *op = d->pol;
+        int r;
+
+        *ret_installed = false;
+        if (d->enabled) {
+                r = install(d, o, *p, d->pol);
+                if (r < 0)
+                        return r;
+                *ret_installed = true;
+                if (ret_in_force)
+                        *ret_in_force = monotonic_ms();
+        } else {
+                d->opts = *o;
+        }
+        if (remap_pstats(d, *p) < 0)
+                return -ENOMEM;
+        tally_flush_all(&d->pkt.tally, write_summary, d);
+        if (c) {
+                struct config *oc = d->cfg;
+
+                d->cfg = *c;
+                *c = oc;
+        }
+        d->pol = *p;
+        *p = op;
+        index_ports(d);
+        return 0;
+}
+
 /* Returns 0 when the new configuration is in force. */
 int reload(struct daemon *d, char err[CONFIG_ERRLEN])
 {
@@ -260,6 +300,7 @@ int reload(struct daemon *d, char err[CONFIG_ERRLEN])
         double t0 = monotonic_ms(), t_built, t_in_force = 0;
         struct policy_cache_stats before = *policy_cache_stats(d->enf.cache);
         char how[96] = "";
+        bool installed;
         int r;
 
         err[0] = '\0';
@@ -280,40 +321,22 @@ int reload(struct daemon *d, char err[CONFIG_ERRLEN])
                 goto out;
         }
         opts_from_config(&o, c, d->opts.native_queue);
-        if (d->enabled) {
+        if (d->enabled)
                 /* the reload empties the offender sets: count what they refused first */
                 offenders_tick(d, true);
-                r = install(d, &o, p, d->pol);
-                if (r < 0) {
-                        snprintf(err, CONFIG_ERRLEN, "installing the ruleset failed: %s", strerror(-r));
-                        reload_failed(d, err);
-                        goto out;
-                }
-                t_in_force = monotonic_ms();
-        } else {
-                d->opts = o;
-        }
-        r = remap_pstats(d, p);
+        r = swap_in(d, &o, &c, &p, &t_in_force, &installed);
         if (r < 0) {
-                snprintf(err, CONFIG_ERRLEN, "out of memory");
+                if (installed || !d->enabled)
+                        snprintf(err, CONFIG_ERRLEN, "out of memory");
+                else
+                        snprintf(err, CONFIG_ERRLEN, "installing the ruleset failed: %s", strerror(-r));
                 reload_failed(d, err);
                 goto out;
         }
-        /* folded attempts name policies by index: write them out first */
-        tally_flush_all(&d->pkt.tally, write_summary, d);
-        /* the old configuration goes after the record: unmapping its lists
-         * and closing its catalog versions (the last holder of a replaced
-         * file frees it) took longer than the kernel's commit */
-        {
-                struct config *oc = d->cfg;
-                struct policy_set *op = d->pol;
-
-                d->cfg = c;
-                d->pol = p;
-                c = oc;
-                p = op;
-        }
-        index_ports(d);
+        /* the old configuration (now in c and p) goes after the record:
+         * unmapping its lists and closing its catalog versions (the last
+         * holder of a replaced file frees it) took longer than the
+         * kernel's commit */
         r = apply_failure(d, c->failure, err);
         if (r < 0) {
                 reload_failed(d, err);
@@ -358,6 +381,7 @@ void re_resolve(struct daemon *d)
         struct policy_build_opts bo = { .provider_dirs = d->provider_dirs_override, .cache = d->enf.cache, .res = &res };
         struct policy_set *p = NULL;
         char err[CONFIG_ERRLEN];
+        bool installed;
         int r;
 
         d->enf.host_stale = false;
@@ -367,23 +391,16 @@ void re_resolve(struct daemon *d)
                 d->enf.resolve_at = monotonic_s() + RESOLVE_RETRY_S;
                 return;
         }
-        if (d->enabled) {
-                r = install(d, &d->opts, p, d->pol);
-                if (r < 0) {
+        r = swap_in(d, &d->opts, NULL, &p, NULL, &installed);
+        if (r < 0) {
+                if (d->enabled && !installed) {
                         log_error_errno(r, "Updating host name addresses failed, the rules in force stay: %m");
-                        policy_set_free(p);
                         d->enf.resolve_at = monotonic_s() + RESOLVE_RETRY_S;
-                        return;
                 }
-        }
-        if (remap_pstats(d, p) < 0) {
                 policy_set_free(p);
                 return;
         }
-        tally_flush_all(&d->pkt.tally, write_summary, d);
-        policy_set_free(d->pol);
-        d->pol = p;
-        index_ports(d);
+        policy_set_free(p);     /* the old one */
         schedule_resolve(d);
         if (d->enf.host_stale && (!d->enf.resolve_at || d->enf.resolve_at > monotonic_s() + RESOLVE_RETRY_S))
                 d->enf.resolve_at = monotonic_s() + RESOLVE_RETRY_S;
