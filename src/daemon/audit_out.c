@@ -116,7 +116,7 @@ const char *attempt_event(const struct daemon *d)
 
 /* A structured journal entry for an attempt or a summary. */
 void journal_attempt(struct daemon *d, const char *event, const char *policy, const char *family,
-                            const char *src, unsigned sport, const char *dst, unsigned dport, uint64_t count)
+                     const char *src, unsigned sport, const char *dst, unsigned dport, uint64_t count)
 {
         char f[12][160];
         const char *fields[12];
@@ -216,7 +216,7 @@ void write_summary(const struct tally_entry *e, void *userdata)
 }
 
 void write_repeat_summary(struct daemon *d, const struct offender *o, uint64_t count,
-                                 const struct timeval *now)
+                          const struct timeval *now)
 {
         const char *policy = d->pol->v[o->policy].name;
         const char *family = o->family == AF_INET ? "ipv4" : "ipv6";

@@ -138,7 +138,7 @@ static void take_shape(struct daemon *d, const struct policy_set *want)
 }
 
 int install(struct daemon *d, const struct ruleset_opts *o, struct policy_set *want,
-                   const struct policy_set *have)
+            const struct policy_set *have)
 {
         struct ruleset_opts tryo = *o;
         struct ruleset_stats st = { 0 };

@@ -54,7 +54,7 @@ static struct host_entry *host_find(struct daemon *d, const char *name)
 /* Resolve with the system resolver; remember what a name resolved to, and
  * when a later lookup fails keep the last known addresses and say so. */
 int resolve_remembering(const char *name, struct prefix **ret, size_t *ret_n, uint32_t *ret_ttl, char *err,
-                               size_t errlen, void *userdata)
+                        size_t errlen, void *userdata)
 {
         struct daemon *d = userdata;
         struct host_entry *h = host_find(d, name);
