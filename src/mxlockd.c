@@ -1,49 +1,26 @@
-/* src/mxlockd.c: the daemon: loads the policy, installs the kernel table,
- * answers the queue, writes the audit log. One epoll loop; every handler
- * returns quickly. */
-#include <arpa/inet.h>
+/* src/mxlockd.c: the daemon's main: options, privileges, creating the
+ * modules of src/daemon/ and wiring them to the loop (docs/design.md,
+ * section 9). */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
-#include <limits.h>
 #include <malloc.h>
-#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/timerfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
-#include "config.h"
 #include "control.h"
-#include "decode.h"
-#include "dns.h"
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
-#include "policy.h"
 #include "privs.h"
-#include "queue.h"
-#include "ruleset.h"
-#include "tally.h"
-
 #include "daemon/daemon.h"
 #include "daemon/loop.h"
-#include "daemon/accounting.h"
-#include "daemon/audit_out.h"
-#include "daemon/enforce.h"
-#include "daemon/figures.h"
-#include "daemon/hosts.h"
-#include "daemon/offenders.h"
-#include "daemon/packet.h"
 
 static char *simple_reply(bool ok, const char *error)
 {

@@ -1,47 +1,17 @@
 /* src/daemon/enforce.c: enforcement: load the configuration and policies,
  * install them in the kernel, reload, re-resolve host names, self-heal (the
  * ruleset generation watch and check_table), enable and disable. */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <grp.h>
-#include <limits.h>
 #include <malloc.h>
-#include <net/if.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/timerfd.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "audit.h"
-#include "config.h"
-#include "control.h"
-#include "decode.h"
-#include "dns.h"
-#include "journal.h"
 #include "log.h"
 #include "notify.h"
-#include "policy.h"
-#include "privs.h"
-#include "queue.h"
-#include "ruleset.h"
-#include "tally.h"
 #include "daemon/daemon.h"
 #include "daemon/hosts.h"
-#include "daemon/enforce.h"
-#include "daemon/packet.h"
-#include "daemon/accounting.h"
-#include "daemon/offenders.h"
-#include "daemon/audit_out.h"
-#include "daemon/figures.h"
 
 static void warn_cb(const char *file, int line, const char *msg, void *userdata)
 {

@@ -1,47 +1,14 @@
 /* src/daemon/packet.c: the packet path: the port -> policy index, the queue
  * handler, decoding a queued SYN, its verdict, and folding it through the
  * tally. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <grp.h>
-#include <limits.h>
-#include <malloc.h>
 #include <net/if.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/timerfd.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "audit.h"
-#include "config.h"
-#include "control.h"
 #include "decode.h"
-#include "dns.h"
-#include "journal.h"
 #include "log.h"
-#include "notify.h"
-#include "policy.h"
-#include "privs.h"
-#include "queue.h"
-#include "ruleset.h"
-#include "tally.h"
 #include "daemon/daemon.h"
-#include "daemon/hosts.h"
-#include "daemon/enforce.h"
-#include "daemon/packet.h"
-#include "daemon/accounting.h"
-#include "daemon/offenders.h"
-#include "daemon/audit_out.h"
-#include "daemon/figures.h"
 
 void index_ports(struct daemon *d)
 {
