@@ -9,6 +9,8 @@
 #include "daemon/loop.h"
 
 const struct daemon_kops daemon_kops_kernel = {
+        .receive = queue_receive,
+        .flush = queue_flush,
         .verdict = queue_verdict,
         .counter = ruleset_counter,
         .offender_add = ruleset_offender_add,

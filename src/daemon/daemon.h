@@ -47,6 +47,9 @@ struct control;
 /* The kernel-facing calls of the packet path, offenders and accounting;
  * the same signatures as the ruleset and queue functions they stand for. */
 struct daemon_kops {
+        int (*receive)(struct queue *q, size_t max, void (*cb)(const struct queue_pkt *p, void *userdata),
+                       void *userdata);
+        int (*flush)(struct queue *q);
         void (*verdict)(struct queue *q, const struct queue_pkt *p, enum queue_verdict v, uint32_t mark);
         int (*counter)(struct ruleset_nl *nl, const char *table, const char *name, bool reset,
                        uint64_t *ret_packets);
@@ -61,7 +64,7 @@ struct daemon_kops {
                      const uint8_t *families);
 };
 
-/* The real kernel: ruleset_*() and queue_verdict(). */
+/* The real kernel: ruleset_*() and queue_*(). */
 extern const struct daemon_kops daemon_kops_kernel;
 
 struct daemon {

@@ -113,8 +113,8 @@ int packet_serve(struct daemon *d, int batches)
         int n = 0, r, done = 0;
 
         while (done < batches) {
-                n = queue_receive(d->pkt.queue, RECV_BATCH, on_packet, d);
-                r = queue_flush(d->pkt.queue);
+                n = d->k->receive(d->pkt.queue, RECV_BATCH, on_packet, d);
+                r = d->k->flush(d->pkt.queue);
                 if (r < 0)
                         log_warning_errno(r, "Sending verdicts failed: %m");
                 offenders_apply(d);

@@ -40,6 +40,10 @@ struct fake_counter {
 };
 
 static struct fake_kernel {
+        unsigned waiting;               /* packets in the fake queue */
+        unsigned receives, flushes_q;
+        const uint8_t *pkt;             /* what each of them is */
+        size_t pkt_len;
         unsigned verdicts;
         enum queue_verdict last_verdict;
         uint32_t last_mark;
@@ -50,6 +54,29 @@ static struct fake_kernel {
         struct fake_counter counters[FAKE_MAX];
         size_t ncounters;
 } fk;
+
+static inline int fake_receive(struct queue *q, size_t max, void (*cb)(const struct queue_pkt *p, void *userdata),
+                                void *userdata)
+{
+        size_t n = 0;
+
+        fk.receives++;
+        while (n < max && fk.waiting > 0) {
+                struct queue_pkt qp = { .id = fk.receives, .mark = ruleset_queue_mark(0, false), .data = fk.pkt,
+                                        .len = fk.pkt_len };
+
+                fk.waiting--;
+                cb(&qp, userdata);
+                n++;
+        }
+        return (int)n;
+}
+
+static inline int fake_flush(struct queue *q)
+{
+        fk.flushes_q++;
+        return 0;
+}
 
 static inline void fake_verdict(struct queue *q, const struct queue_pkt *p, enum queue_verdict v, uint32_t mark)
 {
@@ -167,6 +194,8 @@ static inline int fake_early(struct ruleset_nl *nl, const struct ruleset_opts *o
 }
 
 static const struct daemon_kops fake_kops = {
+        .receive = fake_receive,
+        .flush = fake_flush,
         .verdict = fake_verdict,
         .counter = fake_counter,
         .offender_add = fake_offender_add,

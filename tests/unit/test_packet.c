@@ -154,6 +154,36 @@ static void test_flood_folds(void **state)
         fx_free(d);
 }
 
+/* A flood above capacity: one wake-up answers PACKET_BATCHES batches and
+ * returns, so that the loop turns (signals, timeouts, the watchdog); the
+ * loop brings it back for the rest. At stop, everything is drained. */
+static void test_queue_handler_is_bounded(void **state)
+{
+        struct daemon *d = fx_daemon("enforce");
+        struct fx_pkt p;
+
+        fx_syn4(&p, "192.0.2.66", 40312, 25);
+        fk.pkt = p.b;
+        fk.pkt_len = p.len;
+        fk.waiting = 10 * PACKET_BATCHES * RECV_BATCH + 5;
+        packet_on_queue(-1, 0, d);
+        assert_int_equal(fk.receives, PACKET_BATCHES);
+        assert_int_equal(fk.flushes_q, PACKET_BATCHES);
+        assert_int_equal(d->pkt.packets, PACKET_BATCHES * RECV_BATCH);
+        assert_int_equal(fk.verdicts, PACKET_BATCHES * RECV_BATCH);
+        packet_on_queue(-1, 0, d);
+        assert_int_equal(d->pkt.packets, 2 * PACKET_BATCHES * RECV_BATCH);
+        /* a short batch ends the wake-up early */
+        packet_drain(d);
+        assert_int_equal(fk.waiting, 0);
+        assert_int_equal(d->pkt.packets, 10 * PACKET_BATCHES * RECV_BATCH + 5);
+        assert_int_equal(d->acct.refused, 10 * PACKET_BATCHES * RECV_BATCH + 5);
+        fk.receives = 0;
+        packet_on_queue(-1, 0, d);
+        assert_int_equal(fk.receives, 1);
+        fx_free(d);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -165,6 +195,7 @@ int main(void)
                 cmocka_unit_test(test_undecodable),
                 cmocka_unit_test(test_monitor_observes),
                 cmocka_unit_test(test_flood_folds),
+                cmocka_unit_test(test_queue_handler_is_bounded),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
