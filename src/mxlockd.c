@@ -24,6 +24,8 @@
 #include "audit.h"
 #include "config.h"
 #include "control.h"
+#include "daemon/hosts.h"
+#include "daemon/loop.h"
 #include "decode.h"
 #include "dns.h"
 #include "journal.h"
@@ -54,14 +56,8 @@
 #define STATUS_DUMP_MAX 65536   /* count kernel set elements only up to this */
 #define RESOLVE_MIN_S 10        /* re-resolve host names at most this often */
 #define RESOLVE_RETRY_S 60      /* after a failed lookup */
+#define RESOLVE_DEADLINE_MS 20000 /* a background resolution asks no more names after this */
 
-/* The last addresses a host name in allow/deny resolved to. */
-struct host_entry {
-        char *name;
-        struct prefix *v;
-        size_t n;
-        struct host_entry *next;
-};
 #define OFFENDER_QUIET_TICKS 30 /* seconds without an attempt before a source leaves */
 #define WATCH_NSEC 250000000L   /* how often the ruleset generation is polled */
 
@@ -90,8 +86,9 @@ struct daemon {
         struct config *cfg;
         struct policy_set *pol;
         struct policy_cache *cache;     /* parsed catalogs, reused across reloads */
-        struct host_entry *hosts;       /* last known addresses of host names */
-        bool host_stale;                /* a lookup failed and old addresses stand in */
+        struct hosts *hosts;            /* last known addresses of host names */
+        bool reload_waiting;            /* a reload waits for new host names' first answers */
+        struct loop *loop;
         time_t resolve_at;              /* monotonic seconds of the next re-resolution, 0: none */
         uint16_t port_policy[65536];    /* policy index + 1, 0: not locked */
         struct ruleset_opts opts;
@@ -106,8 +103,7 @@ struct daemon {
         bool genid_known;
         struct tally tally;
         struct pstat *pstats;           /* parallel to pol->v */
-        int epfd, sigfd, timerfd, watchfd;
-        bool running;
+        int sigfd, timerfd, watchfd;
         bool audit_failing;
         bool enabled;                   /* false after `mxlock disable` */
         bool check_table;               /* the ruleset generation moved */
@@ -142,71 +138,6 @@ static void warn_cb(const char *file, int line, const char *msg, void *userdata)
                 log_warning("%s:%d: %s", file, line, msg);
         else
                 log_warning("%s: %s", file, msg);
-}
-
-static struct host_entry *host_find(struct daemon *d, const char *name)
-{
-        for (struct host_entry *h = d->hosts; h; h = h->next)
-                if (strcmp(h->name, name) == 0)
-                        return h;
-        return NULL;
-}
-
-/* Resolve with the system resolver; remember what a name resolved to, and
- * when a later lookup fails keep the last known addresses and say so. */
-static int resolve_remembering(const char *name, struct prefix **ret, size_t *ret_n, uint32_t *ret_ttl, char *err,
-                               size_t errlen, void *userdata)
-{
-        struct daemon *d = userdata;
-        struct host_entry *h = host_find(d, name);
-        int r;
-
-        r = dns_policy_resolve(name, ret, ret_n, ret_ttl, err, errlen, NULL);
-        if (r == 0 && *ret_n > 0) {
-                struct prefix *copy = malloc(*ret_n * sizeof(*copy));
-
-                if (!copy)
-                        return 0;       /* in force anyway; only not remembered */
-                memcpy(copy, *ret, *ret_n * sizeof(*copy));
-                if (!h) {
-                        h = calloc(1, sizeof(*h));
-                        if (!h || !(h->name = strdup(name))) {
-                                free(h);
-                                free(copy);
-                                return 0;
-                        }
-                        h->next = d->hosts;
-                        d->hosts = h;
-                }
-                free(h->v);
-                h->v = copy;
-                h->n = *ret_n;
-                return 0;
-        }
-        if (!h || h->n == 0)
-                return r < 0 ? r : -EHOSTUNREACH;
-        log_warning("Cannot resolve %s (%s); keeping its last known %zu address%s", name, err, h->n,
-                    h->n == 1 ? "" : "es");
-        d->host_stale = true;
-        *ret = malloc(h->n * sizeof(**ret));
-        if (!*ret)
-                return -ENOMEM;
-        memcpy(*ret, h->v, h->n * sizeof(**ret));
-        *ret_n = h->n;
-        *ret_ttl = RESOLVE_RETRY_S;
-        return 0;
-}
-
-static void hosts_free(struct daemon *d)
-{
-        while (d->hosts) {
-                struct host_entry *n = d->hosts->next;
-
-                free(d->hosts->v);
-                free(d->hosts->name);
-                free(d->hosts);
-                d->hosts = n;
-        }
 }
 
 static double monotonic_ms(void)
@@ -253,10 +184,11 @@ static int load(struct daemon *d, struct config **ret_cfg, struct policy_set **r
         if (r < 0)
                 return r;
         {
-                struct policy_resolver res = { .resolve = resolve_remembering, .userdata = d };
+                struct policy_resolver res;
                 struct policy_build_opts o = { .provider_dirs = d->provider_dirs_override, .cache = d->cache,
                                                .res = &res };
 
+                hosts_resolver(d->hosts, &res);
                 r = policy_build_with(c, &o, &p, err, warn_cb, NULL);
         }
         if (r < 0) {
@@ -1180,6 +1112,10 @@ static int reload(struct daemon *d, char err[CONFIG_ERRLEN])
         t_built = monotonic_ms();
         if (r < 0) {
                 reload_failed(d, err);
+                /* new host names: resolved in the background, and the
+                 * reload is tried again when their answers come */
+                if (hosts_pending(d->hosts) && (hosts_refresh(d->hosts) == 0 || hosts_busy(d->hosts)))
+                        d->reload_waiting = true;
                 goto out;
         }
         if (strcmp(c->table, d->cfg->table) != 0 || c->queue != d->cfg->queue || c->queues != d->cfg->queues ||
@@ -1231,6 +1167,7 @@ static int reload(struct daemon *d, char err[CONFIG_ERRLEN])
                 goto out;
         }
         d->reloads_ok++;
+        hosts_prune(d->hosts);
         schedule_resolve(d);
         gettimeofday(&d->last_reload, NULL);
         d->last_reload_error[0] = '\0';
@@ -1265,13 +1202,14 @@ out:
  * what changed. */
 static void re_resolve(struct daemon *d)
 {
-        struct policy_resolver res = { .resolve = resolve_remembering, .userdata = d };
+        struct policy_resolver res;
         struct policy_build_opts bo = { .provider_dirs = d->provider_dirs_override, .cache = d->cache, .res = &res };
         struct policy_set *p = NULL;
         char err[CONFIG_ERRLEN];
         int r;
 
-        d->host_stale = false;
+        hosts_resolver(d->hosts, &res);
+        hosts_clear_stale(d->hosts);
         r = policy_build_with(d->cfg, &bo, &p, err, warn_cb, NULL);
         if (r < 0) {
                 log_warning("Re-resolving host names failed, the rules in force stay: %s", err);
@@ -1296,8 +1234,30 @@ static void re_resolve(struct daemon *d)
         d->pol = p;
         index_ports(d);
         schedule_resolve(d);
-        if (d->host_stale && (!d->resolve_at || d->resolve_at > monotonic_s() + RESOLVE_RETRY_S))
+        if (hosts_stale(d->hosts) && (!d->resolve_at || d->resolve_at > monotonic_s() + RESOLVE_RETRY_S))
                 d->resolve_at = monotonic_s() + RESOLVE_RETRY_S;
+}
+
+/* A background resolution finished (src/daemon/hosts.h): addresses that
+ * moved are installed (from the cache: nothing here waits on DNS); a reload
+ * that waited for new names' first answers is tried again. */
+static void on_hosts_done(const struct hosts_outcome *o, void *userdata)
+{
+        struct daemon *d = userdata;
+        char err[CONFIG_ERRLEN];
+
+        if (d->reload_waiting && o->first) {
+                d->reload_waiting = false;
+                (void)reload(d, err);
+        } else if (o->changed) {
+                re_resolve(d);
+        } else {
+                schedule_resolve(d);
+                if (o->failed && (!d->resolve_at || d->resolve_at > monotonic_s() + RESOLVE_RETRY_S))
+                        d->resolve_at = monotonic_s() + RESOLVE_RETRY_S;
+        }
+        if (hosts_pending(d->hosts))
+                (void)hosts_refresh(d->hosts);
 }
 
 /* ---- control socket ---- */
@@ -1613,11 +1573,11 @@ static void write_metrics(struct daemon *d)
 
 /* ---- signals and the loop ---- */
 
+static void on_fd(int fd, uint32_t events, void *data);
+
 static int watch_fd(struct daemon *d, int fd)
 {
-        struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
-
-        return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+        return loop_add_fd(d->loop, fd, EPOLLIN, on_fd, d);
 }
 
 static int setup_loop(struct daemon *d)
@@ -1634,17 +1594,20 @@ static int setup_loop(struct daemon *d)
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return -errno;
         signal(SIGPIPE, SIG_IGN);
+        if ((r = loop_new(&d->loop)) < 0)
+                return r;
         d->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-        d->epfd = epoll_create1(EPOLL_CLOEXEC);
         d->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-        if (d->sigfd < 0 || d->epfd < 0 || d->timerfd < 0)
+        if (d->sigfd < 0 || d->timerfd < 0)
                 return -errno;
         if (timerfd_settime(d->timerfd, 0, &its, NULL) < 0)
                 return -errno;
         if ((r = watch_fd(d, d->sigfd)) < 0 || (r = watch_fd(d, queue_fd(d->queue))) < 0 ||
             (r = watch_fd(d, d->timerfd)) < 0)
                 return r;
-        if (d->control && (r = watch_fd(d, control_fd(d->control))) < 0)
+        if (d->control && (r = control_attach(d->control, d->loop, on_request, d)) < 0)
+                return r;
+        if ((r = hosts_attach(d->hosts, d->loop, on_hosts_done, d)) < 0)
                 return r;
         if (d->watch) {
                 struct itimerspec w = { .it_interval = { 0, WATCH_NSEC }, .it_value = { 0, WATCH_NSEC } };
@@ -1672,7 +1635,7 @@ static void on_signal(struct daemon *d)
                         break;
                 case SIGTERM:
                 case SIGINT:
-                        d->running = false;
+                        loop_quit(d->loop);
                         break;
                 case SIGUSR1:
                         if (d->audit) {
@@ -1693,6 +1656,7 @@ static void on_timer(struct daemon *d)
 {
         struct timeval now;
         uint64_t ticks;
+        int r;
 
         (void)!read(d->timerfd, &ticks, sizeof(ticks));
         gettimeofday(&now, NULL);
@@ -1700,8 +1664,11 @@ static void on_timer(struct daemon *d)
         if (d->enabled)
                 offenders_tick(d, false);
         reconcile(d, false);
-        if (d->resolve_at && monotonic_s() >= d->resolve_at)
-                re_resolve(d);
+        if (d->resolve_at && monotonic_s() >= d->resolve_at) {
+                /* the answers come to on_hosts_done */
+                r = hosts_refresh(d->hosts);
+                d->resolve_at = r == 0 || r == -EBUSY ? 0 : monotonic_s() + RESOLVE_RETRY_S;
+        }
         d->pkts_tick = 0;
         audit_sync(d);
         d->ticks++;
@@ -1729,37 +1696,38 @@ static void on_watch(struct daemon *d)
         }
 }
 
+static void check_table_due(void *data)
+{
+        struct daemon *d = data;
+
+        if (d->check_table)
+                check_table(d);
+}
+
+/* The daemon's own descriptors; the table is checked after the turn's
+ * other descriptors (a timeout due now runs after them). */
+static void on_fd(int fd, uint32_t events, void *data)
+{
+        struct daemon *d = data;
+
+        if (fd == d->sigfd) {
+                on_signal(d);
+        } else if (fd == d->timerfd) {
+                on_timer(d);
+        } else if (d->queue && fd == queue_fd(d->queue)) {
+                on_queue(d);
+        } else if (fd == d->watchfd) {
+                on_watch(d);
+                if (d->check_table)
+                        (void)loop_add_timeout(d->loop, 0, check_table_due, d);
+        }
+}
+
 static int run(struct daemon *d)
 {
-        struct epoll_event evs[8];
+        int r = loop_run(d->loop);
 
-        d->running = true;
-        while (d->running) {
-                int n = epoll_wait(d->epfd, evs, 8, -1);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return log_error_errno(errno, "epoll_wait: %m");
-                }
-                for (int i = 0; i < n; i++) {
-                        int fd = evs[i].data.fd;
-
-                        if (fd == d->sigfd)
-                                on_signal(d);
-                        else if (fd == d->timerfd)
-                                on_timer(d);
-                        else if (d->queue && fd == queue_fd(d->queue))
-                                on_queue(d);
-                        else if (d->control && fd == control_fd(d->control))
-                                control_serve(d->control, on_request, d);
-                        else if (fd == d->watchfd)
-                                on_watch(d);
-                }
-                if (d->check_table)
-                        check_table(d);
-        }
-        return 0;
+        return r < 0 ? log_error_errno(r, "The event loop failed: %m") : 0;
 }
 
 /* The control socket, and its directory when it is ours to make. */
@@ -1886,7 +1854,14 @@ int main(int argc, char **argv)
         d->cache = policy_cache_new();
         if (!d->cache)
                 return 1;
-        d->epfd = d->sigfd = d->timerfd = d->watchfd = d->audit_dir_fd = -1;
+        d->sigfd = d->timerfd = d->watchfd = d->audit_dir_fd = -1;
+        {
+                struct hosts_opts ho = { .resolve = dns_policy_resolve, .retry_ttl = RESOLVE_RETRY_S,
+                                         .deadline_ms = RESOLVE_DEADLINE_MS };
+
+                if (hosts_new(&ho, &d->hosts) < 0)
+                        return 1;
+        }
         while ((c = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'c': d->config_path = optarg; break;
@@ -2029,8 +2004,6 @@ out:
         control_close(d->control);
         journal_close(d->journal);
         audit_close(d->audit);
-        if (d->epfd >= 0)
-                close(d->epfd);
         if (d->sigfd >= 0)
                 close(d->sigfd);
         if (d->timerfd >= 0)
@@ -2042,7 +2015,8 @@ out:
         free(d->early);
         policy_set_free(d->pol);
         policy_cache_free(d->cache);
-        hosts_free(d);
+        hosts_free(d->hosts);
         config_free(d->cfg);
+        loop_free(d->loop);
         return r;
 }
