@@ -103,6 +103,11 @@ sys.exit(0 if worst < mx else 1)
 EOF
 }
 
+# The latency client runs at a real-time priority (when it can), so that
+# what it measures is the daemon's delay, not its own wait for a CPU.
+RT=
+chrt -f 1 true 2>/dev/null && RT="chrt -f 1"
+
 # mono: CLOCK_MONOTONIC seconds (what the helpers write).
 mono() {
         "$PY" -c 'import time; print("%.6f" % time.monotonic())'
