@@ -22,12 +22,13 @@ mkdir -p "/etc/netns/$NS_SRV"
 echo "nameserver 127.0.0.1" >"/etc/netns/$NS_SRV/resolv.conf"
 trap 'rm -rf "/etc/netns/$NS_SRV"; lab_cleanup' EXIT
 
-GW4B=198.51.100.11 GW4C=198.51.100.12
+GW4B=198.51.100.11 GW4C=198.51.100.12 GW4D=198.51.100.13
 dns_up() {
         ip netns exec "$NS_SRV" dnsmasq --keep-in-foreground --no-resolv --no-hosts --port=53 \
                 --listen-address=127.0.0.1 --bind-interfaces --user=nobody --local-ttl=2 \
                 --local=/lab.test/ --host-record=relay1.lab.test,"$GW4" \
                 --host-record=relay2.lab.test,"$GW4B" --host-record=relay3.lab.test,"$GW4C" \
+                --host-record=relay4.lab.test,"$GW4D" \
                 --pid-file="$T/dnsmasq.pid" >"$T/dnsmasq.log" 2>&1 &
         DNS_PID=$!
         track $DNS_PID
@@ -76,5 +77,19 @@ ok "DNS back: mxlock status answers within 2 s" status_fast
 ok "DNS back: relay1 still connects" probe_is connected "$NS_GW" "$SRV4" 25 "$GW4"
 ok "DNS back: the direct sender is refused" probe_is refused "$NS_SPAM" "$EXT4" 25 "" 1000
 ok "DNS back: the watchdog is fed" wait_until 5 watchdog_pings "$(( $(grep -c 'WATCHDOG=1' "$T/notify.log") + 2 ))"
+
+# A reload that names a new host: not looked up on the loop; the first
+# attempt says so, and the reload is applied when the answer comes.
+ip -n "$NS_GW" addr add "$GW4D/24" dev mx0
+ok "before: $GW4D (relay4) is refused" probe_is refused "$NS_GW" "$SRV4" 25 "$GW4D" 1000
+sed -i 's|^allow = .*|& relay4.lab.test|' "$T/mxlock.conf"
+ok "SIGHUP with relay4.lab.test new: a reload record" mxlockd_reload
+pending_said() {
+        grep '"event":"reload"' "$AUDIT" | grep '"result":"error"' |
+                grep -F "cannot resolve host name 'relay4.lab.test': not resolved yet (resolving in the background"
+}
+ok "the first reload says the name is being resolved in the background" pending_said
+ok "then the reload is applied by itself" audit_wait reload result=ok
+ok "$GW4D (relay4) connects" probe_is connected "$NS_GW" "$SRV4" 25 "$GW4D"
 ok "mxlockd stops cleanly" mxlockd_stop
 lab_finish
