@@ -105,8 +105,9 @@ EOF
 
 # The latency client runs at a real-time priority (when it can), so that
 # what it measures is the daemon's delay, not its own wait for a CPU.
-RT=
-chrt -f 1 true 2>/dev/null && RT="chrt -f 1"
+RT=()
+# shellcheck disable=SC2034  # used by the scripts that source this file
+chrt -f 1 true 2>/dev/null && RT=(chrt -f 1)
 
 # mono: CLOCK_MONOTONIC seconds (what the helpers write).
 mono() {

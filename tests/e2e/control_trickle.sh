@@ -50,7 +50,7 @@ ok "mxlockd starts" mxlockd_start "$T/mxlock.conf" || lab_finish
 ip netns exec "$NS_SRV" "$PY" "$T/trickle.py" "$T/mxlock.sock" 11 0.9 "$T/trickle.out" &
 TRICKLE=$!
 track $TRICKLE
-ip netns exec "$NS_SPAM" $RT "$PY" "$T/connlat.py" "$EXT6" 25 "$T/sources" 50 "$T/trickle.lat" &
+ip netns exec "$NS_SPAM" "${RT[@]}" "$PY" "$T/connlat.py" "$EXT6" 25 "$T/sources" 50 "$T/trickle.lat" &
 CONNLAT=$!
 track $CONNLAT
 sleep 1.5

@@ -51,13 +51,13 @@ ok "the direct sender is refused" probe_is refused "$NS_SPAM" "$EXT4" 25 "" 1000
 ok "the watchdog is fed" wait_until 5 watchdog_pings 2
 
 # the same measure with DNS up, for comparison (this machine's baseline)
-ip netns exec "$NS_SPAM" $RT "$PY" "$T/connlat.py" "$EXT6" 25 "$T/sources.base" 50 "$T/base.lat"
+ip netns exec "$NS_SPAM" "${RT[@]}" "$PY" "$T/connlat.py" "$EXT6" 25 "$T/sources.base" 50 "$T/base.lat"
 ok "DNS up (baseline): 100 new sources refused, p99 < 5 ms, none over 50 ms" \
         "$PY" "$T/latency.py" "$T/base.lat" refused 5 50
 
 T0=$(mono)
 kill -STOP "$DNS_PID"
-ip netns exec "$NS_SPAM" $RT "$PY" "$T/connlat.py" "$EXT6" 25 "$T/sources.stall" 50 "$T/stall.lat"
+ip netns exec "$NS_SPAM" "${RT[@]}" "$PY" "$T/connlat.py" "$EXT6" 25 "$T/sources.stall" 50 "$T/stall.lat"
 T1=$(mono)
 kill -CONT "$DNS_PID"
 
