@@ -66,7 +66,7 @@ $(BUILD)/mxlockd: $(BUILD)/src/mxlockd.o $(BUILD)/libmxcore.a
 $(BUILD)/mxlock: $(BUILD)/src/mxlock.o $(BUILD)/libmxcore.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmxcore.a
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(BUILD)/libmxcore.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libmxcore.a $(LDFLAGS) $(LDLIBS) -lcmocka
 

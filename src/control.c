@@ -1,24 +1,53 @@
-/* src/control.c: the control socket, both ends. */
+/* src/control.c: the control socket, both ends. The daemon's end is
+ * served on the loop: each client non-blocking, read and answered as its
+ * bytes come, with a total deadline (CLIENT_DEADLINE_MS). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "control.h"
+#include "daemon/loop.h"
+#include "log.h"
 
 #define REQUEST_MAX 512
-#define CLIENT_TIMEOUT_MS 1000
+#define CLIENT_DEADLINE_MS 2000         /* from accept to the last byte of the reply */
+#define CLIENT_DEADLINE_TEXT "2 s"
+#define CONTROL_CLIENTS_MAX 16          /* at once; more wait in the listen backlog */
+
+struct control;
+
+/* One accepted client, served as its bytes come. */
+struct client {
+        struct control *c;
+        int fd;
+        struct ucred cr;
+        bool denied;                    /* not allowed: its request is read, never served */
+        bool writing;
+        char req[REQUEST_MAX];
+        size_t len;
+        char *reply;
+        size_t off, rlen;
+        uint64_t deadline;              /* the loop's timeout id, 0 when fired */
+        struct client *next;
+};
 
 struct control {
         int fd;
         char *path;
         gid_t gid;
+        struct loop *loop;              /* NULL until control_attach */
+        control_handler_fn handler;
+        void *userdata;
+        struct client *clients;
+        size_t nclients;
 };
 
 static int fill_addr(const char *path, struct sockaddr_un *sa)
@@ -190,72 +219,166 @@ static bool peer_in_group(int fd, const struct ucred *cr, gid_t gid)
         return false;
 }
 
-void control_serve(struct control *c, control_handler_fn handler, void *userdata)
+static void client_close(struct client *cl, const char *why)
 {
-        for (;;) {
-                struct ucred cr;
-                socklen_t crlen = sizeof(cr);
-                char req[REQUEST_MAX];
-                size_t len = 0;
-                char *reply = NULL;
-                int fd;
+        struct control *c = cl->c;
 
-                fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
-                if (fd < 0)
-                        return;
-                /* the request is one short line; the client has sent it all.
-                 * Read it even from a peer we refuse: closing on unread data
-                 * would reset the connection instead of answering. */
-                while (len < sizeof(req) - 1) {
-                        struct pollfd p = { .fd = fd, .events = POLLIN };
-                        ssize_t n;
-
-                        if (poll(&p, 1, CLIENT_TIMEOUT_MS) <= 0)
-                                break;
-                        n = read(fd, req + len, sizeof(req) - 1 - len);
-                        if (n <= 0)
-                                break;
-                        len += (size_t)n;
-                        if (memchr(req, '\n', len))
-                                break;
+        if (why)
+                log_notice("Control client (pid %d, uid %u) %s: closed", (int)cl->cr.pid, (unsigned)cl->cr.uid,
+                           why);
+        loop_del_fd(c->loop, cl->fd);
+        loop_del_timeout(c->loop, cl->deadline);
+        close(cl->fd);
+        for (struct client **p = &c->clients; *p; p = &(*p)->next)
+                if (*p == cl) {
+                        *p = cl->next;
+                        break;
                 }
-                req[len] = '\0';
-                req[strcspn(req, "\r\n")] = '\0';
+        free(cl->reply);
+        free(cl);
+        if (c->nclients-- == CONTROL_CLIENTS_MAX)
+                (void)loop_mod_fd(c->loop, c->fd, EPOLLIN);     /* room again */
+}
+
+static void client_deadline(void *data)
+{
+        struct client *cl = data;
+
+        cl->deadline = 0;
+        client_close(cl, "did not finish within " CLIENT_DEADLINE_TEXT);
+}
+
+/* Write what the socket takes; close when all is out. */
+static void client_write(struct client *cl)
+{
+        while (cl->off < cl->rlen) {
+                ssize_t n = write(cl->fd, cl->reply + cl->off, cl->rlen - cl->off);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                if (n <= 0) {
+                        client_close(cl, NULL);
+                        return;
+                }
+                cl->off += (size_t)n;
+        }
+        client_close(cl, NULL);
+}
+
+/* The request is complete (a newline, the end of the client's writing, or
+ * REQUEST_MAX): answer it, or refuse a peer the accept found not allowed. */
+static void client_answer(struct client *cl)
+{
+        static const char deny[] = "{\"ok\":false,\"error\":\"permission denied: root or the control group only\"}\n";
+        struct control *c = cl->c;
+
+        cl->req[cl->len] = '\0';
+        cl->req[strcspn(cl->req, "\r\n")] = '\0';
+        if (cl->denied)
+                cl->reply = strdup(deny);
+        else
+                c->handler(cl->req, &cl->reply, c->userdata);
+        if (!cl->reply) {
+                client_close(cl, NULL);
+                return;
+        }
+        cl->rlen = strlen(cl->reply);
+        cl->writing = true;
+        if (loop_mod_fd(c->loop, cl->fd, EPOLLOUT) < 0) {
+                client_close(cl, NULL);
+                return;
+        }
+        client_write(cl);
+}
+
+static void on_client(int fd, uint32_t events, void *data)
+{
+        struct client *cl = data;
+
+        if (cl->writing) {
+                client_write(cl);
+                return;
+        }
+        /* the request is one short line; read it as it comes. Read it even
+         * from a peer we refuse: closing on unread data would reset the
+         * connection instead of answering. */
+        for (;;) {
+                ssize_t n = read(fd, cl->req + cl->len, sizeof(cl->req) - 1 - cl->len);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return;
+                if (n > 0)
+                        cl->len += (size_t)n;
+                if (n <= 0 || cl->len == sizeof(cl->req) - 1 || memchr(cl->req, '\n', cl->len)) {
+                        client_answer(cl);
+                        return;
+                }
+        }
+}
+
+static void on_listen(int fd, uint32_t events, void *data)
+{
+        struct control *c = data;
+
+        /* a bounded number per turn; level-triggered, the rest comes next */
+        for (int i = 0; i < CONTROL_CLIENTS_MAX && c->nclients < CONTROL_CLIENTS_MAX; i++) {
+                socklen_t crlen = sizeof(struct ucred);
+                struct client *cl;
+                int cfd;
+
+                cfd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                if (cfd < 0)
+                        return;
+                cl = calloc(1, sizeof(*cl));
+                if (!cl) {
+                        close(cfd);
+                        return;
+                }
+                cl->c = c;
+                cl->fd = cfd;
                 /* root, mxlockd's own user (systemctl reload runs as it), or
-                 * the control group */
-                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
-                    (cr.uid != 0 && cr.uid != geteuid() && !peer_in_group(fd, &cr, c->gid))) {
-                        static const char deny[] =
-                                "{\"ok\":false,\"error\":\"permission denied: root or the control group only\"}\n";
-                        (void)!write(fd, deny, sizeof(deny) - 1);
-                        close(fd);
+                 * the control group; decided before a byte is read */
+                cl->denied = getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cl->cr, &crlen) < 0 ||
+                             (cl->cr.uid != 0 && cl->cr.uid != geteuid() && !peer_in_group(cfd, &cl->cr, c->gid));
+                cl->deadline = loop_add_timeout(c->loop, CLIENT_DEADLINE_MS, client_deadline, cl);
+                if (!cl->deadline || loop_add_fd(c->loop, cfd, EPOLLIN, on_client, cl) < 0) {
+                        loop_del_timeout(c->loop, cl->deadline);
+                        close(cfd);
+                        free(cl);
                         continue;
                 }
-                handler(req, &reply, userdata);
-                if (reply) {
-                        size_t off = 0, rl = strlen(reply);
-
-                        while (off < rl) {
-                                struct pollfd p = { .fd = fd, .events = POLLOUT };
-                                ssize_t n;
-
-                                if (poll(&p, 1, CLIENT_TIMEOUT_MS) <= 0)
-                                        break;
-                                n = write(fd, reply + off, rl - off);
-                                if (n <= 0)
-                                        break;
-                                off += (size_t)n;
-                        }
-                        free(reply);
-                }
-                close(fd);
+                cl->next = c->clients;
+                c->clients = cl;
+                if (++c->nclients == CONTROL_CLIENTS_MAX)
+                        (void)loop_mod_fd(c->loop, c->fd, 0);   /* full: accept when one leaves */
         }
+}
+
+int control_attach(struct control *c, struct loop *l, control_handler_fn handler, void *userdata)
+{
+        int r;
+
+        c->loop = l;
+        c->handler = handler;
+        c->userdata = userdata;
+        r = loop_add_fd(l, c->fd, EPOLLIN, on_listen, c);
+        if (r < 0)
+                c->loop = NULL;
+        return r;
 }
 
 void control_close(struct control *c)
 {
         if (!c)
                 return;
+        while (c->clients)
+                client_close(c->clients, NULL);
+        if (c->loop)
+                loop_del_fd(c->loop, c->fd);
         close(c->fd);
         (void)unlink(c->path);
         free(c->path);

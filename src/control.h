@@ -18,6 +18,7 @@ int control_call(const char *path, const char *request, int timeout_ms, char **r
 
 /* Server side (used by mxlockd). */
 struct control;
+struct loop;
 typedef void (*control_handler_fn)(const char *request, char **ret_reply, void *userdata);
 /* Create and listen on path (mode 0660, group gid when gid != (gid_t)-1). */
 int control_listen(const char *path, gid_t gid, struct control **ret);
@@ -25,8 +26,12 @@ int control_listen(const char *path, gid_t gid, struct control **ret);
  * and only when a socket is there (-ENOTSOCK otherwise). */
 int control_chown_path(const char *path, uid_t uid, gid_t gid);
 int control_fd(const struct control *c);
-/* Accept and serve what is waiting; requests that need root are refused to others. */
-void control_serve(struct control *c, control_handler_fn handler, void *userdata);
+/* Serve clients on the loop from now on: each is non-blocking and has 2 s
+ * from accept to the end of its reply (then it is closed, with one log
+ * line); peers that are not root, mxlockd's user or in the group are
+ * refused, decided at accept. handler runs on the loop and must not block.
+ * Returns 0 or -errno. */
+int control_attach(struct control *c, struct loop *l, control_handler_fn handler, void *userdata);
 void control_close(struct control *c);
 
 #endif

@@ -15,11 +15,13 @@
 
 #include "audit.h"
 #include "control.h"
+#include "dns.h"
 #include "journal.h"
 #include "log.h"
 #include "notify.h"
 #include "privs.h"
 #include "daemon/daemon.h"
+#include "daemon/hosts.h"
 #include "daemon/loop.h"
 
 static char *simple_reply(bool ok, const char *error)
@@ -57,14 +59,6 @@ static void on_request(const char *req, char **ret_reply, void *userdata)
         } else {
                 *ret_reply = simple_reply(false, "unknown request");
         }
-}
-
-/* The control socket's descriptor is readable: serve it (control.c). */
-static void on_control(int fd, uint32_t events, void *data)
-{
-        struct daemon *d = data;
-
-        control_serve(d->control, on_request, d);
 }
 
 static int sigfd = -1;
@@ -117,7 +111,9 @@ static int setup_loop(struct daemon *d)
         if ((r = loop_add_fd(d->loop, sigfd, EPOLLIN, on_signal, d)) < 0 ||
             (r = loop_add_fd(d->loop, queue_fd(d->pkt.queue), EPOLLIN, packet_on_queue, d)) < 0)
                 return r;
-        if (d->control && (r = loop_add_fd(d->loop, control_fd(d->control), EPOLLIN, on_control, d)) < 0)
+        if (d->control && (r = control_attach(d->control, d->loop, on_request, d)) < 0)
+                return r;
+        if ((r = hosts_attach(d->enf.hosts, d->loop, enforce_hosts_done, d)) < 0)
                 return r;
         return daemon_start_timers(d);
 }
@@ -247,6 +243,13 @@ int main(int argc, char **argv)
         d->enf.cache = policy_cache_new();
         if (!d->enf.cache)
                 return 1;
+        {
+                struct hosts_opts ho = { .resolve = dns_policy_resolve, .retry_ttl = RESOLVE_RETRY_S,
+                                         .deadline_ms = RESOLVE_DEADLINE_MS };
+
+                if (hosts_new(&ho, &d->enf.hosts) < 0)
+                        return 1;
+        }
         while ((c = getopt_long(argc, argv, "c:ndVh", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'c': d->config_path = optarg; break;
@@ -390,13 +393,11 @@ out:
                         loop_del_fd(d->loop, sigfd);
                 if (d->pkt.queue)
                         loop_del_fd(d->loop, queue_fd(d->pkt.queue));
-                if (d->control)
-                        loop_del_fd(d->loop, control_fd(d->control));
-                loop_free(d->loop);
         }
         if (sigfd >= 0)
                 close(sigfd);
         control_close(d->control);
         daemon_free(d);
+        loop_free(d->loop);
         return r;
 }

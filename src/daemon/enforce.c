@@ -65,10 +65,11 @@ int load(struct daemon *d, struct config **ret_cfg, struct policy_set **ret_pol,
         if (r < 0)
                 return r;
         {
-                struct policy_resolver res = { .resolve = resolve_remembering, .userdata = d };
+                struct policy_resolver res;
                 struct policy_build_opts o = { .provider_dirs = d->provider_dirs_override, .cache = d->enf.cache,
                                                .res = &res };
 
+                hosts_resolver(d->enf.hosts, &res);
                 r = policy_build_with(c, &o, &p, err, warn_cb, NULL);
         }
         if (r < 0) {
@@ -291,6 +292,11 @@ int reload(struct daemon *d, char err[CONFIG_ERRLEN])
         t_built = monotonic_ms();
         if (r < 0) {
                 reload_failed(d, err);
+                /* new host names: resolved in the background, and the
+                 * reload is tried again when their answers come */
+                if (hosts_pending(d->enf.hosts) &&
+                    (hosts_refresh(d->enf.hosts) == 0 || hosts_busy(d->enf.hosts)))
+                        d->enf.reload_waiting = true;
                 goto out;
         }
         if (strcmp(c->table, d->cfg->table) != 0 || c->queue != d->cfg->queue || c->queues != d->cfg->queues ||
@@ -324,6 +330,7 @@ int reload(struct daemon *d, char err[CONFIG_ERRLEN])
                 goto out;
         }
         d->enf.reloads_ok++;
+        hosts_prune(d->enf.hosts);
         schedule_resolve(d);
         gettimeofday(&d->enf.last_reload, NULL);
         d->enf.last_reload_error[0] = '\0';
@@ -358,14 +365,15 @@ out:
  * what changed. */
 void re_resolve(struct daemon *d)
 {
-        struct policy_resolver res = { .resolve = resolve_remembering, .userdata = d };
+        struct policy_resolver res;
         struct policy_build_opts bo = { .provider_dirs = d->provider_dirs_override, .cache = d->enf.cache, .res = &res };
         struct policy_set *p = NULL;
         char err[CONFIG_ERRLEN];
         bool installed;
         int r;
 
-        d->enf.host_stale = false;
+        hosts_resolver(d->enf.hosts, &res);
+        hosts_clear_stale(d->enf.hosts);
         r = policy_build_with(d->cfg, &bo, &p, err, warn_cb, NULL);
         if (r < 0) {
                 log_warning("Re-resolving host names failed, the rules in force stay: %s", err);
@@ -383,7 +391,7 @@ void re_resolve(struct daemon *d)
         }
         policy_set_free(p);     /* the old one */
         schedule_resolve(d);
-        if (d->enf.host_stale && (!d->enf.resolve_at || d->enf.resolve_at > monotonic_s() + RESOLVE_RETRY_S))
+        if (hosts_stale(d->enf.hosts) && (!d->enf.resolve_at || d->enf.resolve_at > monotonic_s() + RESOLVE_RETRY_S))
                 d->enf.resolve_at = monotonic_s() + RESOLVE_RETRY_S;
 }
 
@@ -441,8 +449,35 @@ void on_watch(struct daemon *d)
 
 void enforce_tick(struct daemon *d)
 {
-        if (d->enf.resolve_at && monotonic_s() >= d->enf.resolve_at)
+        int r;
+
+        if (d->enf.resolve_at && monotonic_s() >= d->enf.resolve_at) {
+                /* the answers come to enforce_hosts_done */
+                r = hosts_refresh(d->enf.hosts);
+                d->enf.resolve_at = r == 0 || r == -EBUSY ? 0 : monotonic_s() + RESOLVE_RETRY_S;
+        }
+}
+
+/* A background resolution finished (src/daemon/hosts.h): addresses that
+ * moved are installed (from the cache: nothing here waits on DNS); a reload
+ * that waited for new names' first answers is tried again. */
+void enforce_hosts_done(const struct hosts_outcome *o, void *data)
+{
+        struct daemon *d = data;
+        char err[CONFIG_ERRLEN];
+
+        if (d->enf.reload_waiting && o->first) {
+                d->enf.reload_waiting = false;
+                (void)reload(d, err);
+        } else if (o->changed) {
                 re_resolve(d);
+        } else {
+                schedule_resolve(d);
+                if (o->failed && (!d->enf.resolve_at || d->enf.resolve_at > monotonic_s() + RESOLVE_RETRY_S))
+                        d->enf.resolve_at = monotonic_s() + RESOLVE_RETRY_S;
+        }
+        if (hosts_pending(d->enf.hosts))
+                (void)hosts_refresh(d->enf.hosts);
 }
 
 void enforce_free(struct daemon *d)
@@ -451,5 +486,6 @@ void enforce_free(struct daemon *d)
         d->enf.watch = NULL;
         policy_cache_free(d->enf.cache);
         d->enf.cache = NULL;
-        hosts_free(d);
+        hosts_free(d->enf.hosts);
+        d->enf.hosts = NULL;
 }

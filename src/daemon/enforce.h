@@ -16,16 +16,18 @@
 #include "ruleset.h"
 
 struct daemon;
-struct host_entry;
+struct hosts;
+struct hosts_outcome;
 
 #define RESOLVE_MIN_S 10        /* re-resolve host names at most this often */
 #define RESOLVE_RETRY_S 60      /* after a failed lookup */
+#define RESOLVE_DEADLINE_MS 20000 /* a background resolution asks no more names after this */
 #define WATCH_MS 250            /* how often the ruleset generation is polled */
 
 struct enforce {
         struct policy_cache *cache;     /* parsed catalogs, reused across reloads */
-        struct host_entry *hosts;       /* last known addresses of host names */
-        bool host_stale;                /* a lookup failed and old addresses stand in */
+        struct hosts *hosts;            /* last known addresses of host names (hosts.h) */
+        bool reload_waiting;            /* a reload waits for new host names' first answers */
         time_t resolve_at;              /* monotonic seconds of the next re-resolution, 0: none */
         struct ruleset *watch;          /* polls the ruleset generation */
         uint32_t genid;                 /* the generation last checked */
@@ -50,6 +52,9 @@ void re_resolve(struct daemon *d);
 void set_enabled(struct daemon *d, bool on, char err[CONFIG_ERRLEN]);
 /* Every WATCH_MS: has anyone committed to the ruleset? Then check_table. */
 void on_watch(struct daemon *d);
-/* Every second: re-resolve host names when due. */
+/* Every second: start a background re-resolution when due. */
 void enforce_tick(struct daemon *d);
+/* A background resolution finished (hosts_attach's done callback; data:
+ * the daemon). */
+void enforce_hosts_done(const struct hosts_outcome *o, void *data);
 void enforce_free(struct daemon *d);

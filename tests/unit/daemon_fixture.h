@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "daemon/daemon.h"
+#include "daemon/hosts.h"
 
 /* ---- the fake kernel ---- */
 
@@ -240,6 +241,18 @@ static inline void fx_write(const char *name, const char *text)
 /* A daemon with one policy "inbound" on port 25 that allows 198.51.100.0/24
  * (catalog gw) and 2001:db8:25::/48, and denies 203.0.113.66. mode is
  * "enforce" or "monitor". */
+
+static inline int fx_no_resolve(const char *name, struct prefix **ret, size_t *ret_n, uint32_t *ret_ttl, char *err,
+                                size_t errlen, void *userdata)
+{
+        (void)ret;
+        (void)ret_n;
+        (void)ret_ttl;
+        (void)userdata;
+        snprintf(err, errlen, "%s: no resolver in unit tests", name);
+        return -EHOSTUNREACH;
+}
+
 static inline struct daemon *fx_daemon(const char *mode)
 {
         struct daemon *d = calloc(1, sizeof(*d));
@@ -264,6 +277,12 @@ static inline struct daemon *fx_daemon(const char *mode)
         d->config_path = fx_conf;
         d->enf.cache = policy_cache_new();
         assert_non_null(d->enf.cache);
+        {
+                /* the fixture's policies name no host: a resolver that is never asked */
+                struct hosts_opts ho = { .resolve = fx_no_resolve };
+
+                assert_int_equal(hosts_new(&ho, &d->enf.hosts), 0);
+        }
         r = load(d, &d->cfg, &d->pol, err);
         if (r < 0)
                 fail_msg("load: %s", err);
