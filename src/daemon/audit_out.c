@@ -1,6 +1,7 @@
 /* src/daemon/audit_out.c: everything the daemon writes to the audit log and
  * the journal: lifecycle events, attempts, summaries, repeat summaries,
- * missed records; opening the audit log. */
+ * missed records; opening the audit log. The records' fields and names
+ * are src/schema.h's: this file gathers what the daemon has at hand. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,13 +14,13 @@
 #include "decode.h"
 #include "journal.h"
 #include "log.h"
+#include "schema.h"
 #include "daemon/daemon.h"
 
 void audit_emit(struct daemon *d, struct jline *j)
 {
         int r;
 
-        jline_end(j);
         if (!d->out.audit)
                 return;
         r = audit_write(d->out.audit, j);
@@ -52,31 +53,36 @@ void audit_event(struct daemon *d, const char *event, const char *result, const 
 {
         struct timeval tv;
         struct jline j;
+        int ev = schema_event_from_name(event);
+        struct schema_lifecycle l = {
+                .tv = &tv,
+                .event = ev < 0 ? SCHEMA_RELOAD : (enum schema_event)ev,
+                .result = result,
+                .error = error,
+                .has_config = d->cfg != NULL,
+                .has_policies = d->pol != NULL,
+                .version = MXLOCK_VERSION,
+                .queue_backend = d->opts.native_queue ? "nft-queue" : "xt-NFQUEUE",
+                .refused = d->acct.refused,
+                .observed = d->acct.observed,
+        };
 
+        if (ev < 0) {
+                log_error("No audit event named %s", event);
+                return;
+        }
         gettimeofday(&tv, NULL);
-        jline_begin(&j, &tv, event);
-        if (result)
-                jline_str(&j, "result", result);
-        if (error)
-                jline_str(&j, "error", error);
         if (d->cfg) {
-                jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
-                jline_str(&j, "action", cfg_action_name(d->cfg->action));
-                jline_str(&j, "failure", cfg_failure_name(d->cfg->failure));
-                jline_str(&j, "table", d->cfg->table);
+                l.mode = cfg_mode_name(d->cfg->mode);
+                l.action = cfg_action_name(d->cfg->action);
+                l.failure = cfg_failure_name(d->cfg->failure);
+                l.table = d->cfg->table;
         }
         if (d->pol) {
-                jline_uint(&j, "policies", d->pol->n);
-                jline_uint(&j, "ranges", policy_set_ranges(d->pol));
+                l.policies = d->pol->n;
+                l.ranges = policy_set_ranges(d->pol);
         }
-        if (strcmp(event, "start") == 0) {
-                jline_str(&j, "version", MXLOCK_VERSION);
-                jline_str(&j, "queue_backend", d->opts.native_queue ? "nft-queue" : "xt-NFQUEUE");
-        }
-        if (strcmp(event, "stop") == 0) {
-                jline_uint(&j, "refused", d->acct.refused);
-                jline_uint(&j, "observed", d->acct.observed);
-        }
+        schema_lifecycle(&j, &l);
         audit_emit(d, &j);
         audit_sync(d);
 }
@@ -129,25 +135,25 @@ void write_attempt(struct daemon *d, const struct timeval *tv, const char *polic
         addr_format(s->family, addr_from_bytes(s->family, s->src), sbuf);
         addr_format(s->family, addr_from_bytes(s->family, s->dst), dbuf);
 
-        jline_begin(&j, tv, attempt_event(d));
-        jline_str(&j, "policy", policy);
-        jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
-        jline_str(&j, "action", cfg_action_name(d->cfg->action));
-        jline_str(&j, "family", family);
-        jline_str(&j, "src", sbuf);
-        if (decoded == 0)
-                jline_uint(&j, "sport", s->sport);
-        jline_str(&j, "dst", dbuf);
-        if (decoded == 0)
-                jline_uint(&j, "dport", s->dport);
-        jline_uint(&j, "ttl", s->ttl);
-        jline_str(&j, "iface", iface);
-        jline_uint(&j, "count", 1);
-        jline_str(&j, "reason", src && src->deny ? "denied" : "not-allowed");
-        if (src && src->deny)
-                jline_str(&j, "rule", src->origin);
-        if (decoded < 0)     /* the ports are past what the queue copied, or unreadable */
-                jline_str(&j, "headers", decode_strerror(decoded));
+        schema_attempt(&j, &(struct schema_attempt){
+                .tv = tv,
+                .observed = d->opts.monitor,
+                .policy = policy,
+                .mode = cfg_mode_name(d->cfg->mode),
+                .action = cfg_action_name(d->cfg->action),
+                .family = family,
+                .src = sbuf,
+                .dst = dbuf,
+                .has_ports = decoded == 0,
+                .sport = s->sport,
+                .dport = s->dport,
+                .ttl = s->ttl,
+                .iface = iface,
+                .denied = src && src->deny,
+                .rule = src && src->deny ? src->origin : NULL,
+                /* the ports are past what the queue copied, or unreadable */
+                .headers = decoded < 0 ? decode_strerror(decoded) : NULL,
+        });
         audit_emit(d, &j);
         journal_attempt(d, attempt_event(d), policy, family, sbuf, s->sport, dbuf, s->dport, 1);
 }
@@ -170,19 +176,21 @@ void write_summary(const struct tally_entry *e, void *userdata)
         if (e->kind != TALLY_SOURCE)
                 snprintf(src + strlen(src), sizeof(src) - strlen(src), "/%u",
                          e->kind == TALLY_RATE ? 0u : (unsigned)e->net_len);
-        jline_begin(&j, &now, "summary");
-        jline_str(&j, "policy", policy);
-        jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
-        jline_str(&j, "action", cfg_action_name(d->cfg->action));
-        jline_str(&j, "family", family);
-        jline_str(&j, "src", src);
-        jline_uint(&j, "dport", e->dport);
-        jline_uint(&j, "count", e->pending);
-        jline_time(&j, "first", &e->first);
-        jline_time(&j, "last", &e->last);
-        jline_str(&j, "folded_as", attempt_event(d));
-        if (e->kind != TALLY_SOURCE)
-                jline_str(&j, "fold", e->kind == TALLY_NET ? "network" : "rate");
+        schema_summary(&j, &(struct schema_summary){
+                .tv = &now,
+                .policy = policy,
+                .mode = cfg_mode_name(d->cfg->mode),
+                .action = cfg_action_name(d->cfg->action),
+                .family = family,
+                .src = src,
+                .has_dport = true,
+                .dport = e->dport,
+                .count = e->pending,
+                .first = &e->first,
+                .last = &e->last,
+                .folded_as = attempt_event(d),
+                .fold = e->kind == TALLY_SOURCE ? NULL : e->kind == TALLY_NET ? "network" : "rate",
+        });
         audit_emit(d, &j);
         journal_attempt(d, "summary", policy, family, src, 0, NULL, e->dport, e->pending);
 }
@@ -196,17 +204,19 @@ void write_repeat_summary(struct daemon *d, const struct offender *o, uint64_t c
         struct jline j;
 
         addr_format(o->family, o->addr, src);
-        jline_begin(&j, now, "summary");
-        jline_str(&j, "policy", policy);
-        jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
-        jline_str(&j, "action", cfg_action_name(d->cfg->action));
-        jline_str(&j, "family", family);
-        jline_str(&j, "src", src);
-        jline_uint(&j, "count", count);
-        jline_time(&j, "first", &o->since);
-        jline_time(&j, "last", now);
-        jline_str(&j, "folded_as", "refused");
-        jline_str(&j, "refused_by", "kernel");
+        schema_summary(&j, &(struct schema_summary){
+                .tv = now,
+                .policy = policy,
+                .mode = cfg_mode_name(d->cfg->mode),
+                .action = cfg_action_name(d->cfg->action),
+                .family = family,
+                .src = src,
+                .count = count,
+                .first = &o->since,
+                .last = now,
+                .folded_as = "refused",
+                .refused_by = "kernel",
+        });
         audit_emit(d, &j);
         journal_attempt(d, "summary", policy, family, src, 0, NULL, d->pol->v[o->policy].ports[0], count);
 }
@@ -217,12 +227,14 @@ void write_missed(struct daemon *d, const char *policy, uint64_t count, const ch
         struct jline j;
 
         gettimeofday(&tv, NULL);
-        jline_begin(&j, &tv, "missed");
-        jline_str(&j, "policy", policy);
-        jline_str(&j, "mode", cfg_mode_name(d->cfg->mode));
-        jline_str(&j, "action", d->cfg->failure == FAILURE_OPEN ? "accept" : "drop");
-        jline_uint(&j, "count", count);
-        jline_str(&j, "reason", reason);
+        schema_missed(&j, &(struct schema_missed){
+                .tv = &tv,
+                .policy = policy,
+                .mode = cfg_mode_name(d->cfg->mode),
+                .action = d->cfg->failure == FAILURE_OPEN ? "accept" : "drop",
+                .count = count,
+                .reason = reason,
+        });
         audit_emit(d, &j);
 }
 
@@ -300,13 +312,13 @@ void write_restored(struct daemon *d, int r)
         struct jline j;
 
         gettimeofday(&tv, NULL);
-        jline_begin(&j, &tv, "restored");
-        jline_str(&j, "table", d->cfg->table);
-        jline_str(&j, "result", r < 0 ? "error" : "ok");
-        if (r < 0)
-                jline_str(&j, "error", strerror(-r));
-        jline_str(&j, "reason", "the table was removed or altered by someone else");
-        jline_uint(&j, "refused_before", d->acct.refused);
+        schema_restored(&j, &(struct schema_restored){
+                .tv = &tv,
+                .table = d->cfg->table,
+                .ok = r >= 0,
+                .error = r < 0 ? strerror(-r) : NULL,
+                .refused_before = d->acct.refused,
+        });
         audit_emit(d, &j);
         audit_sync(d);
 }
