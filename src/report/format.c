@@ -158,41 +158,11 @@ static void put_text_pad(FILE *out, const char *s, int width, bool right)
                 fprintf(out, "%*s", width > n ? width - n : 0, "");
 }
 
+/* Strings go through the tree's one JSON writer (json.h); a missing one
+ * is written as "" as the report always did. */
 static void put_json_str(FILE *out, const char *s)
 {
-        fputc('"', out);
-        if (!s) {
-                fputs("\"", out);
-                return;
-        }
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
-
-                switch (c) {
-                case '"': fputs("\\\"", out); break;
-                case '\\': fputs("\\\\", out); break;
-                case '\n': fputs("\\n", out); break;
-                case '\r': fputs("\\r", out); break;
-                case '\t': fputs("\\t", out); break;
-                default:
-                        if (c < 0x20 || c == 0x7f) {
-                                fprintf(out, "\\u%04x", c);
-                        } else if (c >= 0x80) {
-                                /* file names are not checked on the way in: keep the output UTF-8 */
-                                size_t n = json_utf8_len(s);
-
-                                if (n) {
-                                        fwrite(s, 1, n, out);
-                                        s += n - 1;
-                                } else {
-                                        fputs("\\ufffd", out);
-                                }
-                        } else {
-                                fputc(c, out);
-                        }
-                }
-        }
-        fputc('"', out);
+        json_fputs(out, s ? s : "");
 }
 
 static void put_json_time(FILE *out, bool has, int64_t t)
