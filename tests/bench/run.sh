@@ -709,7 +709,7 @@ row 7c "VmRSS max during the unique-source flood" "$RSS_FLOOD" KiB "$RSS_PRE" "b
 
 # -- goal 6a: the audit log's bytes per second under the distinct-source
 # flood. The bound: the fold table writes at most 100 records a second
-# (src/mxlockd.c TALLY_RATE) plus two rate summaries per policy and family
+# (src/daemon/daemon.h TALLY_RATE) plus two rate summaries per policy and family
 # and a missed record per second, each under 500 bytes: 52 KB/s; the target
 # leaves room up to 64 KiB/s. Before the cap it was one record per SYN.
 row 6a "audit log growth during the unique-source flood" "$AUD_BPS_MAX" "bytes/s" "" "" "" "figure<=" 65536 "$ACC_OK" \
