@@ -14,6 +14,7 @@ MXLOCK=${MXLOCK:-$MXT_ROOT/build/mxlock}
 
 ok "lab up" lab_up || lab_finish
 edge_helpers
+cpus_awake
 cat >"$T/trickle.py" <<'EOF'
 # trickle.py SOCKET BYTES INTERVAL OUT: connect to the control socket, send
 # BYTES bytes of "status" (no newline), one every INTERVAL seconds, and write

@@ -18,6 +18,7 @@ MXLOCK=${MXLOCK:-$MXT_ROOT/build/mxlock}
 
 ok "lab up" lab_up || lab_finish
 edge_helpers
+cpus_awake
 mkdir -p "/etc/netns/$NS_SRV"
 echo "nameserver 127.0.0.1" >"/etc/netns/$NS_SRV/resolv.conf"
 trap 'rm -rf "/etc/netns/$NS_SRV"; lab_cleanup' EXIT
