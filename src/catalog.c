@@ -1,7 +1,7 @@
 /* src/catalog.c: provider catalogs (see catalog.h and docs/design.md).
  *
  * Key lines "key = value" (description, source, spf, checked, provider, tenant,
- * mx) and entry lines
+ * outbound, mx) and entry lines
  * holding one address or prefix with an optional "# comment". Entries are
  * only checked loosely here; the policy module parses them. */
 #include <dirent.h>
@@ -99,10 +99,10 @@ static bool entry_valid(const char *s)
 }
 
 /* The keys a catalog may set; all but mx at most once. */
-enum { KEY_DESCRIPTION, KEY_SOURCE, KEY_SPF, KEY_CHECKED, KEY_PROVIDER, KEY_TENANT, KEY_MX, KEY_COUNT };
+enum { KEY_DESCRIPTION, KEY_SOURCE, KEY_SPF, KEY_CHECKED, KEY_PROVIDER, KEY_TENANT, KEY_OUTBOUND, KEY_MX, KEY_COUNT };
 
 static const char *const catalog_keys[KEY_COUNT] = {
-        "description", "source", "spf", "checked", "provider", "tenant", "mx",
+        "description", "source", "spf", "checked", "provider", "tenant", "outbound", "mx",
 };
 
 /* An MX host pattern: a host name, lower case once stored, in which '*'
@@ -166,7 +166,7 @@ static int catalog_key(struct catalog *c, const char *path, int line, const char
                        const char *value, int key_line[KEY_COUNT], char *err)
 {
         char **dst[KEY_COUNT] = { &c->description, &c->source, &c->spf, &c->checked, &c->provider, &c->tenant,
-                                  NULL };
+                                  &c->outbound, NULL };
         int k;
 
         for (k = 0; k < KEY_COUNT; k++)
@@ -174,7 +174,7 @@ static int catalog_key(struct catalog *c, const char *path, int line, const char
                         break;
         if (k == KEY_COUNT)
                 return catalog_fail(err, path, line, -EINVAL, "unknown key '%.64s' (allowed: description, source, "
-                                    "spf, checked, provider, tenant, mx)", key);
+                                    "spf, checked, provider, tenant, outbound, mx)", key);
         if (key_line[k] && k != KEY_MX)
                 return catalog_fail(err, path, line, -EINVAL, "%s set twice (first at line %d)",
                                     key, key_line[k]);
@@ -188,6 +188,9 @@ static int catalog_key(struct catalog *c, const char *path, int line, const char
         if (k == KEY_PROVIDER && strpbrk(value, " \t"))
                 return catalog_fail(err, path, line, -EINVAL, "provider: '%.64s' is one word (the provider's "
                                     "name, the same in all its regions' catalogs)", value);
+        if (k == KEY_OUTBOUND && (strpbrk(value, " \t") || !catalog_name_valid(value)))
+                return catalog_fail(err, path, line, -EINVAL, "outbound: '%.64s' is not a catalog name (the "
+                                    "catalog of the provider's outbound gateways)", value);
         key_line[k] = line;
         if (k == KEY_MX)
                 return catalog_mx(c, path, line, value, err);
@@ -1027,6 +1030,7 @@ void catalog_free(struct catalog *c)
         free(c->checked);
         free(c->provider);
         free(c->tenant);
+        free(c->outbound);
         for (size_t i = 0; i < c->nmx; i++)
                 free(c->mx[i]);
         free(c->mx);

@@ -28,6 +28,8 @@ struct catalog {
         char *checked;          /* "YYYY-MM-DD" the ranges were checked, or NULL */
         char *provider;         /* the provider, the same in all its regions' catalogs, or NULL */
         char *tenant;           /* what ties a connection to the customer's own account, or NULL */
+        char *outbound;         /* the catalog of the provider's outbound gateways, when it
+                                 * publishes them apart from its inbound ranges, or NULL */
         char **mx;              /* MX host patterns ('*' any run), lower case */
         size_t nmx;
         struct catalog_entry *v;        /* empty when scanned with an entry callback */

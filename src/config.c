@@ -66,8 +66,9 @@ struct parser {
         size_t pol;             /* index of the current policy */
         size_t pol_cap;
         size_t ports_cap;       /* capacity of the current policy's ports */
-        uint32_t *port_owner;   /* policy index + 1 that locks each port, 0: none */
-        int *port_line;         /* line where that policy named the port */
+        uint32_t *port_owner;   /* per direction and port (inbound first, then outbound):
+                                 * the index + 1 of the section that locks it, 0: none */
+        int *port_line;         /* line where that section named the port */
         int key_line[DK_COUNT]; /* first line each daemon key was set on */
 };
 
@@ -422,13 +423,15 @@ void cfg_list_free(struct cfg_list *l)
 static int policy_add_port(struct parser *p, unsigned port)
 {
         struct cfg_policy *pol = &p->c->policies[p->pol];
-        uint32_t owner = p->port_owner[port];
+        size_t slot = (pol->outbound ? NPORTS : 0) + port;
+        uint32_t owner = p->port_owner[slot];
+        const char *kind = pol->outbound ? "outbound" : "policy";
 
         if (owner == p->pol + 1)
-                return 0;               /* named twice in one policy: merged */
+                return 0;               /* named twice in one section: merged */
         if (owner)
-                return fail(p, p->line, "port %u is locked by policy '%s' (line %d) and by policy '%s'",
-                            port, p->c->policies[owner - 1].name, p->port_line[port], pol->name);
+                return fail(p, p->line, "port %u is locked by %s '%s' (line %d) and by %s '%s'", port, kind,
+                            p->c->policies[owner - 1].name, p->port_line[slot], kind, pol->name);
         if (pol->nports == p->ports_cap) {
                 size_t cap = p->ports_cap ? p->ports_cap * 2 : 8;
                 uint16_t *v = realloc(pol->ports, cap * sizeof(*v));
@@ -439,8 +442,8 @@ static int policy_add_port(struct parser *p, unsigned port)
                 p->ports_cap = cap;
         }
         pol->ports[pol->nports++] = (uint16_t)port;
-        p->port_owner[port] = (uint32_t)(p->pol + 1);
-        p->port_line[port] = p->line;
+        p->port_owner[slot] = (uint32_t)(p->pol + 1);
+        p->port_line[slot] = p->line;
         return 0;
 }
 
@@ -511,10 +514,17 @@ static int policy_key(struct parser *p, const char *key, const char *value)
                 return policy_ports(p, value);
         if (!strcmp(key, "providers"))
                 l = &pol->providers;
-        else if (!strcmp(key, "allow"))
+        else if (pol->outbound && !strcmp(key, "to"))
                 l = &pol->allow;
-        else if (!strcmp(key, "deny"))
+        else if (pol->outbound && !strcmp(key, "users"))
+                l = &pol->users;
+        else if (!pol->outbound && !strcmp(key, "allow"))
+                l = &pol->allow;
+        else if (!pol->outbound && !strcmp(key, "deny"))
                 l = &pol->deny;
+        else if (pol->outbound)
+                return fail(p, p->line, "unknown key '%.64s' in [outbound %s] (allowed: ports, to, providers, users)",
+                            key, pol->name);
         else
                 return fail(p, p->line, "unknown key '%.64s' in [policy %s]", key, pol->name);
         before = l->n;
@@ -541,7 +551,11 @@ static int policy_finish(struct parser *p)
                 return 0;
         pol = &p->c->policies[p->pol];
         if (pol->nports == 0)
-                return fail(p, pol->line, "policy '%s' has no ports", pol->name);
+                return fail(p, pol->line, "%s '%s' has no ports", pol->outbound ? "outbound" : "policy",
+                            pol->name);
+        if (pol->outbound && pol->providers.n == 0 && pol->allow.n == 0)
+                return fail(p, pol->line, "outbound '%s' allows no destination (set to or providers; "
+                            "a section that refuses everything is an error)", pol->name);
         if (pol->providers.n == 0 && pol->allow.n == 0)
                 return fail(p, pol->line, "policy '%s' allows no source (set providers or allow; "
                             "a policy that refuses everything is an error)", pol->name);
@@ -554,6 +568,8 @@ static int section_header(struct parser *p, char *s)
         struct config *c = p->c;
         struct cfg_policy *pol;
         char *end, *inner, *name;
+        const char *kind;
+        bool outbound;
         int r;
 
         r = policy_finish(p);
@@ -570,17 +586,24 @@ static int section_header(struct parser *p, char *s)
                 p->sec = SEC_DAEMON;
                 return 0;
         }
-        if (strncmp(inner, "policy", 6) || (inner[6] && inner[6] != ' ' && inner[6] != '\t'))
-                return fail(p, p->line, "unknown section [%.64s] (allowed: [daemon], [policy NAME])", inner);
-        name = cfg_trim(inner + 6);
+        if (!strncmp(inner, "policy", 6) && (!inner[6] || inner[6] == ' ' || inner[6] == '\t'))
+                outbound = false;
+        else if (!strncmp(inner, "outbound", 8) && (!inner[8] || inner[8] == ' ' || inner[8] == '\t'))
+                outbound = true;
+        else
+                return fail(p, p->line, "unknown section [%.64s] (allowed: [daemon], [policy NAME], "
+                            "[outbound NAME])", inner);
+        kind = outbound ? "outbound" : "policy";
+        name = cfg_trim(inner + strlen(kind));
         if (!*name)
-                return fail(p, p->line, "[policy] needs a name: [policy NAME]");
+                return fail(p, p->line, "[%s] needs a name: [%s NAME]", kind, kind);
         if (!valid_name(name, POLICY_NAME_MAX - 1, false))
-                return fail(p, p->line, "bad policy name '%.64s' (1-%d characters of a-z 0-9 _ -)",
+                return fail(p, p->line, "bad %s name '%.64s' (1-%d characters of a-z 0-9 _ -)", kind,
                             name, POLICY_NAME_MAX - 1);
+        /* one namespace: the name names the section's kernel objects */
         for (size_t i = 0; i < c->npolicies; i++)
                 if (!strcmp(c->policies[i].name, name))
-                        return fail(p, p->line, "duplicate policy '%s' (first at line %d)",
+                        return fail(p, p->line, "duplicate %s '%s' (first at line %d)", kind,
                                     name, c->policies[i].line);
         if (c->npolicies == p->pol_cap) {
                 size_t cap = p->pol_cap ? p->pol_cap * 2 : 4;
@@ -595,6 +618,7 @@ static int section_header(struct parser *p, char *s)
         memset(pol, 0, sizeof(*pol));
         snprintf(pol->name, sizeof(pol->name), "%s", name);
         pol->line = p->line;
+        pol->outbound = outbound;
         p->pol = c->npolicies++;
         p->ports_cap = 0;
         p->sec = SEC_POLICY;
@@ -638,7 +662,7 @@ static int finish(struct parser *p)
         if (r < 0)
                 return r;
         if (c->npolicies == 0)
-                return fail(p, 0, "no [policy] section");
+                return fail(p, 0, "no [policy] or [outbound] section");
         if ((unsigned)c->queue + c->queues - 1 > 65535) {
                 int line = p->key_line[DK_QUEUE] > p->key_line[DK_QUEUES] ?
                            p->key_line[DK_QUEUE] : p->key_line[DK_QUEUES];
@@ -692,8 +716,8 @@ int config_load(const char *path, struct config **ret, char err[CONFIG_ERRLEN],
                 goto fail;
         }
         p.c = c;
-        p.port_owner = calloc(NPORTS, sizeof(*p.port_owner));
-        p.port_line = calloc(NPORTS, sizeof(*p.port_line));
+        p.port_owner = calloc(2 * NPORTS, sizeof(*p.port_owner));
+        p.port_line = calloc(2 * NPORTS, sizeof(*p.port_line));
         if (!p.port_owner || !p.port_line) {
                 r = oom(&p);
                 goto fail;
@@ -763,6 +787,7 @@ void config_free(struct config *c)
                 cfg_list_free(&c->policies[i].providers);
                 cfg_list_free(&c->policies[i].allow);
                 cfg_list_free(&c->policies[i].deny);
+                cfg_list_free(&c->policies[i].users);
         }
         free(c->policies);
         free(c->file);

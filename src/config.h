@@ -38,14 +38,19 @@ struct cfg_list {
         size_t n, cap;
 };
 
+/* A [policy NAME] section (inbound: who may connect to this host's ports)
+ * or an [outbound NAME] one (which local users may connect out to which
+ * destinations): outbound's `to` is kept in allow. */
 struct cfg_policy {
         char name[POLICY_NAME_MAX];
-        int line;               /* line of the [policy NAME] header */
+        int line;               /* line of the section header */
+        bool outbound;
         uint16_t *ports;        /* sorted, unique */
         size_t nports;
         struct cfg_list providers;
         struct cfg_list allow;  /* CIDR, address, wildcard or host name */
         struct cfg_list deny;
+        struct cfg_list users;  /* outbound: local user names or uids */
 };
 
 struct config {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,93 @@ out:
         return r;
 }
 
+static int skip_entry(const char *text, const char *comment, int line, char err[CONFIG_ERRLEN], void *userdata)
+{
+        return 0;
+}
+
+/* An outbound section's provider: the catalog of the provider's outbound
+ * gateways when its catalog names one (outbound = NAME), else itself.
+ * *ret_it is it, or a copy naming the other catalog (text in *ret_text). */
+static int outbound_provider(struct build_ctx *b, const struct cfg_item *it, const char *dirs,
+                             struct cfg_item *ret_it, char **ret_text)
+{
+        struct catalog_scan sc = { .entry = skip_entry };
+        struct catalog *cat = NULL;
+        char cerr[CONFIG_ERRLEN];
+        char *path = NULL;
+        int r;
+
+        *ret_it = *it;
+        *ret_text = NULL;
+        r = build_find_catalog(b, it, dirs, &path);
+        if (r < 0)
+                return r;
+        r = catalog_scan_file(path, it->text, &sc, &cat, cerr);
+        free(path);
+        if (sc.fd >= 0)
+                close(sc.fd);
+        if (r < 0) {
+                snprintf(b->err, CONFIG_ERRLEN, "%s", cerr);
+                return r;
+        }
+        if (cat->outbound) {
+                *ret_text = cat->outbound;
+                cat->outbound = NULL;
+                ret_it->text = *ret_text;
+        }
+        catalog_free(cat);
+        return 0;
+}
+
+/* users = NAME|UID...: each a local user; names are looked up now (at load
+ * and at each reload), so a user created later needs a reload. */
+static int add_users(struct build_ctx *b, struct policy *p, const struct cfg_policy *cp)
+{
+        p->uids = calloc(cp->users.n + 1, sizeof(*p->uids));
+        p->users = calloc(cp->users.n + 1, sizeof(*p->users));
+        if (!p->uids || !p->users)
+                return -ENOMEM;
+        for (size_t k = 0; k < cp->users.n; k++) {
+                const struct cfg_item *it = &cp->users.v[k];
+                char *end, buf[4096];
+                struct passwd pw, *pwp = NULL;
+                unsigned long v;
+                uint32_t uid;
+                size_t i;
+
+                errno = 0;
+                v = strtoul(it->text, &end, 10);
+                if (it->text[0] >= '0' && it->text[0] <= '9' && !*end) {
+                        if (errno || v >= UINT32_MAX)
+                                return build_fail(b, -EINVAL, it->file, it->line, "users: '%s' is not a uid",
+                                                  it->text);
+                        uid = (uint32_t)v;
+                } else {
+                        int e = getpwnam_r(it->text, &pw, buf, sizeof(buf), &pwp);
+
+                        if (e || !pwp)
+                                return build_fail(b, -EINVAL, it->file, it->line,
+                                                  "users: unknown user '%s'%s%s", it->text, e ? ": " : "",
+                                                  e ? strerror(e) : "");
+                        uid = pwp->pw_uid;
+                }
+                p->users[p->nusers] = strdup(it->text);
+                if (!p->users[p->nusers++])
+                        return -ENOMEM;
+                for (i = 0; i < p->nuids && p->uids[i] < uid; i++)
+                        ;
+                if (i < p->nuids && p->uids[i] == uid) {
+                        build_warn(b, it->file, it->line, "users: '%s' is uid %u, listed before", it->text, uid);
+                        continue;
+                }
+                memmove(p->uids + i + 1, p->uids + i, (p->nuids - i) * sizeof(*p->uids));
+                p->uids[i] = uid;
+                p->nuids++;
+        }
+        return 0;
+}
+
 static void count_duplicates(struct build_ctx *b, struct policy *p, const struct cfg_policy *cp,
                              const struct config *c)
 {
@@ -276,6 +364,9 @@ static int view_fill(struct policy_set *s)
                 struct ruleset_policy *rp = &s->view.v[i];
 
                 rp->name = p->name;
+                rp->outbound = p->outbound;
+                rp->uids = p->uids;
+                rp->nuids = p->nuids;
                 rp->ports = p->ports;
                 rp->nports = p->nports;
                 for (int f = 0; f < FAM_N; f++) {
@@ -336,15 +427,30 @@ int policy_build_with(const struct config *c, const struct policy_build_opts *o,
                 }
                 memcpy(p->ports, cp->ports, cp->nports * sizeof(*p->ports));
                 p->nports = cp->nports;
+                p->outbound = cp->outbound;
+                if (p->outbound) {
+                        r = add_users(&b, p, cp);
+                        if (r < 0)
+                                goto fail;
+                }
 
                 for (size_t k = 0; k < cp->providers.n; k++) {
-                        p->providers[p->nproviders] = strdup(cp->providers.v[k].text);
+                        struct cfg_item it = cp->providers.v[k];
+                        char *other = NULL;
+
+                        p->providers[p->nproviders] = strdup(it.text);
                         if (!p->providers[p->nproviders++]) {
                                 r = -ENOMEM;
                                 goto fail;
                         }
-                        r = cached ? catalog_cache_provider(&b, p, &cp->providers.v[k], provider_dirs, o->cache)
-                                   : add_provider(&b, p, &cp->providers.v[k], provider_dirs);
+                        if (p->outbound) {
+                                r = outbound_provider(&b, &cp->providers.v[k], provider_dirs, &it, &other);
+                                if (r < 0)
+                                        goto fail;
+                        }
+                        r = cached ? catalog_cache_provider(&b, p, &it, provider_dirs, o->cache)
+                                   : add_provider(&b, p, &it, provider_dirs);
+                        free(other);
                         if (r < 0)
                                 goto fail;
                 }
@@ -363,7 +469,9 @@ int policy_build_with(const struct config *c, const struct policy_build_opts *o,
                 if (r < 0)
                         goto fail;
                 if (p->allow[FAM_V4].n == 0 && p->allow[FAM_V6].n == 0) {
-                        r = build_fail(&b, -EINVAL, c->file, cp->line, "policy '%s' allows no source", p->name);
+                        r = build_fail(&b, -EINVAL, c->file, cp->line, p->outbound ?
+                                       "outbound '%s' allows no destination" : "policy '%s' allows no source",
+                                       p->name);
                         goto fail;
                 }
         }
@@ -398,6 +506,10 @@ void policy_set_free(struct policy_set *s)
                 for (size_t k = 0; k < p->nproviders; k++)
                         free(p->providers[k]);
                 free(p->providers);
+                for (size_t k = 0; k < p->nusers; k++)
+                        free(p->users[k]);
+                free(p->users);
+                free(p->uids);
                 free(p->ports);
                 catalog_cache_release(p);
         }
@@ -435,6 +547,23 @@ bool policy_classify(const struct policy *p, int family, addr128 a, const struct
                         allow = &p->src[i];
         *ret_src = allow;
         return true;
+}
+
+bool policy_has_uid(const struct policy *p, uint32_t uid)
+{
+        size_t lo = 0, hi = p->nuids;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (p->uids[mid] == uid)
+                        return true;
+                if (p->uids[mid] < uid)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return false;
 }
 
 size_t policy_set_ranges(const struct policy_set *s)

@@ -23,8 +23,16 @@ struct policy_source {
 struct catalog_ranges;
 struct joined;
 
+/* An inbound policy (who may connect to this host's ports: allow is of
+ * sources) or an outbound one (outbound: which local users may connect
+ * out, and to which destinations: allow is of destinations, deny empty). */
 struct policy {
         char name[POLICY_NAME_MAX];
+        bool outbound;
+        uint32_t *uids;                  /* outbound: the users allowed, sorted, unique */
+        size_t nuids;
+        char **users;                    /* outbound: as the config names them, for status */
+        size_t nusers;
         uint16_t *ports;
         size_t nports;
         struct range_list allow[FAM_N];  /* merged */
@@ -100,6 +108,9 @@ bool policy_has_port(const struct policy *p, uint16_t port);
  * allowed. *ret_src gets the deciding source (a deny or the first allow that
  * contains it), or NULL when no source contains it. */
 bool policy_classify(const struct policy *p, int family, addr128 a, const struct policy_source **ret_src);
+
+/* Outbound: is this uid one of the users the policy allows? */
+bool policy_has_uid(const struct policy *p, uint32_t uid);
 
 /* Total merged ranges over all policies and families. */
 size_t policy_set_ranges(const struct policy_set *s);

@@ -517,8 +517,8 @@ static void test_err_sections(void **state)
         expect_error("# x\nmode = enforce\n" POLICY_OK, 2, "key 'mode' outside any section");
         expect_error("[daemon]\nmode enforce\n" POLICY_OK, 2, "missing '='");
         expect_error("[daemon]\n= enforce\n" POLICY_OK, 2, "missing key");
-        expect_error("", 0, "no [policy] section");
-        expect_error("# only comments\n\n[daemon]\nmode = monitor\n", 0, "no [policy] section");
+        expect_error("", 0, "no [policy] or [outbound] section");
+        expect_error("# only comments\n\n[daemon]\nmode = monitor\n", 0, "no [policy] or [outbound] section");
 }
 
 static void test_err_unknown_keys(void **state)
@@ -879,7 +879,7 @@ static void test_catalog_errors(void **state)
         expect_catalog_error("provider = Acme\nprovider = Acme\n192.0.2.1\n", 2, "provider set twice (first at line 1)");
         expect_catalog_error("provider = Acme Mail\n192.0.2.1\n", 1, "provider: 'Acme Mail' is one word");
         expect_catalog_error("tenant = a\ntenant = b\n192.0.2.1\n", 2, "tenant set twice");
-        expect_catalog_error("192.0.2.1\nregion = de\n", 2, "unknown key 'region' (allowed: description, source, spf, checked, provider, tenant, mx)");
+        expect_catalog_error("192.0.2.1\nregion = de\n", 2, "unknown key 'region' (allowed: description, source, spf, checked, provider, tenant, outbound, mx)");
         expect_catalog_error("description = nothing here\nsource = x\n# 192.0.2.1\n", 0, "no addresses and no spf");
         expect_catalog_error("", 0, "no addresses and no spf");
 }
