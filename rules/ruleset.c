@@ -22,6 +22,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
@@ -35,6 +36,8 @@
 #define CHAIN_SYN "syn"
 #define CHAIN_EARLY "early"    /* prerouting, before conntrack: repeat offenders */
 #define CHAIN_FORWARD "forward" /* forward: connections DNAT sends on to an MTA behind this host */
+#define CHAIN_OUTPUT "output"   /* output: this host's own new connections (outbound policies only) */
+#define CHAIN_OUTSYN "outsyn"   /* their SYNs, dispatched on the destination port */
 #define CHAIN_EARLY_PRIORITY (-300)
 #define CHAIN_PRIORITY (-10)
 #define TCP_FLAGS_MASK 0x17    /* fin|syn|rst|ack */
@@ -47,6 +50,8 @@
 #define TYPE_IPADDR 7
 #define TYPE_IP6ADDR 8
 #define TYPE_INET_SERVICE 13
+#define TYPE_UID 24
+#define BYTEORDER_HOST_ENDIAN 1 /* nft's key byte order, in a set's user data */
 
 /* struct xt_NFQ_info_v3 of linux/netfilter/xt_NFQUEUE.h */
 struct nfq_xt_info_v3 {
@@ -73,7 +78,7 @@ struct ruleset {
 /* The per-policy objects. */
 enum ruleset_obj {
         OBJ_ALLOW4, OBJ_ALLOW6, OBJ_DENY4, OBJ_DENY6, OBJ_PORTS, OBJ_CHAIN, OBJ_QUEUED, OBJ_HANDLED,
-        OBJ_OFFENDERS4, OBJ_OFFENDERS6, OBJ_REPEAT, OBJ_REFUSE, OBJ_ACKS,
+        OBJ_OFFENDERS4, OBJ_OFFENDERS6, OBJ_REPEAT, OBJ_REFUSE, OBJ_ACKS, OBJ_USERS,
 };
 
 /* A transaction under construction. */
@@ -102,7 +107,7 @@ static const char *ruleset_obj_name(enum ruleset_obj k, const char *policy, char
                 [OBJ_DENY6] = "deny6_",   [OBJ_PORTS] = "ports_",   [OBJ_CHAIN] = "policy_",
                 [OBJ_QUEUED] = "queued_", [OBJ_HANDLED] = "handled_",
                 [OBJ_OFFENDERS4] = "offenders4_", [OBJ_OFFENDERS6] = "offenders6_", [OBJ_REPEAT] = "repeat_",
-                [OBJ_REFUSE] = "refuse_", [OBJ_ACKS] = "acks_",
+                [OBJ_REFUSE] = "refuse_", [OBJ_ACKS] = "acks_", [OBJ_USERS] = "users_",
         };
         snprintf(buf, len, "%s%s", prefix[k], policy);
         return buf;
@@ -203,7 +208,7 @@ static struct ruleset_layout layout_of(const struct ruleset_opts *o, const struc
 
         for (size_t i = 0; i < s->n; i++)
                 for (int f = 0; f < FAM_N; f++)
-                        l.v[i].sharded[f] = ruleset_want_sharded(o, &s->v[i].allow[f]);
+                        l.v[i].sharded[f] = !s->v[i].outbound && ruleset_want_sharded(o, &s->v[i].allow[f]);
         return l;
 }
 
@@ -216,7 +221,7 @@ static struct ruleset_policy_layout layout_at(const struct ruleset_opts *o, cons
         if (hl && i < hl->n)
                 return hl->v[i];
         for (int f = 0; f < FAM_N; f++)
-                pl.sharded[f] = ruleset_want_sharded(o, &have->v[i].allow[f]);
+                pl.sharded[f] = !have->v[i].outbound && ruleset_want_sharded(o, &have->v[i].allow[f]);
         return pl;
 }
 
@@ -379,7 +384,8 @@ static void put_chain(struct txn *t, uint16_t type, const char *name, bool base)
         if (base && type == NFT_MSG_NEWCHAIN) {
                 bool early = strcmp(name, CHAIN_EARLY) == 0;
                 unsigned hook = early ? NF_INET_PRE_ROUTING
-                                      : strcmp(name, CHAIN_FORWARD) == 0 ? NF_INET_FORWARD : NF_INET_LOCAL_IN;
+                                : strcmp(name, CHAIN_FORWARD) == 0 ? NF_INET_FORWARD
+                                : strcmp(name, CHAIN_OUTPUT) == 0 ? NF_INET_LOCAL_OUT : NF_INET_LOCAL_IN;
 
                 nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
                 nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, early ? CHAIN_EARLY_PRIORITY : CHAIN_PRIORITY);
@@ -429,6 +435,15 @@ static void put_set_full(struct txn *t, uint16_t type, const char *name, uint32_
                 nftnl_set_set_u32(s, NFTNL_SET_ID, ++t->set_id);
                 if (counters)
                         nftnl_set_add_expr(s, nn(nftnl_expr_alloc("counter")));
+                if (keytype == TYPE_UID) {
+                        /* uids are in host order (as meta skuid loads
+                         * them): say so, for `nft list` to print them */
+                        struct nftnl_udata_buf *u = nn(nftnl_udata_buf_alloc(16));
+
+                        nftnl_udata_put_u32(u, NFTNL_UDATA_SET_KEYBYTEORDER, BYTEORDER_HOST_ENDIAN);
+                        nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
+                        nftnl_udata_buf_free(u);
+                }
         }
         nlh = txn_msg(t, type, type == NFT_MSG_NEWSET ? NLM_F_CREATE : 0);
         nftnl_set_nlmsg_build_payload(nlh, s);
@@ -930,6 +945,24 @@ static void put_ports_missing(struct txn *t, const char *set, uint16_t type, con
         elem_close(&w);
 }
 
+/* An outbound policy's users (a few uids, host order as meta skuid
+ * loads them): emptied and filled again when they changed. */
+static void put_users(struct txn *t, const char *set, const struct ruleset_policy *want,
+                      const struct ruleset_policy *have)
+{
+        struct elem_writer w = { .t = t, .type = NFT_MSG_NEWSETELEM, .set = set, .keylen = 4 };
+
+        if (have && have->nuids == want->nuids &&
+            (want->nuids == 0 || memcmp(have->uids, want->uids, want->nuids * sizeof(*want->uids)) == 0))
+                return;
+        if (have)
+                put_set_flush(t, set);
+        w.counter = &t->st.elements_added;
+        for (size_t i = 0; i < want->nuids; i++)
+                elem_put(&w, (const uint8_t *)&want->uids[i], false);
+        elem_close(&w);
+}
+
 /* Only the ports that changed, like the address sets. */
 static void put_ports(struct txn *t, const char *set, const struct ruleset_policy *want,
                       const struct ruleset_policy *have)
@@ -1181,6 +1214,27 @@ static void add_mark_set(struct nftnl_rule *r, uint32_t mark)
 }
 
 /* reject with tcp reset, or drop */
+static bool view_has_outbound(const struct ruleset_view *s)
+{
+        for (size_t i = 0; s && i < s->n; i++)
+                if (s->v[i].outbound)
+                        return true;
+        return false;
+}
+
+/* meta nfproto ipvX + ip(6) daddr @set */
+static void add_daddr_lookup(struct nftnl_rule *r, int family, const char *set)
+{
+        add_nfproto(r, family);
+        if (family == AF_INET)
+                add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 16, 4);
+        else
+                add_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16);
+        add_lookup(r, set);
+}
+
+/* The refusal; an outbound one is always a reset (drop = 0), so that the
+ * local program fails at once instead of retrying its SYN for a minute. */
 static void add_refusal(struct nftnl_rule *r, const struct ruleset_opts *o)
 {
         struct nftnl_expr *e;
@@ -1240,6 +1294,62 @@ static void put_early_rule(struct txn *t, const struct ruleset_opts *o, const st
         rule_put(t, r);
 }
 
+/* An outbound policy's two chains. policy_P: a listed user's SYN to an
+ * allowed destination is accepted (meta skuid @users_P ip daddr
+ * @allow4_P accept, per family), anything else goes to refuse_P: our
+ * verdict on a repeated packet (a reset, or in monitor mode accept), else
+ * the queue, marked with the policy. Sockets without an owner (none make
+ * a SYN) fail the skuid test and are refused. */
+static void put_outbound_rules(struct txn *t, const struct ruleset_opts *o, const struct ruleset_policy *p,
+                               size_t i, bool interim)
+{
+        struct ruleset_opts reset = *o;
+        char name[128], chain[128], refuse[128], users[128];
+        uint32_t mark = ruleset_mark(i);
+        struct nftnl_rule *r;
+
+        reset.drop = false;
+        ruleset_obj_name(OBJ_CHAIN, p->name, chain, sizeof(chain));
+        ruleset_obj_name(OBJ_REFUSE, p->name, refuse, sizeof(refuse));
+        ruleset_obj_name(OBJ_USERS, p->name, users, sizeof(users));
+        for (int f = 0; f < FAM_N && !interim && p->nuids; f++) {
+                int family = f == FAM_V6 ? AF_INET6 : AF_INET;
+                struct nftnl_expr *e;
+
+                if (p->allow[f].n == 0)
+                        continue;
+                r = rule_new(t, chain);
+                e = ex("meta");
+                nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_SKUID);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+                nftnl_rule_add_expr(r, e);
+                add_lookup(r, users);
+                add_daddr_lookup(r, family,
+                                 ruleset_obj_name(f == FAM_V6 ? OBJ_ALLOW6 : OBJ_ALLOW4, p->name, name, sizeof(name)));
+                add_verdict(r, NF_ACCEPT, NULL);
+                rule_put(t, r);
+        }
+        r = rule_new(t, chain);
+        add_verdict(r, NFT_GOTO, refuse);
+        rule_put(t, r);
+
+        r = rule_new(t, refuse);
+        add_meta_cmp(r, NFT_META_MARK, &mark, sizeof(mark));
+        add_counter_ref(r, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
+        if (o->monitor) {
+                add_mark_set(r, 0);
+                add_verdict(r, NF_ACCEPT, NULL);
+        } else {
+                add_refusal(r, &reset);
+        }
+        rule_put(t, r);
+        r = rule_new(t, refuse);
+        add_mark_set(r, ruleset_queue_mark(i, interim));
+        add_counter_ref(r, ruleset_obj_name(OBJ_QUEUED, p->name, name, sizeof(name)));
+        add_queue(r, o);
+        rule_put(t, r);
+}
+
 /* The rules of all chains, in order. An allowed SYN pays for as few
  * expressions as can decide it (each costs, measured, about 1 % of the
  * path of a SYN here): the SYN test, the port dispatch, the allowed set.
@@ -1290,6 +1400,8 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
 
         /* syn: dispatch on the destination port, then on the original one */
         for (size_t i = 0; i < s->n; i++) {
+                if (s->v[i].outbound)
+                        continue;
                 r = rule_new(t, CHAIN_SYN);
                 add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
                 add_lookup(r, ruleset_obj_name(OBJ_PORTS, s->v[i].name, name, sizeof(name)));
@@ -1299,9 +1411,34 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
         for (size_t i = 0; i < s->n; i++) {
                 uint8_t tcp = IPPROTO_TCP;
 
+                if (s->v[i].outbound)
+                        continue;
                 r = rule_new(t, CHAIN_SYN);
                 add_meta_cmp(r, NFT_META_L4PROTO, &tcp, 1);
                 add_ct(r, NFT_CT_PROTO_DST, true);
+                add_lookup(r, ruleset_obj_name(OBJ_PORTS, s->v[i].name, name, sizeof(name)));
+                add_verdict(r, NFT_GOTO, ruleset_obj_name(OBJ_CHAIN, s->v[i].name, chain, sizeof(chain)));
+                rule_put(t, r);
+        }
+
+        /* output: this host's new connections to an outbound policy's
+         * ports, but those to itself (they leave through lo, whatever
+         * address of its own they were made to) */
+        if (view_has_outbound(s)) {
+                r = rule_new(t, CHAIN_OUTPUT);
+                add_syn_match(r);
+                add_verdict(r, NFT_JUMP, CHAIN_OUTSYN);
+                rule_put(t, r);
+                r = rule_new(t, CHAIN_OUTSYN);
+                add_meta_cmp(r, NFT_META_OIF, &lo, sizeof(lo));
+                add_verdict(r, NF_ACCEPT, NULL);
+                rule_put(t, r);
+        }
+        for (size_t i = 0; i < s->n; i++) {
+                if (!s->v[i].outbound)
+                        continue;
+                r = rule_new(t, CHAIN_OUTSYN);
+                add_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
                 add_lookup(r, ruleset_obj_name(OBJ_PORTS, s->v[i].name, name, sizeof(name)));
                 add_verdict(r, NFT_GOTO, ruleset_obj_name(OBJ_CHAIN, s->v[i].name, chain, sizeof(chain)));
                 rule_put(t, r);
@@ -1313,6 +1450,10 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
                 uint8_t syn = TCP_FLAG_SYN, zero = 0;
                 char queued[128];
 
+                if (p->outbound) {
+                        put_outbound_rules(t, o, p, i, interim);
+                        continue;
+                }
                 ruleset_obj_name(OBJ_CHAIN, p->name, chain, sizeof(chain));
                 ruleset_obj_name(OBJ_REFUSE, p->name, refuse, sizeof(refuse));
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
@@ -1410,6 +1551,7 @@ static void put_policy_objects(struct txn *t, const struct ruleset_policy *p)
         put_set_full(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_OFFENDERS6, p->name, name, sizeof(name)), TYPE_IP6ADDR,
                      16, 0, true, 0);
         put_counter(t, NFT_MSG_NEWOBJ, ruleset_obj_name(OBJ_REPEAT, p->name, name, sizeof(name)));
+        put_set(t, NFT_MSG_NEWSET, ruleset_obj_name(OBJ_USERS, p->name, name, sizeof(name)), TYPE_UID, 4, false);
         put_chain(t, NFT_MSG_NEWCHAIN, ruleset_obj_name(OBJ_REFUSE, p->name, name, sizeof(name)), false);
         put_chain(t, NFT_MSG_NEWCHAIN, ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)), false);
 }
@@ -1433,6 +1575,7 @@ static void put_policy_elements(struct txn *t, const struct ruleset_policy *want
                                &w, have ? &h : NULL);
         }
         put_ports(t, ruleset_obj_name(OBJ_PORTS, want->name, name, sizeof(name)), want, have);
+        put_users(t, ruleset_obj_name(OBJ_USERS, want->name, name, sizeof(name)), want, have);
         if (have) {
                 /* a reload may allow a source that flooded before */
                 put_set_flush(t, ruleset_obj_name(OBJ_OFFENDERS4, want->name, name, sizeof(name)));
@@ -1459,6 +1602,7 @@ static void put_policy_delete(struct txn *t, const struct ruleset_policy *p, con
         put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_OFFENDERS4, p->name, name, sizeof(name)), 0, 0, false);
         put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_OFFENDERS6, p->name, name, sizeof(name)), 0, 0, false);
         put_counter(t, NFT_MSG_DELOBJ, ruleset_obj_name(OBJ_REPEAT, p->name, name, sizeof(name)));
+        put_set(t, NFT_MSG_DELSET, ruleset_obj_name(OBJ_USERS, p->name, name, sizeof(name)), 0, 0, false);
 }
 
 /* The index of the policy of that name in s, or -1. */
@@ -1598,6 +1742,10 @@ static void put_all(struct txn *t, const struct ruleset_opts *o, const struct ru
                 put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_SYN, false);
                 put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_EARLY, true);
                 put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_FORWARD, true);
+                if (view_has_outbound(want)) {
+                        put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_OUTPUT, true);
+                        put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_OUTSYN, false);
+                }
         } else {
                 char chain[128];
 
@@ -1605,6 +1753,18 @@ static void put_all(struct txn *t, const struct ruleset_opts *o, const struct ru
                 put_flush_chain(t, CHAIN_SYN);
                 put_flush_chain(t, CHAIN_EARLY);
                 put_flush_chain(t, CHAIN_FORWARD);
+                /* the output hook is there only while an outbound policy is */
+                if (view_has_outbound(have)) {
+                        put_flush_chain(t, CHAIN_OUTPUT);
+                        put_flush_chain(t, CHAIN_OUTSYN);
+                        if (!view_has_outbound(want)) {
+                                put_chain(t, NFT_MSG_DELCHAIN, CHAIN_OUTPUT, true);
+                                put_chain(t, NFT_MSG_DELCHAIN, CHAIN_OUTSYN, false);
+                        }
+                } else if (view_has_outbound(want)) {
+                        put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_OUTPUT, true);
+                        put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_OUTSYN, false);
+                }
                 for (size_t i = 0; i < have->n; i++) {
                         put_flush_chain(t, ruleset_obj_name(OBJ_CHAIN, have->v[i].name, chain, sizeof(chain)));
                         put_flush_chain(t, ruleset_obj_name(OBJ_REFUSE, have->v[i].name, chain, sizeof(chain)));
@@ -2618,6 +2778,37 @@ static void print_queue(FILE *f, const struct ruleset_opts *o, const char *count
                            "this kernel has no native queue expression\n", counter, q);
 }
 
+static size_t outbound_count(const struct ruleset_view *s)
+{
+        size_t n = 0;
+
+        for (size_t i = 0; i < s->n; i++)
+                n += s->v[i].outbound;
+        return n;
+}
+
+/* An outbound policy's chains, as put_outbound_rules builds them. */
+static void print_outbound(FILE *f, const struct ruleset_opts *o, const struct ruleset_policy *p, size_t i,
+                           const char *queued, const char *refuse)
+{
+        char name[128], users[128];
+
+        fprintf(f, "\tchain %s {\n\t\tmeta mark 0x%08x counter name \"%s\" %s\n", refuse, ruleset_mark(i),
+                ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)),
+                o->monitor ? "meta mark set 0x0 accept" : "reject with tcp reset");
+        fprintf(f, "\t\tmeta mark set 0x%08x ", ruleset_queue_mark(i, false));
+        print_queue(f, o, queued);
+        fprintf(f, "\t}\n");
+        fprintf(f, "\tchain %s {\n", ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)));
+        ruleset_obj_name(OBJ_USERS, p->name, users, sizeof(users));
+        for (int fam = 0; fam < FAM_N && p->nuids; fam++)
+                if (p->allow[fam].n)
+                        fprintf(f, "\t\tmeta skuid @%s %s daddr @%s accept\n", users, fam == FAM_V6 ? "ip6" : "ip",
+                                ruleset_obj_name(fam == FAM_V6 ? OBJ_ALLOW6 : OBJ_ALLOW4, p->name, name,
+                                                 sizeof(name)));
+        fprintf(f, "\t\tgoto %s\n\t}\n", refuse);
+}
+
 void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct ruleset_view *want)
 {
         char name[128];
@@ -2650,6 +2841,10 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct ruleset_v
                 fprintf(f, "\tset %s {\n\t\ttype ipv6_addr\n\t\tcounter\n\t}\n",
                         ruleset_obj_name(OBJ_OFFENDERS6, p->name, name, sizeof(name)));
                 fprintf(f, "\tcounter %s {\n\t}\n", ruleset_obj_name(OBJ_REPEAT, p->name, name, sizeof(name)));
+                fprintf(f, "\tset %s {\n\t\ttype uid\n", ruleset_obj_name(OBJ_USERS, p->name, name, sizeof(name)));
+                for (size_t k = 0; k < p->nuids; k++)
+                        fprintf(f, "%s%u", k ? ", " : "\t\telements = { ", p->uids[k]);
+                fprintf(f, "%s\t}\n", p->nuids ? " }\n" : "");
         }
         fprintf(f, "\tchain %s {\n\t\ttype filter hook input priority %d; policy accept;\n", CHAIN_INPUT,
                 CHAIN_PRIORITY);
@@ -2663,12 +2858,14 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct ruleset_v
                    "jump %s\n\t}\n", CHAIN_SYN);
         fprintf(f, "\tchain %s {\n\t\ttype filter hook prerouting priority %d; policy accept;\n", CHAIN_EARLY,
                 CHAIN_EARLY_PRIORITY);
-        if (!o->monitor && want->n)
+        if (!o->monitor && want->n > outbound_count(want))
                 fprintf(f, "\t\t# while a policy has repeat offenders, mxlockd adds per policy and family:\n");
         for (size_t i = 0; i < want->n && !o->monitor; i++) {
                 const struct ruleset_policy *p = &want->v[i];
                 char repeat[128], ports[128];
 
+                if (p->outbound)
+                        continue;
                 ruleset_obj_name(OBJ_REPEAT, p->name, repeat, sizeof(repeat));
                 ruleset_obj_name(OBJ_PORTS, p->name, ports, sizeof(ports));
                 for (int fam = 0; fam < 2; fam++)
@@ -2683,6 +2880,8 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct ruleset_v
         for (size_t i = 0; i < want->n; i++) {
                 char chain[128];
 
+                if (want->v[i].outbound)
+                        continue;
                 fprintf(f, "\t\ttcp dport @%s goto %s\n",
                         ruleset_obj_name(OBJ_PORTS, want->v[i].name, name, sizeof(name)),
                         ruleset_obj_name(OBJ_CHAIN, want->v[i].name, chain, sizeof(chain)));
@@ -2690,17 +2889,38 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct ruleset_v
         for (size_t i = 0; i < want->n; i++) {
                 char chain[128];
 
+                if (want->v[i].outbound)
+                        continue;
                 fprintf(f, "\t\tmeta l4proto tcp ct original proto-dst @%s goto %s\n",
                         ruleset_obj_name(OBJ_PORTS, want->v[i].name, name, sizeof(name)),
                         ruleset_obj_name(OBJ_CHAIN, want->v[i].name, chain, sizeof(chain)));
         }
         fprintf(f, "\t}\n");
+        if (outbound_count(want)) {
+                fprintf(f, "\tchain %s {\n\t\ttype filter hook output priority %d; policy accept;\n", CHAIN_OUTPUT,
+                        CHAIN_PRIORITY);
+                fprintf(f, "\t\ttcp flags & (fin | syn | rst | ack) == syn jump %s\n\t}\n", CHAIN_OUTSYN);
+                fprintf(f, "\tchain %s {\n\t\toif \"lo\" accept\n", CHAIN_OUTSYN);
+                for (size_t i = 0; i < want->n; i++) {
+                        char chain[128];
+
+                        if (want->v[i].outbound)
+                                fprintf(f, "\t\ttcp dport @%s goto %s\n",
+                                        ruleset_obj_name(OBJ_PORTS, want->v[i].name, name, sizeof(name)),
+                                        ruleset_obj_name(OBJ_CHAIN, want->v[i].name, chain, sizeof(chain)));
+                }
+                fprintf(f, "\t}\n");
+        }
         for (size_t i = 0; i < want->n; i++) {
                 const struct ruleset_policy *p = &want->v[i];
                 char queued[128], refuse[128];
 
                 ruleset_obj_name(OBJ_QUEUED, p->name, queued, sizeof(queued));
                 ruleset_obj_name(OBJ_REFUSE, p->name, refuse, sizeof(refuse));
+                if (p->outbound) {
+                        print_outbound(f, o, p, i, queued, refuse);
+                        continue;
+                }
                 fprintf(f, "\tchain %s {\n\t\tmeta mark 0x%08x counter name \"%s\" ", refuse, ruleset_mark(i),
                         ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
                 if (o->monitor)

@@ -42,6 +42,10 @@ struct ruleset_opts {
  * before (same v, same n) is known unchanged without a compare. */
 struct ruleset_policy {
         const char *name;                /* [a-z0-9_-], names the policy's kernel objects */
+        bool outbound;                   /* an outbound policy: allow is of destinations,
+                                          * uids the local users that may connect out */
+        const uint32_t *uids;            /* outbound, sorted */
+        size_t nuids;
         const uint16_t *ports;           /* the locked ports */
         size_t nports;
         struct range_list allow[FAM_N];  /* merged, per family (FAM_V4, FAM_V6) */
