@@ -58,12 +58,14 @@ static int send_cfg(struct queue *q, uint16_t qnum, uint8_t cmd, bool params, ui
         if (cmd != NFQNL_CFG_CMD_NONE)
                 nfq_nlmsg_cfg_put_cmd(nlh, AF_INET, cmd);
         if (params) {
-                uint32_t flags = fail_open ? NFQA_CFG_F_FAIL_OPEN : 0;
+                /* UID_GID: a packet of a local socket comes with its
+                 * owner (outbound policies name who tried) */
+                uint32_t flags = (fail_open ? NFQA_CFG_F_FAIL_OPEN : 0) | NFQA_CFG_F_UID_GID;
 
                 nfq_nlmsg_cfg_put_params(nlh, NFQNL_COPY_PACKET, COPY_RANGE);
                 nfq_nlmsg_cfg_put_qmaxlen(nlh, maxlen);
                 mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(flags));
-                mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
+                mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_UID_GID));
         }
         if (mnl_socket_sendto(q->sock, nlh, nlh->nlmsg_len) < 0)
                 return -errno;
@@ -176,6 +178,12 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data)
                 p.mark = ntohl(mnl_attr_get_u32(attr[NFQA_MARK]));
         if (attr[NFQA_IFINDEX_INDEV])
                 p.ifindex = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_INDEV]));
+        if (attr[NFQA_IFINDEX_OUTDEV])
+                p.outdev = ntohl(mnl_attr_get_u32(attr[NFQA_IFINDEX_OUTDEV]));
+        if (attr[NFQA_UID]) {
+                p.has_uid = true;
+                p.uid = ntohl(mnl_attr_get_u32(attr[NFQA_UID]));
+        }
         if (attr[NFQA_PAYLOAD]) {
                 p.data = mnl_attr_get_payload(attr[NFQA_PAYLOAD]);
                 p.len = mnl_attr_get_payload_len(attr[NFQA_PAYLOAD]);

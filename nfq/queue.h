@@ -16,6 +16,9 @@ struct queue_pkt {
         uint32_t id;
         uint32_t mark;
         uint32_t ifindex;       /* input interface, 0 when unknown */
+        uint32_t outdev;        /* output interface (this host's own packets), 0 when unknown */
+        bool has_uid;           /* the packet's socket is local: its owner */
+        uint32_t uid;
         const uint8_t *data;    /* starts at the IP header */
         size_t len;
 };

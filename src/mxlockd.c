@@ -347,6 +347,7 @@ int main(int argc, char **argv)
         }
         if (open_control(d, control_gid) < 0)
                 goto out_fail;
+        outbound_init(d);
         if (drop_privileges(d) < 0)
                 goto out_fail;
         r = setup_loop(d);
@@ -368,6 +369,7 @@ int main(int argc, char **argv)
 
         notify_send("STOPPING=1");
         packet_drain(d);
+        outbound_flush(d, true);
         /* unbind first: from here on the kernel refuses (or with failure =
          * open accepts) on its own, counts, and the next start writes it */
         queue_close(d->pkt.queue);

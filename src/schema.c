@@ -40,6 +40,7 @@ const char *schema_event_name(enum schema_event ev)
 void schema_attempt(struct jline *j, const struct schema_attempt *a)
 {
         jline_begin(j, a->tv, schema_events[a->observed ? SCHEMA_OBSERVED : SCHEMA_REFUSED].name);
+        jline_str(j, "direction", a->outbound ? "outbound" : "inbound");
         jline_str(j, "policy", a->policy);
         jline_str(j, "mode", a->mode);
         jline_str(j, "action", a->action);
@@ -52,8 +53,21 @@ void schema_attempt(struct jline *j, const struct schema_attempt *a)
                 jline_uint(j, "dport", a->dport);
         jline_uint(j, "ttl", a->ttl);
         jline_str(j, "iface", a->iface);
+        if (a->outbound) {
+                if (a->has_uid)
+                        jline_uint(j, "uid", a->uid);
+                else
+                        jline_str(j, "uid", NULL);
+                jline_str(j, "user", a->user);
+                if (a->unit)
+                        jline_str(j, "unit", a->unit);
+                if (a->pid > 0)
+                        jline_int(j, "pid", a->pid);
+                if (a->comm)
+                        jline_str(j, "comm", a->comm);
+        }
         jline_uint(j, "count", 1);
-        jline_str(j, "reason", a->denied ? "denied" : "not-allowed");
+        jline_str(j, "reason", a->reason ? a->reason : a->denied ? "denied" : "not-allowed");
         if (a->denied)
                 jline_str(j, "rule", a->rule);
         if (a->headers)
@@ -64,6 +78,7 @@ void schema_attempt(struct jline *j, const struct schema_attempt *a)
 void schema_summary(struct jline *j, const struct schema_summary *s)
 {
         jline_begin(j, s->tv, schema_events[SCHEMA_SUMMARY].name);
+        jline_str(j, "direction", s->outbound ? "outbound" : "inbound");
         jline_str(j, "policy", s->policy);
         jline_str(j, "mode", s->mode);
         jline_str(j, "action", s->action);
@@ -71,6 +86,13 @@ void schema_summary(struct jline *j, const struct schema_summary *s)
         jline_str(j, "src", s->src);
         if (s->has_dport)
                 jline_uint(j, "dport", s->dport);
+        if (s->outbound) {
+                if (s->has_uid)
+                        jline_uint(j, "uid", s->uid);
+                else
+                        jline_str(j, "uid", NULL);
+                jline_str(j, "user", s->user);
+        }
         jline_uint(j, "count", s->count);
         jline_time(j, "first", s->first);
         jline_time(j, "last", s->last);
@@ -85,6 +107,7 @@ void schema_summary(struct jline *j, const struct schema_summary *s)
 void schema_missed(struct jline *j, const struct schema_missed *m)
 {
         jline_begin(j, m->tv, schema_events[SCHEMA_MISSED].name);
+        jline_str(j, "direction", m->outbound ? "outbound" : "inbound");
         jline_str(j, "policy", m->policy);
         jline_str(j, "mode", m->mode);
         jline_str(j, "action", m->action);

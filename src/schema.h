@@ -67,6 +67,15 @@ struct schema_attempt {
         bool denied;                    /* reason "denied" (rule names the entry), else "not-allowed" */
         const char *rule;               /* with denied */
         const char *headers;            /* why the ports are missing, or NULL */
+        /* "direction": "inbound", or with outbound "outbound" and who
+         * tried: uid, user (null when unknown), and where known unit,
+         * pid, comm (left out when unknown) */
+        bool outbound;
+        const char *reason;             /* outbound: user-not-allowed | destination-not-allowed */
+        bool has_uid;                   /* else uid is null */
+        unsigned uid;
+        const char *user, *unit, *comm;
+        int pid;                        /* 0: unknown */
 };
 void schema_attempt(struct jline *j, const struct schema_attempt *a);
 
@@ -82,6 +91,10 @@ struct schema_summary {
         const char *folded_as;          /* "refused" | "observed" */
         const char *fold;               /* NULL (one source) | "network" | "rate" */
         const char *refused_by;         /* NULL | "kernel" */
+        bool outbound;                  /* folded per policy and user (uid, user), by rate */
+        bool has_uid;
+        unsigned uid;
+        const char *user;
 };
 void schema_summary(struct jline *j, const struct schema_summary *s);
 
@@ -91,6 +104,7 @@ struct schema_missed {
         const char *policy, *mode, *action;
         uint64_t count;
         const char *reason;
+        bool outbound;
 };
 void schema_missed(struct jline *j, const struct schema_missed *m);
 

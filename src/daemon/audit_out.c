@@ -16,6 +16,7 @@
 #include "log.h"
 #include "schema.h"
 #include "daemon/daemon.h"
+#include "daemon/owner.h"
 
 void audit_emit(struct daemon *d, struct jline *j)
 {
@@ -158,6 +159,76 @@ void write_attempt(struct daemon *d, const struct timeval *tv, const char *polic
         journal_attempt(d, attempt_event(d), policy, family, sbuf, s->sport, dbuf, s->dport, 1);
 }
 
+void write_outbound_attempt(struct daemon *d, const struct timeval *tv, const char *policy,
+                            const struct syn_info *s, int decoded, const char *iface, const struct owner *who,
+                            const char *reason)
+{
+        char sbuf[ADDR_STRLEN], dbuf[ADDR_STRLEN];
+        const char *family;
+        struct jline j;
+
+        family = s->family == AF_INET ? "ipv4" : "ipv6";
+        addr_format(s->family, addr_from_bytes(s->family, s->src), sbuf);
+        addr_format(s->family, addr_from_bytes(s->family, s->dst), dbuf);
+        schema_attempt(&j, &(struct schema_attempt){
+                .tv = tv,
+                .observed = d->opts.monitor,
+                .policy = policy,
+                .mode = cfg_mode_name(d->cfg->mode),
+                /* an outbound refusal is always a reset (README, "The outbound lock") */
+                .action = "reject",
+                .family = family,
+                .src = sbuf,
+                .dst = dbuf,
+                .has_ports = decoded == 0,
+                .sport = s->sport,
+                .dport = s->dport,
+                .ttl = s->ttl,
+                .iface = iface,
+                .headers = decoded < 0 ? decode_strerror(decoded) : NULL,
+                .outbound = true,
+                .reason = reason,
+                .has_uid = who->has_uid,
+                .uid = who->uid,
+                .user = who->user[0] ? who->user : NULL,
+                .unit = who->unit[0] ? who->unit : NULL,
+                .pid = who->pid,
+                .comm = who->comm[0] ? who->comm : NULL,
+        });
+        audit_emit(d, &j);
+        journal_attempt(d, attempt_event(d), policy, family, sbuf, s->sport, dbuf, s->dport, 1);
+}
+
+void write_outbound_summary(struct daemon *d, const char *policy, int family, bool has_uid, uint32_t uid,
+                            const char *user, uint64_t count, const struct timeval *first,
+                            const struct timeval *last)
+{
+        const char *fam = family == AF_INET ? "ipv4" : "ipv6";
+        struct timeval now;
+        struct jline j;
+
+        gettimeofday(&now, NULL);
+        schema_summary(&j, &(struct schema_summary){
+                .tv = &now,
+                .policy = policy,
+                .mode = cfg_mode_name(d->cfg->mode),
+                .action = "reject",
+                .family = fam,
+                .src = family == AF_INET ? "0.0.0.0/0" : "::/0",
+                .count = count,
+                .first = first,
+                .last = last,
+                .folded_as = attempt_event(d),
+                .fold = "rate",
+                .outbound = true,
+                .has_uid = has_uid,
+                .uid = uid,
+                .user = user,
+        });
+        audit_emit(d, &j);
+        journal_attempt(d, "summary", policy, fam, family == AF_INET ? "0.0.0.0/0" : "::/0", 0, NULL, 0, count);
+}
+
 /* Folded attempts, written as one summary record: of one source, of the
  * sources of one network (src is the network, "fold":"network"), or of any
  * source once the records budget was spent (src 0.0.0.0/0 or ::/0,
@@ -223,12 +294,17 @@ void write_repeat_summary(struct daemon *d, const struct offender *o, uint64_t c
 
 void write_missed(struct daemon *d, const char *policy, uint64_t count, const char *reason)
 {
+        bool outbound = false;
         struct timeval tv;
         struct jline j;
 
         gettimeofday(&tv, NULL);
+        for (size_t i = 0; d->pol && i < d->pol->n; i++)
+                if (!strcmp(d->pol->v[i].name, policy))
+                        outbound = d->pol->v[i].outbound;
         schema_missed(&j, &(struct schema_missed){
                 .tv = &tv,
+                .outbound = outbound,
                 .policy = policy,
                 .mode = cfg_mode_name(d->cfg->mode),
                 .action = d->cfg->failure == FAILURE_OPEN ? "accept" : "drop",

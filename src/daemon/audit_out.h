@@ -36,6 +36,16 @@ void journal_attempt(struct daemon *d, const char *event, const char *policy, co
 void write_attempt(struct daemon *d, const struct timeval *tv, const char *policy, const struct syn_info *s,
                    int decoded, const char *iface, const struct policy_source *src);
 void write_summary(const struct tally_entry *e, void *userdata);
+struct owner;
+/* One outbound attempt and who tried (iface: the output interface). */
+void write_outbound_attempt(struct daemon *d, const struct timeval *tv, const char *policy,
+                            const struct syn_info *s, int decoded, const char *iface, const struct owner *who,
+                            const char *reason);
+/* An outbound policy's attempts of one user and family in one second,
+ * past the records budget. */
+void write_outbound_summary(struct daemon *d, const char *policy, int family, bool has_uid, uint32_t uid,
+                            const char *user, uint64_t count, const struct timeval *first,
+                            const struct timeval *last);
 void write_repeat_summary(struct daemon *d, const struct offender *o, uint64_t count, const struct timeval *now);
 void write_missed(struct daemon *d, const char *policy, uint64_t count, const char *reason);
 void write_restored(struct daemon *d, int r);

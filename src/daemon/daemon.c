@@ -33,6 +33,7 @@ void daemon_init(struct daemon *d)
 void daemon_tick(struct daemon *d)
 {
         packet_tick(d);
+        outbound_flush(d, false);
         if (d->enabled)
                 offenders_tick(d, false);
         accounting_tick(d);
@@ -97,6 +98,7 @@ void daemon_free(struct daemon *d)
         queue_close(d->pkt.queue);
         d->pkt.queue = NULL;
         tally_free(&d->pkt.tally);
+        outbound_free(d);
         enforce_free(d);
         ruleset_close(d->rs);
         d->rs = NULL;

@@ -22,6 +22,7 @@
 #include "daemon/enforce.h"
 #include "daemon/figures.h"
 #include "daemon/offenders.h"
+#include "daemon/outbound.h"
 #include "daemon/packet.h"
 
 #define MXLOCK_VERSION "0.1.0"
@@ -86,6 +87,7 @@ struct daemon {
         struct accounting acct;
         struct enforce enf;
         struct audit_out out;
+        struct outbound ob;
         uint64_t tick_id, watch_id, watchdog_id, metrics_id;   /* the loop's timeouts */
         uint64_t watchdog_ms;
 };

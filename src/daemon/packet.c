@@ -78,6 +78,10 @@ void on_packet(const struct queue_pkt *p, void *userdata)
                 d->k->verdict(d->pkt.queue, p, QUEUE_REPEAT, ruleset_mark(idx - 1));
                 return;
         }
+        if (pol->outbound) {
+                outbound_packet(d, p, idx, decide, r, &s);
+                return;
+        }
         a = addr_from_bytes(s.family, s.src);
         if (decide && policy_classify(pol, s.family, a, &src)) {
                 /* the interim table of a restore asks: allowed, from our lists */

@@ -32,7 +32,7 @@ static void test_attempt(void **state)
                            });
         /* README.md's example record */
         assert_string_equal(j.buf,
-                "{" T ",\"event\":\"refused\",\"policy\":\"inbound-smtp\",\"mode\":\"enforce\",\"action\":\"reject\","
+                "{" T ",\"event\":\"refused\",\"direction\":\"inbound\",\"policy\":\"inbound-smtp\",\"mode\":\"enforce\",\"action\":\"reject\","
                 "\"family\":\"ipv4\",\"src\":\"198.51.100.7\",\"sport\":40312,\"dst\":\"203.0.113.1\",\"dport\":25,"
                 "\"ttl\":64,\"iface\":\"eth0\",\"count\":1,\"reason\":\"not-allowed\"}\n");
 
@@ -44,7 +44,7 @@ static void test_attempt(void **state)
                                    .headers = "truncated packet",
                            });
         assert_string_equal(j.buf,
-                "{" T ",\"event\":\"observed\",\"policy\":\"p\",\"mode\":\"monitor\",\"action\":\"drop\","
+                "{" T ",\"event\":\"observed\",\"direction\":\"inbound\",\"policy\":\"p\",\"mode\":\"monitor\",\"action\":\"drop\","
                 "\"family\":\"ipv6\",\"src\":\"2001:db8::1\",\"dst\":\"2001:db8::2\",\"ttl\":64,\"iface\":null,"
                 "\"count\":1,\"reason\":\"denied\",\"rule\":\"deny 2001:db8::/32 (x.conf:3)\","
                 "\"headers\":\"truncated packet\"}\n");
@@ -62,7 +62,7 @@ static void test_summary(void **state)
                                    .fold = "network",
                            });
         assert_string_equal(j.buf,
-                "{" T ",\"event\":\"summary\",\"policy\":\"inbound-smtp\",\"mode\":\"enforce\",\"action\":\"reject\","
+                "{" T ",\"event\":\"summary\",\"direction\":\"inbound\",\"policy\":\"inbound-smtp\",\"mode\":\"enforce\",\"action\":\"reject\","
                 "\"family\":\"ipv4\",\"src\":\"192.0.2.0/24\",\"dport\":25,\"count\":297,"
                 "\"first\":\"2026-11-23T22:28:20.000005Z\",\"last\":\"2026-11-23T22:28:42.123456Z\","
                 "\"folded_as\":\"refused\",\"fold\":\"network\"}\n");
@@ -74,7 +74,7 @@ static void test_summary(void **state)
                                    .last = &tv, .folded_as = "refused", .refused_by = "kernel",
                            });
         assert_string_equal(j.buf,
-                "{" T ",\"event\":\"summary\",\"policy\":\"inbound-smtp\",\"mode\":\"enforce\",\"action\":\"drop\","
+                "{" T ",\"event\":\"summary\",\"direction\":\"inbound\",\"policy\":\"inbound-smtp\",\"mode\":\"enforce\",\"action\":\"drop\","
                 "\"family\":\"ipv6\",\"src\":\"2001:db8::7\",\"count\":12,"
                 "\"first\":\"2026-11-23T22:28:20.000005Z\",\"last\":\"2026-11-23T22:28:42.123456Z\","
                 "\"folded_as\":\"refused\",\"refused_by\":\"kernel\"}\n");
@@ -89,7 +89,7 @@ static void test_missed_restored(void **state)
                                   .count = 4, .reason = "mxlockd was not running",
                           });
         assert_string_equal(j.buf,
-                "{" T ",\"event\":\"missed\",\"policy\":\"inbound-smtp\",\"mode\":\"enforce\",\"action\":\"drop\","
+                "{" T ",\"event\":\"missed\",\"direction\":\"inbound\",\"policy\":\"inbound-smtp\",\"mode\":\"enforce\",\"action\":\"drop\","
                 "\"count\":4,\"reason\":\"mxlockd was not running\"}\n");
 
         schema_restored(&j, &(struct schema_restored){ .tv = &tv, .table = "mxlock", .ok = true,
