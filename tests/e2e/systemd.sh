@@ -183,6 +183,11 @@ metrics_interval = 1
 [policy inbound-smtp]
 ports = 25
 allow = 198.51.100.0/24 2001:db8:25::/48
+
+[outbound smarthost]
+ports = 25, 465, 587
+to = $GW4 $GW6
+users = mail
 EOF
         mv "$CONF.tmp" "$CONF"
 }
@@ -356,6 +361,23 @@ journal_fields() {
                 grep -q "MXLOCK_POLICY=inbound-smtp" "$T/jrn.txt" && grep -q "MXLOCK_DPORT=25" "$T/jrn.txt"
 }
 ok "journal: journalctl MXLOCK_EVENT=refused MXLOCK_SRC=... finds the attempt" wait_until 5 journal_fields
+
+# The outbound lock: a transient unit of a user that is not listed
+# connecting out is refused at once, and its record names the unit; the
+# listed user (mail) reaches the smarthost.
+ok "listeners on port 25 outside and at the smarthost" eval 'listener_up "$NS_SPAM" 25 && listener_up "$NS_GW" 25'
+connect_out() {  # UID UNIT ADDR: 0 when connected, 1 when refused (5 s at most)
+        ct systemd-run --quiet --wait --pipe --uid="$1" --unit="$2" \
+                timeout 5 bash -c "exec 3<>/dev/tcp/$3/25" 2>/dev/null
+}
+ok "outbound: systemd-run --uid=nobody connecting out to port 25 is refused at once" \
+        eval '! connect_out nobody mxt-webapp "$SPAM4"'
+ok "audit: the outbound record names the unit, the user and the uid" \
+        audit_wait refused direction=outbound unit=mxt-webapp.service user=nobody uid=65534 dst="$SPAM4"
+ok "outbound: the listed user (mail) reaches the smarthost" connect_out mail mxt-mta "$GW4"
+ok "outbound: the listed user to another MX is refused" eval '! connect_out mail mxt-mta2 "$SPAM4"'
+ok "audit: its record says destination-not-allowed" \
+        audit_wait refused direction=outbound unit=mxt-mta2.service user=mail reason=destination-not-allowed
 ok "mxlock status works for a control_group member (mxlock) over the socket" \
         ct sh -c 'setpriv --reuid=nobody --regid=nogroup --groups=$(getent group mxlock | cut -d: -f3) mxlock status'
 ok "and is refused to a user outside the group" \
