@@ -170,6 +170,27 @@ in_ns() {
         ip netns exec "$ns" "$@"
 }
 
+# in_ns_as NS USER CMD...: CMD in NS as USER (its uid, its primary group, no
+# other groups); as root when USER is empty.
+in_ns_as() {
+        local ns=$1 user=$2
+        shift 2
+        if [ -z "$user" ]; then
+                ip netns exec "$ns" "$@"
+                return
+        fi
+        ip netns exec "$ns" setpriv --reuid="$user" --regid="$(id -g "$user")" \
+                --clear-groups -- "$@"
+}
+
+# as_user USER CMD...: run CMD (a lib function such as probe_is, swaks_from or
+# deliver) with its probes and clients running as USER.
+as_user() {
+        local AS_USER=$1
+        shift
+        "$@"
+}
+
 # Remember a background pid so that cleanup stops it.
 track() {
         MXT_BGPIDS+=("$1")
@@ -278,8 +299,10 @@ mirror() {
 
 # ---- Postfix ----------------------------------------------------------------
 
-# A private Postfix in SRV on every SRV address, port 25, delivering mail for
-# example.test to the Maildir $PF_DIR/vmail/box/.
+# postfix_up [KEY=VALUE...]: a private Postfix in SRV on every SRV address,
+# port 25, delivering mail for example.test to the Maildir $PF_DIR/vmail/box/.
+# The arguments are more main.cf settings (postconf -e), applied before it
+# starts (inet_interfaces, say, which a reload does not change).
 postfix_up() {
         local q i
         PF_DIR=$T/postfix
@@ -296,6 +319,9 @@ postfix_up() {
                 "maillog_file=$PF_DIR/maillog" "maillog_file_prefixes=/var, /tmp" \
                 alias_maps= alias_database= default_transport=error relayhost= \
                 smtpd_peername_lookup=no || return 1
+        if [ $# -gt 0 ]; then
+                postconf -c "$PF_DIR" -e "$@" || return 1
+        fi
         postconf -c "$PF_DIR" -F '*/*/chroot = n' || return 1
         # The queue layout "postfix check" would create, without its 4 s of checks.
         for i in active bounce corrupt defer deferred flush hold incoming private saved trace; do
@@ -356,6 +382,48 @@ smtpd_listening() {
         [ "$(in_ns "$NS_SRV" ss -Hltn 'sport = :25' | wc -l)" -ge 2 ]
 }
 
+# smtp_sink_up NS DIR ADDR:PORT...: an SMTP server (aiosmtpd) in NS on each
+# address (":::25" for every IPv6 address) that stores what it receives in
+# the Maildir DIR; for a smarthost or a remote MX the mail host sends to.
+smtp_sink_up() {
+        local ns=$1 dir=$2 l port
+        shift 2
+        install -d -m 755 "$dir"
+        for l in "$@"; do
+                ip netns exec "$ns" "$PY" -m aiosmtpd -n -l "$l" \
+                        -c aiosmtpd.handlers.Mailbox "$dir" >>"$dir.out" 2>&1 &
+                track $!
+        done
+        for l in "$@"; do
+                port=${l##*:}
+                if ! wait_until 10 sink_listening "$ns" "${l%:*}" "$port"; then
+                        echo "aiosmtpd did not start listening on $l in $ns:" >&2
+                        tail -n 20 "$dir.out" >&2
+                        return 1
+                fi
+        done
+}
+
+sink_listening() {
+        local addr=${2#[}
+        addr=${addr%]}
+        case $addr in
+        0.0.0.0 | :: | "") in_ns "$1" ss -Hltn "sport = :$3" | grep -q . ;;
+        *:*) in_ns "$1" ss -Hltn "sport = :$3" | grep -qF "[$addr]:$3" ;;
+        *) in_ns "$1" ss -Hltn "sport = :$3" | grep -qF "$addr:$3" ;;
+        esac
+}
+
+# sink_count DIR [TEXT]: messages in the Maildir DIR (that contain TEXT).
+sink_count() {
+        local dir=$1 text=${2:-}
+        if [ -z "$text" ]; then
+                find "$dir" -path '*/new/*' -type f 2>/dev/null | wc -l
+        else
+                find "$dir" -path '*/new/*' -type f -exec grep -lF -- "$text" {} + 2>/dev/null | wc -l
+        fi
+}
+
 # Number of messages Postfix delivered.
 mail_count() {
         find "$PF_DIR/vmail" -path '*/new/*' -type f 2>/dev/null | wc -l
@@ -381,13 +449,13 @@ mail_wait() {
 swaks_from() {
         local ns=$1 server=$2 rc
         shift 2
-        timeout 30 ip netns exec "$ns" swaks --server "$server" --port 25 \
+        in_ns_as "$ns" "${AS_USER:-}" timeout 30 swaks --server "$server" --port 25 \
                 --timeout 5 --helo "$ns.example.org" \
                 --from "sender@example.org" --to "user@example.test" \
                 --header "Subject: mxlock e2e $MXT_NAME from $ns to $server" \
                 "$@" >"$T/swaks.last" 2>&1
         rc=$?
-        { echo "=== swaks from $ns to $server $* -> $rc"; cat "$T/swaks.last"; } >>"$T/swaks.log"
+        { echo "=== swaks from $ns${AS_USER:+ as $AS_USER} to $server $* -> $rc"; cat "$T/swaks.last"; } >>"$T/swaks.log"
         if [ $rc -ne 0 ]; then
                 { echo "swaks from $ns to $server exited $rc:"; tail -n 6 "$T/swaks.last"; } >&2
         fi
@@ -589,7 +657,7 @@ EOF
 # tcp_probe NS DST PORT [SRC] [TIMEOUT]: prints "RESULT MS SPORT" (see probe.py).
 tcp_probe() {
         local ns=$1 dst=$2 port=$3 src=${4:-} tmo=${5:-3}
-        timeout 20 ip netns exec "$ns" "$PY" "$T/probe.py" "$dst" "$port" "$src" "$tmo"
+        in_ns_as "$ns" "${AS_USER:-}" timeout 20 "$PY" "$T/probe.py" "$dst" "$port" "$src" "$tmo"
 }
 
 # probe_is EXPECT NS DST PORT [SRC] [MAX_MS]: the probe's result is EXPECT
@@ -600,7 +668,7 @@ probe_is() {
         [ "$want" = timeout ] && tmo=2.5
         out=$(tcp_probe "$ns" "$dst" "$port" "$src" "$tmo")
         read -r res ms PROBE_SPORT <<<"$out"
-        echo "probe from $ns${src:+ ($src)}:$PROBE_SPORT to $dst port $port: $res in ${ms} ms (want $want${max:+ < $max ms})"
+        echo "probe from $ns${src:+ ($src)}:$PROBE_SPORT${AS_USER:+ as $AS_USER} to $dst port $port: $res in ${ms} ms (want $want${max:+ < $max ms})"
         case $want in
         blocked) [ "$res" = refused ] || [ "$res" = timeout ] || return 1 ;;
         *) [ "$res" = "$want" ] || return 1 ;;
