@@ -7,8 +7,10 @@
 # on a raw socket, is refused at once and recorded with its uid; a reload
 # that drops postfix from users refuses postfix's new connections but
 # leaves the one it has open; removing the section removes the output
-# hook (outbound traffic is touched only where a section asks); and the
-# records add up to the kernel's count of queued outbound attempts.
+# hook (outbound traffic is touched only where a section asks); the
+# records add up to the kernel's count of queued outbound attempts; and
+# while mxlockd is stopped (failure = closed) a refused program still
+# fails at once, its attempt a missed record at the next start.
 # e2e-timeout: 120
 . "$(dirname "$0")/../lib.sh"
 require_root
@@ -174,5 +176,22 @@ ok "reload without the outbound section" mxlockd_reload
 ok "no output chain in the table" eval '! nft_srv list chain inet "$TABLE" output >/dev/null 2>&1'
 ok "www-data reaches the outside MX" conn_as www-data plain "$SPAM4" 25 connected
 ok "the inbound lock still holds" probe_is refused "$NS_SPAM" "$EXT4" 25 "" 1000
-ok "mxlockd stops cleanly" mxlockd_stop
+
+# While mxlockd is stopped the kernel keeps the lock (failure = closed),
+# and a refused program still fails at once; with failure = open it passes.
+write_conf "[outbound smarthost]
+ports = 25, 465, 587
+to = $GW4 $GW6
+users = postfix"
+ok "reload with the section back" mxlockd_reload
+ok "mxlockd stops (failure = closed)" mxlockd_stop
+ok "stopped: www-data to the outside MX is refused at once" conn_as www-data plain "$SPAM4" 25 refused
+ok "stopped: postfix still reaches the smarthost" conn_as postfix plain "$GW4" 25 connected
+ok "mxlockd starts again" mxlockd_start "$T/mxlock.conf"
+ok "the attempt made while it was stopped is a missed record of the outbound section" \
+        audit_wait missed direction=outbound policy=smarthost count=1
+sed -i 's/^failure = closed/failure = open/' "$T/mxlock.conf"
+ok "reload with failure = open" mxlockd_reload
+ok "mxlockd stops (failure = open)" mxlockd_stop
+ok "stopped, failure = open: www-data reaches the outside MX" conn_as www-data plain "$SPAM4" 25 connected
 lab_finish
