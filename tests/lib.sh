@@ -388,7 +388,8 @@ smtpd_listening() {
 smtp_sink_up() {
         local ns=$1 dir=$2 l port
         shift 2
-        install -d -m 755 "$dir"
+        # a whole Maildir: aiosmtpd creates one only where there is no directory
+        install -d -m 755 "$dir" "$dir/tmp" "$dir/new" "$dir/cur"
         for l in "$@"; do
                 ip netns exec "$ns" "$PY" -m aiosmtpd -n -l "$l" \
                         -c aiosmtpd.handlers.Mailbox "$dir" >>"$dir.out" 2>&1 &
