@@ -183,10 +183,10 @@ in_ns_as() {
                 --clear-groups -- "$@"
 }
 
-# as_user USER CMD...: run CMD (a lib function such as probe_is, swaks_from or
+# client_as USER CMD...: run CMD (a lib function such as probe_is, swaks_from or
 # deliver) with its probes and clients running as USER.
-as_user() {
-        local AS_USER=$1
+client_as() {
+        local CLIENT_USER=$1
         shift
         "$@"
 }
@@ -450,13 +450,13 @@ mail_wait() {
 swaks_from() {
         local ns=$1 server=$2 rc
         shift 2
-        in_ns_as "$ns" "${AS_USER:-}" timeout 30 swaks --server "$server" --port 25 \
+        in_ns_as "$ns" "${CLIENT_USER:-}" timeout 30 swaks --server "$server" --port 25 \
                 --timeout 5 --helo "$ns.example.org" \
                 --from "sender@example.org" --to "user@example.test" \
                 --header "Subject: mxlock e2e $MXT_NAME from $ns to $server" \
                 "$@" >"$T/swaks.last" 2>&1
         rc=$?
-        { echo "=== swaks from $ns${AS_USER:+ as $AS_USER} to $server $* -> $rc"; cat "$T/swaks.last"; } >>"$T/swaks.log"
+        { echo "=== swaks from $ns${CLIENT_USER:+ as $CLIENT_USER} to $server $* -> $rc"; cat "$T/swaks.last"; } >>"$T/swaks.log"
         if [ $rc -ne 0 ]; then
                 { echo "swaks from $ns to $server exited $rc:"; tail -n 6 "$T/swaks.last"; } >&2
         fi
@@ -658,7 +658,7 @@ EOF
 # tcp_probe NS DST PORT [SRC] [TIMEOUT]: prints "RESULT MS SPORT" (see probe.py).
 tcp_probe() {
         local ns=$1 dst=$2 port=$3 src=${4:-} tmo=${5:-3}
-        in_ns_as "$ns" "${AS_USER:-}" timeout 20 "$PY" "$T/probe.py" "$dst" "$port" "$src" "$tmo"
+        in_ns_as "$ns" "${CLIENT_USER:-}" timeout 20 "$PY" "$T/probe.py" "$dst" "$port" "$src" "$tmo"
 }
 
 # probe_is EXPECT NS DST PORT [SRC] [MAX_MS]: the probe's result is EXPECT
@@ -669,7 +669,7 @@ probe_is() {
         [ "$want" = timeout ] && tmo=2.5
         out=$(tcp_probe "$ns" "$dst" "$port" "$src" "$tmo")
         read -r res ms PROBE_SPORT <<<"$out"
-        echo "probe from $ns${src:+ ($src)}:$PROBE_SPORT${AS_USER:+ as $AS_USER} to $dst port $port: $res in ${ms} ms (want $want${max:+ < $max ms})"
+        echo "probe from $ns${src:+ ($src)}:$PROBE_SPORT${CLIENT_USER:+ as $CLIENT_USER} to $dst port $port: $res in ${ms} ms (want $want${max:+ < $max ms})"
         case $want in
         blocked) [ "$res" = refused ] || [ "$res" = timeout ] || return 1 ;;
         *) [ "$res" = "$want" ] || return 1 ;;

@@ -105,7 +105,7 @@ ok "mxlockd starts with an inbound and an outbound policy" mxlockd_start "$T/mxl
 # queue id goes to $T/qid.
 submit() {
         local user=$1 server=$2 rcpt=$3 token=$4
-        as_user "$user" swaks_from "$NS_SRV" "$server" --to "$rcpt" \
+        client_as "$user" swaks_from "$NS_SRV" "$server" --to "$rcpt" \
                 --header "Subject: mxlock e2e $MXT_NAME $token" || return 1
         sed -n 's/.*queued as \([0-9A-Za-z]*\).*/\1/p' "$T/swaks.last" | tail -n 1 >"$T/qid"
         echo "queued as $(cat "$T/qid")"
@@ -142,9 +142,9 @@ ok "maillog: sent through the smarthost" maillog_says "$qid_relay" "relay=${GW4}
 ok "audit: Postfix's connection to the smarthost is not recorded" \
         test "$(audit_count '*' dst="$GW4")" = 0
 ok "postfix (listed user) connects to the smarthost over IPv6" \
-        as_user postfix probe_is connected "$NS_SRV" "$GW6" 25 "" 1000
+        client_as postfix probe_is connected "$NS_SRV" "$GW6" 25 "" 1000
 ok "postfix (listed user) connects to the smarthost on 587" \
-        as_user postfix probe_is connected "$NS_SRV" "$GW4" 587 "" 1000
+        client_as postfix probe_is connected "$NS_SRV" "$GW4" 587 "" 1000
 ok "audit: neither is recorded" test "$(audit_count '*' direction=outbound user=postfix)" = 0
 
 # ---- another user connecting out --------------------------------------------
@@ -156,7 +156,7 @@ refused_at_once() {
         local user=$1 dst=$2 port=$3 reason=$4 family=ipv4 uid
         uid=$(id -u "$user")
         case $dst in *:*) family=ipv6 ;; esac
-        as_user "$user" probe_is refused "$NS_SRV" "$dst" "$port" "" "$ATONCE" | tee -a "$T/refusals.log"
+        client_as "$user" probe_is refused "$NS_SRV" "$dst" "$port" "" "$ATONCE" | tee -a "$T/refusals.log"
         [ "${PIPESTATUS[0]}" -eq 0 ] || return 1
         PROBE_SPORT=$(tail -n 1 "$T/refusals.log" | sed -n 's/.*:\([0-9]*\) as .*/\1/p')
         audit_wait refused direction=outbound policy=smarthost mode=enforce action=reject \
@@ -229,21 +229,21 @@ ok "it reaches the smarthost" arrives "$SMARTHOST" relay-2
 
 for dst in 127.0.0.1 ::1 "$EXT4" "$EXT6" "$SRV4"; do
         ok "www-data -> $dst:25 (this host, over lo) connects" \
-                as_user www-data probe_is connected "$NS_SRV" "$dst" 25 "" 1000
+                client_as www-data probe_is connected "$NS_SRV" "$dst" 25 "" 1000
 done
 ok "www-data submits on 127.0.0.1:25 and Postfix accepts (delivered)" \
-        as_user www-data deliver "$NS_SRV" 127.0.0.1
+        client_as www-data deliver "$NS_SRV" 127.0.0.1
 ok "www-data submits on $EXT4:25 (own address) and Postfix accepts (delivered)" \
-        as_user www-data deliver "$NS_SRV" "$EXT4"
+        client_as www-data deliver "$NS_SRV" "$EXT4"
 ok "www-data submits mail for outside on 127.0.0.1 and it goes out through the smarthost" \
         submit www-data 127.0.0.1 user@example.net relay-www
 ok "it reaches the smarthost" arrives "$SMARTHOST" relay-www
 ok "audit: nothing recorded for connections to this host" \
         test "$(audit_count '*' iface=lo)$(audit_count '*' dst=127.0.0.1)$(audit_count '*' dst=::1)$(audit_count '*' direction=outbound dst="$EXT4")$(audit_count '*' direction=outbound dst="$SRV4")" = 00000
 ok "www-data -> outside $SPAM4:2525 (port not listed) connects" \
-        as_user www-data probe_is connected "$NS_SRV" "$SPAM4" 2525 "" 1000
+        client_as www-data probe_is connected "$NS_SRV" "$SPAM4" 2525 "" 1000
 ok "www-data -> outside [$SPAM6]:2525 (port not listed) connects" \
-        as_user www-data probe_is connected "$NS_SRV" "$SPAM6" 2525 "" 1000
+        client_as www-data probe_is connected "$NS_SRV" "$SPAM6" 2525 "" 1000
 ok "audit: port 2525 not recorded" test "$(audit_count '*' dport=2525)" = 0
 
 # ---- the inbound lock alongside -----------------------------------------------
@@ -278,7 +278,7 @@ attempts_add_up() {
         echo "before: queued $q0 handled $h0 records $r0"
         [ -n "$q0" ] && [ -n "$h0" ] || { echo "no counters queued_smarthost / handled_smarthost"; nft_srv list counters table inet "$TABLE"; return 1; }
         for _ in $(seq "$n"); do
-                as_user www-data probe_is refused "$NS_SRV" "$SPAM6" 465 "" "$ATONCE" || return 1
+                client_as www-data probe_is refused "$NS_SRV" "$SPAM6" 465 "" "$ATONCE" || return 1
         done
         wait_until 5 records_of $((r0 + n))
         sleep 0.3
@@ -313,7 +313,7 @@ ok "mxlockd starts in monitor mode" mxlockd_start "$T/monitor.conf" || lab_finis
 observed_connects() {
         local user=$1 dst=$2 port=$3 family=ipv4
         case $dst in *:*) family=ipv6 ;; esac
-        as_user "$user" probe_is connected "$NS_SRV" "$dst" "$port" "" 1000 || return 1
+        client_as "$user" probe_is connected "$NS_SRV" "$dst" "$port" "" 1000 || return 1
         audit_wait observed direction=outbound policy=smarthost mode=monitor family=$family \
                 sport="$PROBE_SPORT" dst="$dst" dport="$port" uid="$(id -u "$user")" user="$user" count=1
 }
