@@ -301,6 +301,12 @@ report_names() {
 ok "mxlock report names the users that tried (www-data, postfix)" report_names
 
 ok "mxlockd stops on SIGTERM with status 0" mxlockd_stop
+# failure = closed: the table stays; without mxlockd to give verdicts the
+# lock still holds and still fails at once, and the listed user still relays.
+ok "mxlockd stopped: www-data -> outside MX $SPAM4:25 still refused at once" \
+        client_as www-data probe_is refused "$NS_SRV" "$SPAM4" 25 "" "$ATONCE"
+ok "mxlockd stopped: postfix -> the smarthost still connects" \
+        client_as postfix probe_is connected "$NS_SRV" "$GW4" 25 "" 1000
 
 # ---- monitor mode ------------------------------------------------------------------
 
