@@ -10,8 +10,8 @@
 # ports not listed are untouched; the inbound lock works alongside; one
 # record per attempt, matching the kernel's counters. In monitor mode the
 # same attempts connect and are recorded as observed (and the deferred mail
-# goes out). mxlockd -n rejects an outbound section with an unknown user or
-# no allowed destination.
+# goes out). A provider catalog works as the allowed destinations. mxlockd -n
+# rejects an outbound section with an unknown user or no allowed destination.
 # e2e-timeout: 240
 . "$(dirname "$0")/../lib.sh"
 require_root
@@ -341,6 +341,29 @@ ok "monitor: observed records name postfix (destination-not-allowed)" \
         audit_wait observed direction=outbound user=postfix uid="$PF_UID" dst="$SPAM4" dport=25 reason=destination-not-allowed
 ok "monitor: nothing refused" test "$(audit_count refused)" = "$refused_before"
 ok "mxlockd stops on SIGTERM with status 0 (monitor)" mxlockd_stop
+
+# ---- a provider catalog as the allowed destinations ------------------------------
+
+provider_fixture lab-relay "$GW4/32" "$GW6/128"
+mkconf "$T/providers.conf" <<'CONF'
+[outbound smarthost]
+ports = 25, 465, 587
+providers = lab-relay
+users = postfix
+CONF
+ok "mxlockd -n accepts providers without to" "$MXLOCKD" -c "$T/providers.conf" -n
+ok "mxlockd starts with providers = lab-relay" mxlockd_start "$T/providers.conf" || lab_finish
+ok "providers: postfix -> the catalog's $GW4:25 connects" \
+        client_as postfix probe_is connected "$NS_SRV" "$GW4" 25 "" 1000
+ok "providers: postfix -> the catalog's [$GW6]:25 connects" \
+        client_as postfix probe_is connected "$NS_SRV" "$GW6" 25 "" 1000
+ok "providers: postfix -> outside MX $SPAM4:25 refused at once (destination-not-allowed)" \
+        refused_at_once postfix "$SPAM4" 25 destination-not-allowed
+ok "providers: www-data -> the catalog's $GW4:25 refused at once (user-not-allowed)" \
+        refused_at_once www-data "$GW4" 25 user-not-allowed
+ok "providers: mail for outside still goes through the smarthost" \
+        eval 'submit "" 127.0.0.1 user@example.net relay-3 && arrives "$SMARTHOST" relay-3'
+ok "mxlockd stops on SIGTERM with status 0 (providers)" mxlockd_stop
 ok "audit log is one JSON object per line" audit_valid
 
 lab_finish
