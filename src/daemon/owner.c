@@ -28,6 +28,7 @@
 #define CGROUP_DIRS_MAX 65536           /* nor further than this many cgroups */
 #define CGROUP_WALK_GAP_US 1000000      /* a miss walks the tree at most once a second */
 #define PROCS_MAX 4096                  /* pids read from one cgroup.procs */
+#define PIDS_MAX 1048576               /* processes the scan of /proc considers */
 #define LINKS_MAX 65536                 /* descriptors looked at per lookup */
 
 struct user_entry {
@@ -55,6 +56,8 @@ struct owner_ctx {
         size_t ncgroups;
         uint64_t walked_us;             /* monotonic time of the last walk; 0: never */
         int last_pid;                   /* the last process found: tried first next time */
+        int *pids;                      /* /proc's pids, for the scan */
+        size_t npids_cap;
 };
 
 static uint64_t now_us(void)
@@ -254,6 +257,9 @@ int owner_set_passwd(struct owner_ctx *c, const char *path)
         free(c->passwd);
         c->passwd = p;
         c->passwd_read = false;
+        free(c->users);
+        c->users = NULL;
+        c->nusers = 0;
         return 0;
 }
 
@@ -594,31 +600,15 @@ static bool in_sorted(const int *v, size_t n, int x)
         return n && bsearch(&x, v, n, sizeof(*v), int_cmp);
 }
 
-/* The first process found holding the socket: among the processes of its
- * cgroup (the last one found first), then among all processes of its uid.
- * Returns the pid or 0. */
-static int pid_search(struct owner_ctx *c, const char *cgpath, uint32_t uid, uint32_t inode)
+/* Every process in proc_root into c->pids (at most PIDS_MAX), in the
+ * order /proc lists them (ascending). Returns how many. */
+static size_t proc_pids(struct owner_ctx *c)
 {
-        int pids[PROCS_MAX];
-        struct search s = { .deadline = now_us() + OWNER_BUDGET_US };
-        size_t n = 0;
         struct dirent *de;
+        size_t n = 0;
         DIR *d;
-        int fd;
+        int fd = openat(c->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-        if (c->proc_fd < 0)
-                return 0;
-        s.wantlen = (size_t)snprintf(s.want, sizeof(s.want), "socket:[%" PRIu32 "]", inode);
-        if (cgpath) {
-                n = cgroup_pids(c, cgpath, pids);
-                if (c->last_pid > 0 && in_sorted(pids, n, c->last_pid) && pid_holds(c, c->last_pid, &s))
-                        return c->last_pid;
-                for (size_t i = 0; i < n && !search_over(&s); i++)
-                        if (pids[i] != c->last_pid && pid_holds(c, pids[i], &s))
-                                return pids[i];
-        }
-        /* not in its cgroup (moved since, or handed over), or no cgroup */
-        fd = openat(c->proc_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
                 return 0;
         d = fdopendir(fd);
@@ -626,21 +616,73 @@ static int pid_search(struct owner_ctx *c, const char *cgpath, uint32_t uid, uin
                 close(fd);
                 return 0;
         }
-        while (!search_over(&s) && (de = readdir(d))) {
-                struct stat st;
+        while ((de = readdir(d)) && n < PIDS_MAX) {
                 char *end;
                 long pid = strtol(de->d_name, &end, 10);
 
-                if (*end || pid <= 0 || pid > INT_MAX || in_sorted(pids, n, (int)pid))
+                if (*end || pid <= 0 || pid > INT_MAX)
                         continue;
-                if (fstatat(dirfd(d), de->d_name, &st, 0) < 0 || st.st_uid != uid)
-                        continue;
-                if (pid_holds(c, (int)pid, &s)) {
-                        closedir(d);
-                        return (int)pid;
+                if (n == c->npids_cap) {
+                        size_t cap = c->npids_cap ? c->npids_cap * 2 : 1024;
+                        int *t = reallocarray(c->pids, cap, sizeof(*t));
+
+                        if (!t)
+                                break;
+                        c->pids = t;
+                        c->npids_cap = cap;
                 }
+                c->pids[n++] = (int)pid;
         }
         closedir(d);
+        return n;
+}
+
+static bool pid_has_uid(const struct owner_ctx *c, int pid, uint32_t uid)
+{
+        char name[16];
+        struct stat st;
+
+        snprintf(name, sizeof(name), "%d", pid);
+        return fstatat(c->proc_fd, name, &st, 0) == 0 && st.st_uid == uid;
+}
+
+/* The first process found holding the socket: among the processes of its
+ * cgroup, then among all processes of its uid. In each, the last process
+ * found comes first, then the newest (highest pid) first: the one that
+ * connects is more often a recent worker or script than an old daemon
+ * with many descriptors. Returns the pid or 0. */
+static int pid_search(struct owner_ctx *c, const char *cgpath, uint32_t uid, uint32_t inode)
+{
+        int cg[PROCS_MAX];
+        struct search s = { .deadline = now_us() + OWNER_BUDGET_US };
+        size_t n = 0, m;
+        int last = c->last_pid;
+
+        if (c->proc_fd < 0)
+                return 0;
+        s.wantlen = (size_t)snprintf(s.want, sizeof(s.want), "socket:[%" PRIu32 "]", inode);
+        if (cgpath) {
+                n = cgroup_pids(c, cgpath, cg);
+                if (last > 0 && in_sorted(cg, n, last) && pid_holds(c, last, &s))
+                        return last;
+                for (size_t i = n; i-- > 0 && !search_over(&s);)
+                        if (cg[i] != last && pid_holds(c, cg[i], &s))
+                                return cg[i];
+        }
+        /* not in its cgroup (moved since, or handed over), or no cgroup */
+        if (search_over(&s))
+                return 0;
+        if (last > 0 && !in_sorted(cg, n, last) && pid_has_uid(c, last, uid) && pid_holds(c, last, &s))
+                return last;
+        m = proc_pids(c);
+        for (size_t i = m; i-- > 0 && !search_over(&s);) {
+                int pid = c->pids[i];
+
+                if (pid == last || in_sorted(cg, n, pid) || !pid_has_uid(c, pid, uid))
+                        continue;
+                if (pid_holds(c, pid, &s))
+                        return pid;
+        }
         return 0;
 }
 
@@ -758,5 +800,6 @@ void owner_free(struct owner_ctx *c)
         cgroups_clear(c->cgroups, c->ncgroups);
         free(c->users);
         free(c->passwd);
+        free(c->pids);
         free(c);
 }
