@@ -26,7 +26,9 @@
 #define PASSWD_MAX (16u << 20)          /* a larger passwd file is not read */
 #define CGROUP_DEPTH_MAX 32             /* the walk goes no deeper */
 #define CGROUP_DIRS_MAX 65536           /* nor further than this many cgroups */
-#define CGROUP_WALK_GAP_US 1000000      /* a miss walks the tree at most once a second */
+#define CGROUP_WALK_GAP_US 1000000      /* a miss of an old id walks the tree at most once a second */
+#define CGROUP_WALK_NEW_US 10000        /* one of a new id at most every 10 ms, */
+#define CGROUP_WALK_SHARE 20            /* and only after 20 times as long as the last walk took */
 #define PROCS_MAX 4096                  /* pids read from one cgroup.procs */
 #define PIDS_MAX 1048576               /* processes the scan of /proc considers */
 #define LINKS_MAX 65536                 /* descriptors looked at per lookup */
@@ -55,6 +57,8 @@ struct owner_ctx {
         struct cgroup_entry *cgroups;   /* sorted by id */
         size_t ncgroups;
         uint64_t walked_us;             /* monotonic time of the last walk; 0: never */
+        uint64_t walk_took_us;          /* how long it took */
+        uint64_t max_id;                /* the highest id it found */
         int last_pid;                   /* the last process found: tried first next time */
         int *pids;                      /* /proc's pids, for the scan */
         size_t npids_cap;
@@ -374,6 +378,7 @@ static int cgroups_walk(struct owner_ctx *c)
                 return r;
         }
         qsort(w.v, w.n, sizeof(*w.v), cgroup_cmp);
+        c->max_id = w.v[w.n - 1].id;
         cgroups_clear(c->cgroups, c->ncgroups);
         c->cgroups = w.v;
         c->ncgroups = w.n;
@@ -397,12 +402,17 @@ static const char *cgroup_find(const struct owner_ctx *c, uint64_t id)
         return NULL;
 }
 
-/* The path of cgroup id: from the cache, or after a walk (at most one a
- * second, so that ids that are gone cost little). NULL: not known. */
+/* The path of cgroup id: from the cache, or after a walk. cgroup2 gives
+ * each new cgroup a higher id than any before it (kernfs ids count up), so
+ * an id above the highest of the last walk is a cgroup made since, worth a
+ * walk soon: a transient unit that connects as soon as it starts. Such
+ * walks are spaced to take at most 1/CGROUP_WALK_SHARE of the loop's time;
+ * any other miss (a cgroup removed since, or past the walk's bounds) walks
+ * at most once a second. NULL: not known. */
 static const char *cgroup_path(struct owner_ctx *c, uint64_t id)
 {
         const char *p;
-        uint64_t now;
+        uint64_t now, gap;
 
         if (c->cgroup_fd < 0)
                 return NULL;
@@ -410,11 +420,20 @@ static const char *cgroup_path(struct owner_ctx *c, uint64_t id)
         if (p)
                 return p;
         now = now_us();
-        if (c->walked_us && now - c->walked_us < CGROUP_WALK_GAP_US)
+        gap = CGROUP_WALK_GAP_US;
+        if (id > c->max_id) {
+                gap = c->walk_took_us * CGROUP_WALK_SHARE;
+                if (gap < CGROUP_WALK_NEW_US)
+                        gap = CGROUP_WALK_NEW_US;
+                if (gap > CGROUP_WALK_GAP_US)
+                        gap = CGROUP_WALK_GAP_US;
+        }
+        if (c->walked_us && now - c->walked_us < gap)
                 return NULL;
         c->walked_us = now;
         if (cgroups_walk(c) < 0)
                 return NULL;
+        c->walk_took_us = now_us() - now;
         return cgroup_find(c, id);
 }
 

@@ -70,8 +70,10 @@ int owner_lookup(struct owner_ctx *c, int family, const uint8_t src[16], uint16_
                  uint16_t dport, struct owner *ret);
 
 /* The path of cgroup id (from the cgroup root, "/" for the root) into
- * buf, from the cache, walking the tree again on a miss at most once a
- * second. Returns 0, -ENOENT or -ENAMETOOLONG. */
+ * buf, from the cache. A miss walks the tree again: soon for an id newer
+ * than any the last walk saw (a cgroup made since), but with walks taking
+ * at most a twentieth of the time; at most once a second for any other.
+ * Returns 0, -ENOENT or -ENAMETOOLONG. */
 int owner_cgroup_path(struct owner_ctx *c, uint64_t id, char *buf, size_t len);
 
 /* The passwd file's name for uid into buf ("" when unknown). */
