@@ -266,12 +266,13 @@ static void test_cgroup_cache(void **state)
 
         /* a cgroup made after the walk: its id is newer than any the walk
          * saw (on cgroup2 always; on the fixture's file system when its
-         * inode number is higher), so the next miss after 10 ms walks again;
-         * an older id waits a second */
+         * inode number is higher), so a miss soon after walks again (10 ms,
+         * or 20 times the last walk's time: 100 ms leaves room for a slow
+         * sanitizer build); an older id waits a second */
         snprintf(path, sizeof(path), "%s/system.slice/run-u12.service", root);
         assert_int_equal(mkdir(path, 0755), 0);
         id = ino_of(path);
-        usleep(20 * 1000);
+        usleep(100 * 1000);
         r = owner_cgroup_path(c, id, got, sizeof(got));
         if (id > max_ino(root, dirs, sizeof(dirs) / sizeof(dirs[0])))
                 assert_int_equal(r, 0);
@@ -495,7 +496,7 @@ static void child_run(const char *cgdir, const char *cgnew, const char *cgroot, 
                 r->in_new = true;
                 fdn = connect_pending(AF_INET, "192.0.2.1", srcn, &sportn);
                 STEP(fdn >= 0, "IPv4 connect in the new cgroup");
-                usleep(20 * 1000);
+                usleep(100 * 1000);
                 owner_lookup(c, AF_INET, srcn, sportn, dst4, 25, &r->fresh);
         }
         /* moved out of the cgroup it made the socket in: the unit stays the
