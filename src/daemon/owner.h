@@ -22,11 +22,12 @@
  *   process moved to another cgroup after creating the socket is still
  *   named by the first one.
  * - pid, comm: best-effort. The first process found holding the socket's
- *   inode: after a fork several may hold it and any one of them is named;
- *   the process may have exited or closed the socket; processes whose
- *   /proc/PID/fd mxlockd may not read (other users', without
- *   CAP_SYS_PTRACE, or hidden by ProtectProc=invisible) are not seen. The
- *   search stops at its budget and leaves pid 0 and comm "". */
+ *   inode, looked for among the processes of the socket's cgroup, then
+ *   among all of its uid's. After a fork several may hold it and any one
+ *   of them is named; the process may have exited or closed the socket;
+ *   processes whose /proc/PID/fd mxlockd may not read (other users',
+ *   without CAP_SYS_PTRACE, or hidden by ProtectProc=invisible) are not
+ *   seen. The search stops at its budget and leaves pid 0 and comm "". */
 #pragma once
 
 #include <stdbool.h>
