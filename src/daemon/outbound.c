@@ -102,9 +102,11 @@ void outbound_packet(struct daemon *d, const struct queue_pkt *p, unsigned idx, 
         }
         if (d->opts.monitor) {
                 d->acct.observed++;
+                d->acct.out_observed++;
                 ps->observed++;
         } else {
                 d->acct.refused++;
+                d->acct.out_refused++;
                 ps->refused++;
         }
         gettimeofday(&tv, NULL);
