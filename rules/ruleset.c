@@ -2059,13 +2059,12 @@ static int map_elems_cb(const struct nlmsghdr *nlh, void *data)
 
 /* GETSETELEM for one key (the kernel answers with the element, or the
  * interval, holding it). */
-static int elem_query(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a,
-                      mnl_cb_t cb, void *data)
+static int elem_query_key(struct ruleset_nl *nl, const char *table, const char *set, const void *key,
+                          size_t len, mnl_cb_t cb, void *data)
 {
         char buf[MNL_SOCKET_BUFFER_SIZE];
         struct nlmsghdr *nlh;
         struct nlattr *list, *e, *k;
-        uint8_t key[16];
 
         nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETSETELEM, NFPROTO_INET, NLM_F_ACK, nl->seq++);
         mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, table);
@@ -2073,12 +2072,20 @@ static int elem_query(struct ruleset_nl *nl, const char *table, const char *set,
         list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
         e = mnl_attr_nest_start(nlh, NFTA_LIST_ELEM);
         k = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_KEY);
-        addr_to_bytes(family, a, key);
-        mnl_attr_put(nlh, NFTA_DATA_VALUE, family == AF_INET ? 4 : 16, key);
+        mnl_attr_put(nlh, NFTA_DATA_VALUE, len, key);
         mnl_attr_nest_end(nlh, k);
         mnl_attr_nest_end(nlh, e);
         mnl_attr_nest_end(nlh, list);
         return query(nl, nlh, cb, data);
+}
+
+static int elem_query(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a,
+                      mnl_cb_t cb, void *data)
+{
+        uint8_t key[16];
+
+        addr_to_bytes(family, a, key);
+        return elem_query_key(nl, table, set, key, family == AF_INET ? 4 : 16, cb, data);
 }
 
 static int set_lookup(struct ruleset_nl *nl, const char *table, const char *set, int family, addr128 a)
@@ -2182,6 +2189,22 @@ int ruleset_list_lookup(struct ruleset *h, const char *policy, enum ruleset_list
         char name[128];
 
         return set_lookup(h->nl, h->table, ruleset_list_name(policy, l, family, name, sizeof(name)), family, a);
+}
+
+int ruleset_users_lookup(struct ruleset *h, const char *policy, uint32_t uid)
+{
+        char name[128];
+        size_t found = 0;
+        int r;
+
+        /* the key is in host byte order, as meta skuid loads it */
+        r = elem_query_key(h->nl, h->table, ruleset_obj_name(OBJ_USERS, policy, name, sizeof(name)), &uid,
+                           sizeof(uid), count_cb, &found);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        return found > 0;
 }
 
 int ruleset_list_size(struct ruleset *h, const char *policy, enum ruleset_list l, int family, size_t *ret_n)

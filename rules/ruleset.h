@@ -206,6 +206,10 @@ const char *ruleset_list_name(const char *policy, enum ruleset_list l, int famil
  * negative errno. */
 int ruleset_list_lookup(struct ruleset *h, const char *policy, enum ruleset_list l, int family, addr128 a);
 
+/* Outbound: is the uid in the policy's live set of users (users_P)?
+ * Returns 1, 0 (also when the set is missing) or negative errno. */
+int ruleset_users_lookup(struct ruleset *h, const char *policy, uint32_t uid);
+
 /* Count the ranges (interval start elements) of the policy's live list of
  * a family, or of all the parts of a sharded one (a part the map accepts
  * whole counts one). Returns 0, -ENOENT when there is no such table or

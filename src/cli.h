@@ -109,6 +109,7 @@ struct explain_opts {
         int family;
         addr128 addr;
         unsigned port;          /* default 25 */
+        const char *user;       /* --user: explain an outbound connection of this user (name or uid) */
 };
 int explain_parse(struct explain_opts *o, const struct cli *cli, int argc, char **argv, FILE *out, FILE *err);
 int cmd_explain(const struct explain_opts *o, FILE *out, FILE *err);

@@ -1,8 +1,13 @@
 /* src/cli_daemon.c: mxlock status, reload, enable, disable (over the control
  * socket) and explain (from the configuration and the live kernel sets, so
- * it works while mxlockd is stopped too). */
+ * it works while mxlockd is stopped too): of an inbound connection, or with
+ * --user of a local user's connection out (the outbound lock). */
 #include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +165,7 @@ int explain_parse(struct explain_opts *o, const struct cli *cli, int argc, char 
         static const struct option opts[] = {
                 { "json", no_argument, NULL, 'j' },
                 { "format", required_argument, NULL, 'f' },
+                { "user", required_argument, NULL, 'u' },
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
@@ -179,11 +185,24 @@ int explain_parse(struct explain_opts *o, const struct cli *cli, int argc, char 
                         }
                         o->json = true;
                         break;
+                case 'u':
+                        if (!*optarg) {
+                                fprintf(err, "%s: --user: empty user\n", cli->progname);
+                                goto usage;
+                        }
+                        o->user = optarg;
+                        break;
                 case 'h':
-                        fprintf(out, "Usage: %s explain [--json] ADDRESS [PORT]\n"
+                        fprintf(out, "Usage: %s explain [--json] [--user USER] ADDRESS [PORT]\n"
                                 "Says whether a connection from ADDRESS to PORT (default 25) is accepted or\n"
                                 "refused, by which policy and which prefix or provider, checked against the\n"
-                                "kernel's live sets (works while mxlockd is stopped).\n", cli->progname);
+                                "kernel's live sets (works while mxlockd is stopped).\n"
+                                "\n"
+                                "  --json         one JSON object\n"
+                                "  --user USER    a connection out: may local USER (a name or a uid) connect\n"
+                                "                 to ADDRESS on PORT? Answered by the [outbound] section\n"
+                                "                 that locks PORT: its users, then its destinations (to,\n"
+                                "                 providers)\n", cli->progname);
                         return EXIT_SUCCESS;
                 default:
                         goto usage;
@@ -209,8 +228,193 @@ int explain_parse(struct explain_opts *o, const struct cli *cli, int argc, char 
         }
         return CLI_RUN;
 usage:
-        fprintf(err, "Usage: %s explain [--json] ADDRESS [PORT]\n", cli->progname);
+        fprintf(err, "Usage: %s explain [--json] [--user USER] ADDRESS [PORT]\n", cli->progname);
         return CLI_EXIT_USAGE;
+}
+
+/* USER as a uid: a number is one; a name is looked up (NSS). */
+static int user_uid(const char *user, uint32_t *ret_uid, char *ret_name, size_t len)
+{
+        struct passwd pw, *pwp = NULL;
+        char buf[4096], *end;
+        unsigned long v;
+
+        if (user[0] >= '0' && user[0] <= '9') {
+                errno = 0;
+                v = strtoul(user, &end, 10);
+                if (errno || *end || v >= UINT32_MAX)
+                        return -EINVAL;
+                *ret_uid = (uint32_t)v;
+                ret_name[0] = '\0';
+                if (getpwuid_r(*ret_uid, &pw, buf, sizeof(buf), &pwp) == 0 && pwp)
+                        snprintf(ret_name, len, "%s", pwp->pw_name);
+                return 0;
+        }
+        if (getpwnam_r(user, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp)
+                return -ENOENT;
+        *ret_uid = pwp->pw_uid;
+        snprintf(ret_name, len, "%s", pwp->pw_name);
+        return 0;
+}
+
+/* Is the address this host's own (loopback or on an interface)? A
+ * connection to it leaves through lo, which the outbound lock never
+ * touches (README, "The outbound lock"). */
+static bool host_address(int family, addr128 a)
+{
+        struct ifaddrs *ifa = NULL;
+        bool found = false;
+
+        if ((family == AF_INET && a >> 24 == 127) || (family == AF_INET6 && a == 1))
+                return true;
+        if (getifaddrs(&ifa) < 0)
+                return false;
+        for (struct ifaddrs *i = ifa; i && !found; i = i->ifa_next) {
+                if (!i->ifa_addr || i->ifa_addr->sa_family != family)
+                        continue;
+                if (family == AF_INET)
+                        found = addr_from_bytes(AF_INET, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr) == a;
+                else
+                        found = addr_from_bytes(AF_INET6,
+                                                &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr) == a;
+        }
+        freeifaddrs(ifa);
+        return found;
+}
+
+/* explain --user: may this local user connect out to ADDRESS on PORT? The
+ * [outbound] section that locks the port decides: the user first, then
+ * the destination (as the kernel rule and mxlockd do); the kernel's live
+ * sets (users_P, allow4_P/allow6_P) are what is enforced, the
+ * configuration says why. */
+static int explain_outbound(const struct explain_opts *o, const struct config *c, const struct policy_set *ps,
+                            FILE *out, FILE *err)
+{
+        const struct cli *cli = o->cli;
+        const struct policy *pol = NULL;
+        const struct policy_source *src = NULL;
+        const char *verdict, *why, *rule = NULL;
+        char text[ADDR_STRLEN], name[256], who[300], whybuf[512], cfgwhy[512] = "";
+        bool user_ok = false, dst_ok = false, monitor = c->mode == MODE_MONITOR, local;
+        int table = -1, in_users = -1, in_allow = -1, r;
+        struct ruleset *rs = NULL;
+        uint32_t uid;
+
+        addr_format(o->family, o->addr, text);
+        r = user_uid(o->user, &uid, name, sizeof(name));
+        if (r < 0) {
+                fprintf(err, "%s: --user: %s '%s'\n", cli->progname, r == -ENOENT ? "unknown user" : "not a uid",
+                        o->user);
+                return CLI_EXIT_USAGE;
+        }
+        if (name[0])
+                snprintf(who, sizeof(who), "user %s (uid %" PRIu32 ")", name, uid);
+        else
+                snprintf(who, sizeof(who), "uid %" PRIu32, uid);
+        for (size_t i = 0; i < ps->n && !pol; i++)
+                if (ps->v[i].outbound && policy_has_port(&ps->v[i], (uint16_t)o->port))
+                        pol = &ps->v[i];
+        local = host_address(o->family, o->addr);
+        if (pol && !local) {
+                struct ruleset_opts ro = { .table = c->table };
+
+                user_ok = policy_has_uid(pol, uid);
+                dst_ok = policy_classify(pol, o->family, o->addr, &src);
+                if (ruleset_open(&ro, &rs) == 0)
+                        table = ruleset_table_exists(rs);
+                if (table > 0) {
+                        in_users = ruleset_users_lookup(rs, pol->name, uid);
+                        in_allow = ruleset_list_lookup(rs, pol->name, RULESET_ALLOW, o->family, o->addr);
+                }
+        }
+
+        /* what the configuration decides, and why */
+        if (pol && !local && !user_ok) {
+                rule = "user-not-allowed";
+                snprintf(cfgwhy, sizeof(cfgwhy), "%s is not listed in users", who);
+        } else if (pol && !local && !dst_ok) {
+                rule = "destination-not-allowed";
+                snprintf(cfgwhy, sizeof(cfgwhy), "%s is not among the allowed destinations (to, providers)", text);
+        } else if (pol && !local) {
+                rule = "allowed";
+                snprintf(cfgwhy, sizeof(cfgwhy), "%s is listed and %s is an allowed destination", who, text);
+        }
+
+        /* the kernel decides (where it can be read); the configuration says why */
+        if (!pol) {
+                verdict = "accepted";
+                why = "no [outbound] section locks this port: mxlock does not touch it";
+        } else if (local) {
+                verdict = "accepted";
+                why = "an address of this host: the connection goes through lo, which the outbound lock never "
+                      "touches";
+        } else if (table <= 0) {
+                verdict = "accepted";
+                why = table == 0 ? "the mxlock table is not loaded: nothing is enforced (mxlockd disabled or never "
+                                   "started)"
+                                 : "cannot read the kernel's ruleset (run as root)";
+        } else {
+                bool k_user = in_users >= 0 ? in_users > 0 : user_ok;
+                bool k_dst = in_allow >= 0 ? in_allow > 0 : dst_ok;
+
+                if (!k_user) {
+                        verdict = monitor ? "observed" : "refused";
+                        rule = "user-not-allowed";
+                        snprintf(whybuf, sizeof(whybuf), "%s is not listed in users", who);
+                } else if (!k_dst) {
+                        verdict = monitor ? "observed" : "refused";
+                        rule = "destination-not-allowed";
+                        snprintf(whybuf, sizeof(whybuf), "%s is not among the allowed destinations (to, providers)",
+                                 text);
+                } else {
+                        verdict = "accepted";
+                        rule = "allowed";
+                        snprintf(whybuf, sizeof(whybuf), "%s is listed and %s is an allowed destination", who, text);
+                }
+                why = whybuf;
+        }
+
+        if (o->json) {
+                fputc('{', out);
+                print_json_str(out, "address", text, false);
+                fprintf(out, ",\"port\":%u,\"direction\":\"outbound\",\"uid\":%" PRIu32, o->port, uid);
+                print_json_str(out, "user", name[0] ? name : NULL, true);
+                print_json_str(out, "verdict", verdict, true);
+                print_json_str(out, "reason", why, true);
+                print_json_str(out, "rule", rule, true);
+                print_json_str(out, "policy", pol ? pol->name : NULL, true);
+                print_json_str(out, "destination", src ? src->origin : NULL, true);
+                print_json_str(out, "mode", cfg_mode_name(c->mode), true);
+                fprintf(out, ",\"kernel_table\":%s,\"kernel_users\":%s,\"kernel_allow\":%s",
+                        table > 0 ? "true" : table == 0 ? "false" : "null",
+                        in_users > 0 ? "true" : in_users == 0 ? "false" : "null",
+                        in_allow > 0 ? "true" : in_allow == 0 ? "false" : "null");
+                fprintf(out, ",\"config_agrees\":%s}\n",
+                        (in_users < 0 || (in_users > 0) == user_ok) && (in_allow < 0 || (in_allow > 0) == dst_ok)
+                                ? "true" : "false");
+        } else {
+                fprintf(out, "%s to %s port %u: %s", who, text, o->port, verdict);
+                if (pol)
+                        fprintf(out, " by outbound %s", pol->name);
+                fprintf(out, ": %s\n", why);
+                if (pol && !local && table <= 0)
+                        fprintf(out, "  configuration: %s: %s\n", strcmp(rule, "allowed") == 0 ? "allowed" :
+                                monitor ? "would be observed" : "would be refused", cfgwhy);
+                if (src && rule && strcmp(rule, "allowed") == 0)
+                        fprintf(out, "  matched: %s\n", src->origin);
+                if (pol && !local && table > 0)
+                        fprintf(out, "  kernel: table inet %s, users set %s, allow set %s\n", c->table,
+                                in_users > 0 ? "matches" : in_users == 0 ? "no match" : "unreadable",
+                                in_allow > 0 ? "matches" : in_allow == 0 ? "no match" : "unreadable");
+                if (pol && !local && ((in_users >= 0 && (in_users > 0) != user_ok) ||
+                                      (in_allow >= 0 && (in_allow > 0) != dst_ok)))
+                        fprintf(out, "  note: %s differs from the kernel; run `mxlock reload` to apply it\n",
+                                cli->config_path);
+                if (monitor && strcmp(verdict, "observed") == 0)
+                        fprintf(out, "  monitor mode: the attempt is recorded as observed and let through\n");
+        }
+        ruleset_close(rs);
+        return 0;
 }
 
 int cmd_explain(const struct explain_opts *o, FILE *out, FILE *err)
@@ -236,8 +440,12 @@ int cmd_explain(const struct explain_opts *o, FILE *out, FILE *err)
                 goto out;
         }
         monitor = c->mode == MODE_MONITOR;
+        if (o->user) {
+                ret = explain_outbound(o, c, ps, out, err);
+                goto out;
+        }
         for (pi = 0; pi < ps->n; pi++)
-                if (policy_has_port(&ps->v[pi], (uint16_t)o->port)) {
+                if (!ps->v[pi].outbound && policy_has_port(&ps->v[pi], (uint16_t)o->port)) {
                         pol = &ps->v[pi];
                         break;
                 }
@@ -260,6 +468,10 @@ int cmd_explain(const struct explain_opts *o, FILE *out, FILE *err)
         if (!pol) {
                 verdict = "accepted";
                 why = "no policy locks this port: mxlock does not touch it";
+                for (pi = 0; pi < ps->n; pi++)
+                        if (ps->v[pi].outbound && policy_has_port(&ps->v[pi], (uint16_t)o->port))
+                                why = "no inbound policy locks this port: mxlock does not touch it (an [outbound] "
+                                      "section does: ask with --user)";
         } else if (table <= 0) {
                 verdict = "accepted";
                 why = table == 0 ? "the mxlock table is not loaded: nothing is enforced (mxlockd disabled or never started)"
@@ -282,7 +494,7 @@ int cmd_explain(const struct explain_opts *o, FILE *out, FILE *err)
         if (o->json) {
                 fprintf(out, "{");
                 print_json_str(out, "address", text, false);
-                fprintf(out, ",\"port\":%u", o->port);
+                fprintf(out, ",\"port\":%u,\"direction\":\"inbound\"", o->port);
                 print_json_str(out, "verdict", verdict, true);
                 print_json_str(out, "reason", why, true);
                 print_json_str(out, "policy", pol ? pol->name : NULL, true);

@@ -34,7 +34,9 @@ static void report_usage(FILE *out, const char *progname)
                 "Summarise the audit log: records per event, attempts (refused, observed,\n"
                 "summary and missed counts), distinct sources, the top sources, attempts per\n"
                 "policy and port, attempts per UTC hour, reload results and the number of\n"
-                "corrupt lines skipped.\n"
+                "corrupt lines skipped. Outbound attempts (the outbound lock's records) are\n"
+                "counted apart, by user, by unit and by destination; the inbound figures never\n"
+                "include them.\n"
                 "\n"
                 "FILE is a plain or gzip audit log, '-' for stdin. Without FILE: the\n"
                 "configuration's audit_log (default " DEFAULT_AUDIT_LOG ") and its\n"
@@ -46,7 +48,8 @@ static void report_usage(FILE *out, const char *progname)
                 "                   2026-11-23, or a time before now: 90m, 24h, 7d, 2w\n"
                 "  --format FMT     table (default), json (one object), csv, or html\n"
                 "                   (one self-contained page with an SVG timeline)\n"
-                "  --top N          top sources to list (default %d, 0 = all)\n"
+                "  --top N          top sources (and outbound users, units, destinations) to\n"
+                "                   list (default %d, 0 = all)\n"
                 "\n"
                 "CSV: one table with the header section,key,value,first_seen,last_seen,detail\n"
                 "and one row per fact; filter on the section column in a spreadsheet:\n"
@@ -54,6 +57,9 @@ static void report_usage(FILE *out, const char *progname)
                 "  summary,period,,FIRST,LAST,        source,ADDRESS,ATTEMPTS,FIRST,LAST,POLICIES\n"
                 "  policy_port,POLICY,ATTEMPTS,,,PORT hour,HOUR,ATTEMPTS,,,\n"
                 "  reload,ok|error,COUNT,,,           reload_error,TIME,,,,MESSAGE\n"
+                "  outbound_user,UID,ATTEMPTS,FIRST,LAST,USER\n"
+                "  outbound_unit,UNIT,ATTEMPTS,FIRST,LAST,\n"
+                "  outbound_destination,ADDRESS,ATTEMPTS,FIRST,LAST,PORT\n"
                 "Times are UTC (RFC 3339); values starting with = + - @ are prefixed with '.\n",
                 progname, REPORT_TOP_DEFAULT);
 }

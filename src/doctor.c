@@ -3,11 +3,16 @@
  * Checks are collected first and printed at the end, as text or as one JSON
  * object. Each check has a status (PASS, WARN, FAIL, or INFO, which is
  * neither counted nor failing), a name (config, mx, provider, spf, table,
- * listening, stale, caveat), an optional subject (a domain, a policy, a port,
- * a catalog) and a one-line explanation. */
+ * listening, stale, caveat, outbound, relay), an optional subject (a domain,
+ * a policy, a port, a catalog) and a one-line explanation. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <ifaddrs.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,6 +116,11 @@ static void usage(FILE *out)
                 "  stale      provider catalogs were checked within --stale-days (WARN)\n"
                 "  caveat     (INFO) a provider's ranges are shared by all its customers,\n"
                 "             and what ties mail to your own account at the MTA\n"
+                "  outbound   each [outbound] section lists users (none: every attempt is\n"
+                "             refused, WARN)\n"
+                "  relay      Postfix's relayhost (postconf) is an allowed destination of the\n"
+                "             [outbound] section locking its port (FAIL if not), and its\n"
+                "             mail_owner is one of the section's users\n"
                 "\n"
                 "  --format text|json    output (default text)\n"
                 "  --nameserver IP[:PORT]  ask this DNS server instead of resolv.conf's\n"
@@ -154,6 +165,13 @@ static void local_addrs(struct doctor *d)
         range_list_merge(&d->local[1]);
 }
 
+/* An inbound policy that locks port 25 (the MX checks' policies; an
+ * [outbound] section locking port 25 is about connections out). */
+static bool inbound_25(const struct policy *p)
+{
+        return !p->outbound && policy_has_port(p, 25);
+}
+
 /* Is the address allowed on port 25 by some policy? *ret_policy: which. */
 static bool allowed_25(const struct doctor *d, int family, addr128 a, const struct policy **ret_policy,
                        const struct policy_source **ret_src)
@@ -161,7 +179,7 @@ static bool allowed_25(const struct doctor *d, int family, addr128 a, const stru
         for (size_t i = 0; i < d->ps->n; i++) {
                 const struct policy *p = &d->ps->v[i];
 
-                if (!policy_has_port(p, 25))
+                if (!inbound_25(p))
                         continue;
                 if (policy_classify(p, family, a, ret_src)) {
                         *ret_policy = p;
@@ -174,7 +192,15 @@ static bool allowed_25(const struct doctor *d, int family, addr128 a, const stru
 static bool any_policy_25(const struct doctor *d)
 {
         for (size_t i = 0; i < d->ps->n; i++)
-                if (policy_has_port(&d->ps->v[i], 25))
+                if (inbound_25(&d->ps->v[i]))
+                        return true;
+        return false;
+}
+
+static bool any_outbound(const struct doctor *d)
+{
+        for (size_t i = 0; d->ps && i < d->ps->n; i++)
+                if (d->ps->v[i].outbound)
                         return true;
         return false;
 }
@@ -324,7 +350,7 @@ static const struct policy *policy_naming(const struct doctor *d, const char *na
         for (size_t i = 0; i < d->ps->n; i++) {
                 const struct policy *p = &d->ps->v[i];
 
-                if (!policy_has_port(p, 25))
+                if (!inbound_25(p))
                         continue;
                 for (size_t k = 0; k < p->nproviders; k++)
                         if (strcmp(p->providers[k], name) == 0)
@@ -421,7 +447,7 @@ static void check_caveat(struct doctor *d)
         for (size_t i = 0; i < d->ps->n; i++) {
                 const struct policy *p = &d->ps->v[i];
 
-                if (!policy_has_port(p, 25))
+                if (!inbound_25(p))
                         continue;
                 for (size_t k = 0; k < p->nproviders; k++) {
                         const char *name = p->providers[k], **nv;
@@ -497,7 +523,7 @@ static void check_spf(struct doctor *d, const char *domain)
         for (size_t i = 0; i < d->ps->n; i++) {
                 const struct policy *p = &d->ps->v[i];
 
-                if (!policy_has_port(p, 25))
+                if (!inbound_25(p))
                         continue;
                 for (size_t k = 0; k < p->nsrc; k++) {
                         const struct policy_source *s = &p->src[k];
@@ -565,6 +591,7 @@ static void check_table(struct doctor *d)
         }
         for (size_t i = 0; i < d->ps->n; i++) {
                 const struct policy *p = &d->ps->v[i];
+                const char *kind = p->outbound ? "outbound" : "policy";
                 char n4[64], n6[64];
                 size_t s4 = 0, s6 = 0;
                 int r4, r6;
@@ -574,12 +601,13 @@ static void check_table(struct doctor *d)
                 r4 = ruleset_list_size(rs, p->name, RULESET_ALLOW, AF_INET, &s4);
                 r6 = ruleset_list_size(rs, p->name, RULESET_ALLOW, AF_INET6, &s6);
                 if (r4 < 0 || r6 < 0) {
-                        add(d, ST_FAIL, "table", p->name, "policy %s: set %s is missing from table inet %s "
-                            "(%s): reload mxlockd", p->name, r4 < 0 ? n4 : n6, table, strerror(-(r4 < 0 ? r4 : r6)));
+                        add(d, ST_FAIL, "table", p->name, "%s %s: set %s is missing from table inet %s "
+                            "(%s): reload mxlockd", kind, p->name, r4 < 0 ? n4 : n6, table,
+                            strerror(-(r4 < 0 ? r4 : r6)));
                 } else if (s4 + s6 == 0 || (p->allow[FAM_V4].n && !s4) || (p->allow[FAM_V6].n && !s6)) {
-                        add(d, ST_FAIL, "table", p->name, "policy %s: the kernel sets are empty (%s %zu, %s %zu "
-                            "ranges; the configuration has %zu and %zu): reload mxlockd", p->name, n4, s4, n6, s6,
-                            p->allow[FAM_V4].n, p->allow[FAM_V6].n);
+                        add(d, ST_FAIL, "table", p->name, "%s %s: the kernel sets are empty (%s %zu, %s %zu "
+                            "ranges; the configuration has %zu and %zu): reload mxlockd", kind, p->name, n4, s4, n6,
+                            s6, p->allow[FAM_V4].n, p->allow[FAM_V6].n);
                 } else {
                         add(d, ST_PASS, "table", p->name, "table inet %s is loaded: %s has %zu ranges, %s %zu",
                             table, n4, s4, n6, s6);
@@ -604,7 +632,7 @@ static void dnat_rule(const char *family, const char *table, const char *chain, 
         char subj[16];
 
         for (size_t i = 0; !p && i < c->d->ps->n; i++)
-                if (policy_has_port(&c->d->ps->v[i], port))
+                if (!c->d->ps->v[i].outbound && policy_has_port(&c->d->ps->v[i], port))
                         p = &c->d->ps->v[i];
         if (!p)
                 return;
@@ -700,6 +728,8 @@ static void check_listening(struct doctor *d)
         for (size_t i = 0; i < d->ps->n; i++) {
                 const struct policy *p = &d->ps->v[i];
 
+                if (p->outbound)
+                        continue;       /* ports this host connects out to, not ones it serves */
                 for (size_t k = 0; k < p->nports; k++) {
                         uint16_t port = p->ports[k];
                         char buf[512], subj[16];
@@ -787,6 +817,321 @@ static void check_stale(struct doctor *d)
                 }
         }
         free(seen);
+}
+
+/* ------------------------------------------------------------------ */
+/* outbound: the sections of the outbound lock */
+
+static void ports_text(const struct policy *p, char *buf, size_t len)
+{
+        size_t off = 0;
+
+        buf[0] = '\0';
+        for (size_t k = 0; k < p->nports && off < len; k++)
+                off += (size_t)snprintf(buf + off, len - off, "%s%u", k ? "," : "", p->ports[k]);
+}
+
+static void check_outbound(struct doctor *d)
+{
+        for (size_t i = 0; i < d->ps->n; i++) {
+                const struct policy *p = &d->ps->v[i];
+                char ports[128], users[256];
+                size_t off = 0;
+
+                if (!p->outbound)
+                        continue;
+                ports_text(p, ports, sizeof(ports));
+                if (!p->nuids) {
+                        add(d, ST_WARN, "outbound", p->name, "outbound %s lists no users: nobody may connect out to "
+                            "ports %s: every attempt is refused", p->name, ports);
+                        continue;
+                }
+                users[0] = '\0';
+                for (size_t k = 0; k < p->nusers && off < sizeof(users); k++)
+                        off += (size_t)snprintf(users + off, sizeof(users) - off, "%s%s", k ? ", " : "",
+                                                p->users[k]);
+                add(d, ST_PASS, "outbound", p->name, "outbound %s: %s may connect out to ports %s, to %zu IPv4 and "
+                    "%zu IPv6 ranges", p->name, users, ports, p->allow[FAM_V4].n, p->allow[FAM_V6].n);
+        }
+}
+
+/* ------------------------------------------------------------------ */
+/* relay: the MTA's relay host is an allowed destination */
+
+#define POSTCONF_TIMEOUT_MS 5000
+
+/* The postconf to run: $MXLOCK_POSTCONF (tests point it at a fake that
+ * prints fixed answers), else the first executable postconf on PATH or in
+ * the sbin directories (doctor may run without them on PATH). NULL: none,
+ * no Postfix. */
+static const char *find_postconf(char *buf, size_t len)
+{
+        static const char *const sbin[] = { "/usr/sbin", "/usr/local/sbin", "/sbin" };
+        const char *env = getenv("MXLOCK_POSTCONF"), *path = getenv("PATH");
+        char dirs[4096];
+        char *save = NULL;
+
+        if (env && *env)
+                return env;
+        snprintf(dirs, sizeof(dirs), "%s", path ? path : "");
+        for (char *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+                snprintf(buf, len, "%s/postconf", *dir ? dir : ".");
+                if (access(buf, X_OK) == 0)
+                        return buf;
+        }
+        for (size_t i = 0; i < sizeof(sbin) / sizeof(sbin[0]); i++) {
+                snprintf(buf, len, "%s/postconf", sbin[i]);
+                if (access(buf, X_OK) == 0)
+                        return buf;
+        }
+        return NULL;
+}
+
+/* `postconf -h NAME`: its first line into out. Bounded: a postconf that
+ * does not answer within POSTCONF_TIMEOUT_MS is killed. Returns 0, or a
+ * negative errno (-ETIMEDOUT, -EIO when it exits with an error). */
+static int postconf_get(const char *postconf, const char *name, char *out, size_t len)
+{
+        int fds[2], status = 0, r = 0, devnull;
+        size_t have = 0;
+        pid_t pid;
+
+        out[0] = '\0';
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                r = -errno;
+                close(fds[0]);
+                close(fds[1]);
+                return r;
+        }
+        if (pid == 0) {
+                devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+                if (devnull >= 0) {
+                        (void) dup2(devnull, STDIN_FILENO);
+                        (void) dup2(devnull, STDERR_FILENO);
+                }
+                (void) dup2(fds[1], STDOUT_FILENO);
+                execl(postconf, "postconf", "-h", name, (char *)NULL);
+                _exit(127);
+        }
+        close(fds[1]);
+        for (;;) {
+                struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+                char buf[512];
+                ssize_t n;
+                int pr = poll(&pfd, 1, POSTCONF_TIMEOUT_MS);
+
+                if (pr < 0 && errno == EINTR)
+                        continue;
+                if (pr <= 0) {
+                        r = pr == 0 ? -ETIMEDOUT : -errno;
+                        (void) kill(pid, SIGKILL);
+                        break;
+                }
+                n = read(fds[0], buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        break;
+                for (ssize_t i = 0; i < n && have + 1 < len; i++)
+                        out[have++] = buf[i];
+        }
+        close(fds[0]);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        out[have] = '\0';
+        out[strcspn(out, "\n")] = '\0';
+        if (r == 0 && (!WIFEXITED(status) || WEXITSTATUS(status) != 0))
+                r = -EIO;
+        return r;
+}
+
+/* One relayhost destination: "[host]:port", "[ipv6:2001:db8::1]:587",
+ * "host:port", "host" (port 25 unless given; a name or a number). Returns
+ * false when it cannot be read. */
+static bool relay_split(char *dest, char **ret_host, unsigned *ret_port)
+{
+        char *host = dest, *port = NULL, *end;
+        unsigned long v;
+
+        if (*host == '[') {
+                end = strchr(host, ']');
+                if (!end)
+                        return false;
+                *end = '\0';
+                host++;
+                if (end[1] == ':')
+                        port = end + 2;
+                else if (end[1])
+                        return false;
+                if (strncasecmp(host, "ipv6:", 5) == 0)
+                        host += 5;
+        } else if ((end = strchr(host, ':')) && end == strrchr(host, ':')) {
+                /* one colon: host:port (a bare IPv6 address has more) */
+                *end = '\0';
+                port = end + 1;
+        }
+        *ret_port = 25;
+        if (port) {
+                struct servent *se;
+
+                errno = 0;
+                v = strtoul(port, &end, 10);
+                if (*port >= '0' && *port <= '9' && !*end && !errno && v > 0 && v <= 65535)
+                        *ret_port = (unsigned)v;
+                else if ((se = getservbyname(port, "tcp")))
+                        *ret_port = ntohs((uint16_t)se->s_port);
+                else
+                        return false;
+        }
+        *ret_host = host;
+        return *host != '\0';
+}
+
+/* The outbound section that locks a port (a port is locked once per
+ * direction), or NULL. */
+static const struct policy *outbound_for_port(const struct doctor *d, unsigned port)
+{
+        for (size_t i = 0; i < d->ps->n; i++)
+                if (d->ps->v[i].outbound && policy_has_port(&d->ps->v[i], (uint16_t)port))
+                        return &d->ps->v[i];
+        return NULL;
+}
+
+static void check_relay_dest(struct doctor *d, const char *relayhost, char *dest)
+{
+        const struct policy *pol;
+        char *host, err[512], list[512] = "", bad[512] = "", subj[300];
+        struct prefix *v = NULL, one;
+        const struct policy_source *matched = NULL;
+        size_t n = 0, ll = 0, bl = 0;
+        unsigned port;
+        uint32_t ttl;
+        int r;
+
+        snprintf(subj, sizeof(subj), "%s", dest);
+        if (!relay_split(dest, &host, &port)) {
+                add(d, ST_WARN, "relay", subj, "relayhost '%s': cannot read destination '%s'", relayhost, subj);
+                return;
+        }
+        pol = outbound_for_port(d, port);
+        if (!pol) {
+                add(d, ST_PASS, "relay", subj, "relayhost %s: no [outbound] section locks port %u, so the MTA "
+                    "reaches it", subj, port);
+                return;
+        }
+        if (addr_parse(host, &one.family, &one.addr) == 0) {
+                one.len = (uint8_t)addr_bits(one.family);
+                v = malloc(sizeof(*v));
+                if (!v) {
+                        d->oom = true;
+                        return;
+                }
+                v[0] = one;
+                n = 1;
+        } else {
+                r = dns_resolve_host(&d->res, host, &v, &n, &ttl, err, sizeof(err));
+                if (r < 0) {
+                        add(d, ST_WARN, "relay", subj, "relayhost %s does not resolve (%s): cannot tell whether "
+                            "outbound %s lets the MTA reach it", subj, dns_error_name(r), pol->name);
+                        return;
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                const struct policy_source *src = NULL;
+                char a[ADDR_STRLEN];
+
+                addr_format(v[i].family, v[i].addr, a);
+                if (ll < sizeof(list))
+                        ll += (size_t)snprintf(list + ll, sizeof(list) - ll, "%s%s", ll ? ", " : "", a);
+                if (policy_classify(pol, v[i].family, v[i].addr, &src)) {
+                        if (!matched)
+                                matched = src;
+                        continue;
+                }
+                if (bl < sizeof(bad))
+                        bl += (size_t)snprintf(bad + bl, sizeof(bad) - bl, "%s%s", bl ? ", " : "", a);
+        }
+        free(v);
+        if (bl)
+                add(d, ST_FAIL, "relay", subj, "relayhost %s (%s): %s is not an allowed destination of outbound %s "
+                    "(port %u): the MTA's mail to its relay is refused; add it to `to`", subj, list, bad,
+                    pol->name, port);
+        else
+                add(d, ST_PASS, "relay", subj, "relayhost %s (%s) is an allowed destination of outbound %s (port "
+                    "%u: %s)", subj, list, pol->name, port, matched && matched->origin ? matched->origin : "");
+}
+
+/* Postfix's mail_owner runs its SMTP client: it must be one of the users
+ * of the section that locks the relay's port. */
+static void check_relay_owner(struct doctor *d, const char *postconf, const struct policy *pol)
+{
+        char owner[256], buf[4096];
+        struct passwd pw, *pwp = NULL;
+        int r;
+
+        r = postconf_get(postconf, "mail_owner", owner, sizeof(owner));
+        if (r < 0 || !owner[0])
+                return;
+        if (getpwnam_r(owner, &pw, buf, sizeof(buf), &pwp) != 0 || !pwp) {
+                add(d, ST_WARN, "relay", owner, "Postfix's mail_owner %s is not a user of this host", owner);
+                return;
+        }
+        if (policy_has_uid(pol, pwp->pw_uid))
+                add(d, ST_PASS, "relay", owner, "Postfix's mail_owner %s (uid %u) is one of the users of outbound %s",
+                    owner, (unsigned)pwp->pw_uid, pol->name);
+        else
+                add(d, ST_FAIL, "relay", owner, "Postfix's mail_owner %s (uid %u) is not one of the users of "
+                    "outbound %s: Postfix's SMTP client cannot connect out; add it to `users`", owner,
+                    (unsigned)pwp->pw_uid, pol->name);
+}
+
+static void check_relay(struct doctor *d)
+{
+        char pathbuf[4096], relayhost[1024], copy[1024], *save = NULL;
+        const char *postconf = find_postconf(pathbuf, sizeof(pathbuf));
+        const struct policy *pol;
+        int r;
+
+        if (!postconf) {
+                add(d, ST_INFO, "relay", NULL, "postconf not found (no Postfix): the MTA's relay host is not "
+                    "checked against the [outbound] sections");
+                return;
+        }
+        r = postconf_get(postconf, "relayhost", relayhost, sizeof(relayhost));
+        if (r < 0) {
+                add(d, ST_WARN, "relay", NULL, "%s -h relayhost failed (%s): the relay host is not checked",
+                    postconf, r == -EIO ? "it exited with an error" : strerror(-r));
+                return;
+        }
+        snprintf(copy, sizeof(copy), "%s", relayhost);
+        if (!copy[strspn(copy, " \t,")]) {
+                pol = outbound_for_port(d, 25);
+                if (pol)
+                        add(d, ST_WARN, "relay", NULL, "Postfix has no relayhost: it delivers to each recipient's "
+                            "MX on port 25, which outbound %s refuses unless it is among its destinations",
+                            pol->name);
+                else
+                        add(d, ST_PASS, "relay", NULL, "Postfix has no relayhost, and no [outbound] section locks "
+                            "port 25");
+                return;
+        }
+        /* Postfix 3.5 and later take a list: comma or white space */
+        pol = NULL;
+        for (char *dest = strtok_r(copy, " \t,", &save); dest; dest = strtok_r(NULL, " \t,", &save)) {
+                char *host;
+                unsigned port;
+                char tmp[1024];
+
+                snprintf(tmp, sizeof(tmp), "%s", dest);
+                if (!pol && relay_split(tmp, &host, &port))
+                        pol = outbound_for_port(d, port);
+                check_relay_dest(d, relayhost, dest);
+        }
+        if (pol)
+                check_relay_owner(d, postconf, pol);
 }
 
 /* ------------------------------------------------------------------ */
@@ -950,6 +1295,10 @@ int cmd_doctor(const struct doctor_opts *o, FILE *out, FILE *err)
                 }
                 if (r < 0) {
                         add(&d, ST_FAIL, "config", config_path, "%s", msg);
+                } else if (!any_policy_25(&d) && any_outbound(&d)) {
+                        add(&d, ST_PASS, "config", config_path, "%s loads: %zu section%s, outbound only (no inbound "
+                            "policy locks port 25: the MX and SPF checks are skipped) (mode %s)", config_path,
+                            d.ps->n, d.ps->n == 1 ? "" : "s", cfg_mode_name(d.cfg->mode));
                 } else if (!any_policy_25(&d)) {
                         add(&d, ST_FAIL, "config", config_path, "no policy locks port 25: the MX check has no "
                             "allowed ranges to compare with");
@@ -958,7 +1307,7 @@ int cmd_doctor(const struct doctor_opts *o, FILE *out, FILE *err)
                         size_t nl = 0;
 
                         for (size_t i = 0; i < d.ps->n; i++)
-                                if (policy_has_port(&d.ps->v[i], 25) && nl < sizeof(names))
+                                if (inbound_25(&d.ps->v[i]) && nl < sizeof(names))
                                         nl += (size_t)snprintf(names + nl, sizeof(names) - nl, "%s%s",
                                                                nl ? ", " : "", d.ps->v[i].name);
                         add(&d, ST_PASS, "config", config_path, "%s loads: %zu polic%s, port 25 locked by %s (mode %s)",
@@ -978,6 +1327,10 @@ int cmd_doctor(const struct doctor_opts *o, FILE *out, FILE *err)
                 check_stale(&d);
                 if (any_policy_25(&d))
                         check_caveat(&d);
+                if (any_outbound(&d)) {
+                        check_outbound(&d);
+                        check_relay(&d);
+                }
         }
 
         if (d.oom) {

@@ -2,7 +2,10 @@
  * email-security provider, run locally: every MX of each domain lands in
  * the allowed ranges (an MX elsewhere is a bypass hole), the domain's SPF
  * authorises the provider, the mxlock table is loaded with non-empty sets,
- * something listens on each locked port, and the catalogs are not stale. */
+ * something listens on each locked port, and the catalogs are not stale.
+ * With [outbound] sections: each lists users, and Postfix's relayhost (read
+ * with postconf, or $MXLOCK_POSTCONF) is an allowed destination of the
+ * section that locks its port, its mail_owner one of that section's users. */
 #ifndef MXLOCK_DOCTOR_H
 #define MXLOCK_DOCTOR_H
 

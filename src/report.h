@@ -23,6 +23,13 @@
 #define REPORT_NETWORKS_MAX 20000
 #define REPORT_SOURCES_OTHER "(other sources)"
 #define REPORT_RELOAD_ERRORS_KEPT 20    /* the most recent reload errors kept */
+/* Outbound attempts are counted by user, by unit and by destination; each
+ * table is bounded the same way (past its limit, one "other" row). */
+#define REPORT_OB_USERS_MAX 10000
+#define REPORT_OB_UNITS_MAX 10000
+#define REPORT_OB_DESTS_MAX 100000
+#define REPORT_OB_UNKNOWN "(unknown)"           /* an attempt whose unit or destination is not known */
+#define REPORT_OB_FOLDED "(in summaries)"       /* folded attempts: no unit or destination of their own */
 
 /* The events report counts: every event of the schema's table (schema.h),
  * in its order, and OTHER for a well-formed record whose event the tree
@@ -66,6 +73,13 @@ struct report_record {
         const char *policy;
         const char *result;     /* reload: "ok" | "error" */
         const char *error;      /* reload: the message */
+        /* "direction":"outbound" (absent or anything else: inbound, as
+         * records before the outbound lock were) and who tried: uid (null
+         * or absent: has_uid false), user, unit, the destination and the
+         * reason; a value of another type is ignored, not corrupt */
+        bool outbound, has_uid;
+        uint32_t uid;
+        const char *user, *unit, *dst, *reason;
 };
 
 struct report_options {
@@ -140,7 +154,16 @@ void report_files_free(char **files);
 
 /* Totals, for callers and tests. */
 uint64_t report_events(const struct report *r, enum report_event ev);
-uint64_t report_attempts(const struct report *r);     /* refused+observed+summary+missed counts */
+uint64_t report_attempts(const struct report *r);     /* inbound refused+observed+summary+missed counts */
+/* Outbound ("direction":"outbound") attempts, counted apart from the
+ * inbound figures above (which they never enter, but for the records per
+ * event and the period): all of them, and of one user (uid, or has_uid
+ * false for a null uid; user NULL: any name), unit (NULL: unknown) or
+ * destination address and port. */
+uint64_t report_outbound_attempts(const struct report *r);
+uint64_t report_outbound_user(const struct report *r, bool has_uid, uint32_t uid, int64_t *first, int64_t *last);
+uint64_t report_outbound_unit(const struct report *r, const char *unit);
+uint64_t report_outbound_dest(const struct report *r, const char *dst, unsigned port);
 uint64_t report_corrupt(const struct report *r);      /* lines skipped as corrupt */
 uint64_t report_lines(const struct report *r);        /* non-empty lines read */
 uint64_t report_filtered(const struct report *r);     /* well-formed lines outside since/until */

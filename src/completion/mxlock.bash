@@ -49,8 +49,11 @@ _mxlock()
         fi
 
         case $cmd in
-        status | explain)
+        status)
                 opts="--json --help" ;;
+        explain)
+                opts="--json --user --help"
+                argopts="--user" ;;
         report)
                 opts="--since --until --format --top --help"
                 argopts="--since --until --format --top"
@@ -88,6 +91,7 @@ _mxlock()
                 report:--format) COMPREPLY=($(compgen -W "table json csv html" -- "$cur")) ;;
                 export:--format) COMPREPLY=($(compgen -W "ecs ocsf" -- "$cur")) ;;
                 doctor:--format) COMPREPLY=($(compgen -W "text json" -- "$cur")) ;;
+                explain:--user) COMPREPLY=($(compgen -u -- "$cur")) ;;
                 *:--since | *:--until) COMPREPLY=($(compgen -W "1h 24h 7d 30d" -- "$cur")) ;;
                 *:--dir | *:--state-dir | *:--provider-dirs)
                         compopt -o filenames 2>/dev/null

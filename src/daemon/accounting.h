@@ -23,6 +23,7 @@ struct pstat {
 struct accounting {
         struct pstat *pstats;           /* parallel to d->pol->v */
         uint64_t refused, observed;
+        uint64_t out_refused, out_observed;     /* of those, the outbound lock's */
         uint64_t packets_seen;          /* d->pkt.packets at the last tick */
 };
 

@@ -50,6 +50,8 @@ int figures_take(struct daemon *d, bool kernel, struct figures *f)
         f->started = d->started;
         f->refused = d->acct.refused;
         f->observed = d->acct.observed;
+        f->out_refused = d->acct.out_refused;
+        f->out_observed = d->acct.out_observed;
         f->undecodable = d->pkt.undecodable;
         f->restored = d->enf.restored;
         f->audit_lost = d->out.audit ? audit_lost(d->out.audit) : 0;
@@ -100,6 +102,10 @@ char *figures_status_json(const struct figures *f)
                 (unsigned long long)f->undecodable, (unsigned long long)f->waiting, (unsigned long long)f->dropped,
                 (unsigned long long)f->restored);
         json_fputs(fp, f->audit_log);
+        fprintf(fp, ",\"by_direction\":{\"inbound\":{\"refused\":%llu,\"observed\":%llu},"
+                   "\"outbound\":{\"refused\":%llu,\"observed\":%llu}}",
+                (unsigned long long)(f->refused - f->out_refused), (unsigned long long)(f->observed - f->out_observed),
+                (unsigned long long)f->out_refused, (unsigned long long)f->out_observed);
         fprintf(fp, ",\"audit_lost\":%llu,\"reloads_ok\":%llu,\"reloads_failed\":%llu,\"last_reload\":",
                 (unsigned long long)f->audit_lost, (unsigned long long)f->reloads_ok,
                 (unsigned long long)f->reloads_failed);
@@ -118,9 +124,19 @@ char *figures_status_json(const struct figures *f)
 
                 fprintf(fp, "%s{\"name\":", i ? "," : "");
                 json_fputs(fp, p->name);
-                fputs(",\"ports\":[", fp);
+                fprintf(fp, ",\"direction\":\"%s\",\"ports\":[", p->outbound ? "outbound" : "inbound");
                 for (size_t k = 0; k < p->nports; k++)
                         fprintf(fp, "%s%u", k ? "," : "", p->ports[k]);
+                if (p->outbound) {
+                        fputs("],\"users\":[", fp);
+                        for (size_t k = 0; k < p->nusers; k++) {
+                                fputs(k ? "," : "", fp);
+                                json_fputs(fp, p->users[k]);
+                        }
+                        fputs("],\"uids\":[", fp);
+                        for (size_t k = 0; k < p->nuids; k++)
+                                fprintf(fp, "%s%u", k ? "," : "", p->uids[k]);
+                }
                 fputs("],\"providers\":[", fp);
                 for (size_t k = 0; k < p->nproviders; k++) {
                         fputs(k ? "," : "", fp);
@@ -138,6 +154,14 @@ char *figures_status_json(const struct figures *f)
         fputs("]}\n", fp);
         fclose(fp);
         return out;
+}
+
+static bool figures_any_outbound(const struct figures *f)
+{
+        for (size_t i = 0; i < f->npolicies; i++)
+                if (f->policies[i].p->outbound)
+                        return true;
+        return false;
 }
 
 /* The same figures for a human at a terminal. */
@@ -165,6 +189,11 @@ char *figures_status_text(const struct figures *f)
         fprintf(fp, "attempts: %llu refused, %llu observed; queue: %llu waiting, %llu dropped by the kernel\n",
                 (unsigned long long)f->refused, (unsigned long long)f->observed, (unsigned long long)f->waiting,
                 (unsigned long long)f->dropped);
+        if (f->out_refused || f->out_observed || figures_any_outbound(f))
+                fprintf(fp, "          inbound %llu refused, %llu observed; outbound %llu refused, %llu observed\n",
+                        (unsigned long long)(f->refused - f->out_refused),
+                        (unsigned long long)(f->observed - f->out_observed), (unsigned long long)f->out_refused,
+                        (unsigned long long)f->out_observed);
         fprintf(fp, "audit:    %s (%llu records lost)\n", f->audit_log,
                 (unsigned long long)f->audit_lost);
         if (f->last_reload.tv_sec)
@@ -181,16 +210,27 @@ char *figures_status_text(const struct figures *f)
                 const struct policy *p = f->policies[i].p;
                 const struct pstat *ps = f->policies[i].ps;
 
-                fprintf(fp, "policy %s: ports", p->name);
+                fprintf(fp, "%s policy %s: ports", p->outbound ? "outbound" : "inbound", p->name);
                 for (size_t k = 0; k < p->nports; k++)
                         fprintf(fp, "%s%u", k ? "," : " ", p->ports[k]);
+                if (p->outbound) {
+                        fprintf(fp, "; users");
+                        for (size_t k = 0; k < p->nusers; k++)
+                                fprintf(fp, "%s%s", k ? "," : " ", p->users[k]);
+                        if (!p->nusers)
+                                fprintf(fp, " none (every attempt is refused)");
+                }
                 if (p->nproviders) {
                         fprintf(fp, "; providers");
                         for (size_t k = 0; k < p->nproviders; k++)
                                 fprintf(fp, "%s%s", k ? "," : " ", p->providers[k]);
                 }
-                fprintf(fp, "\n  allowed ranges: %zu IPv4, %zu IPv6; denied: %zu IPv4, %zu IPv6", p->allow[FAM_V4].n,
-                        p->allow[FAM_V6].n, p->deny[FAM_V4].n, p->deny[FAM_V6].n);
+                if (p->outbound)
+                        fprintf(fp, "\n  allowed destinations: %zu IPv4, %zu IPv6", p->allow[FAM_V4].n,
+                                p->allow[FAM_V6].n);
+                else
+                        fprintf(fp, "\n  allowed ranges: %zu IPv4, %zu IPv6; denied: %zu IPv4, %zu IPv6",
+                                p->allow[FAM_V4].n, p->allow[FAM_V6].n, p->deny[FAM_V4].n, p->deny[FAM_V6].n);
                 if (f->policies[i].kernel_known)
                         fprintf(fp, " (kernel: %zu + %zu)", f->policies[i].kernel4, f->policies[i].kernel6);
                 fprintf(fp, "\n  attempts: %llu refused, %llu observed, %llu missed (%llu folded into summaries)\n",
@@ -227,34 +267,41 @@ int figures_metrics(const struct figures *f, const char *path)
         fprintf(fp, "# HELP mxlock_start_time_seconds When mxlockd started, in seconds since the epoch.\n"
                    "# TYPE mxlock_start_time_seconds gauge\nmxlock_start_time_seconds %ld\n",
                 (long)f->started.tv_sec);
-        fprintf(fp, "# HELP mxlock_attempts_total Connection attempts that bypassed the gateway, by outcome.\n"
+        fprintf(fp, "# HELP mxlock_attempts_total Connection attempts refused or observed, by policy, direction "
+                   "(inbound: bypassing the gateway; outbound: a user or destination not allowed) and outcome.\n"
                    "# TYPE mxlock_attempts_total counter\n");
         for (size_t i = 0; i < f->npolicies; i++) {
                 const struct pstat *ps = f->policies[i].ps;
+                const char *dir = f->policies[i].p->outbound ? "outbound" : "inbound";
 
-                fprintf(fp, "mxlock_attempts_total{policy=\"%s\",outcome=\"refused\"} %llu\n", ps->name,
-                        (unsigned long long)ps->refused);
-                fprintf(fp, "mxlock_attempts_total{policy=\"%s\",outcome=\"observed\"} %llu\n", ps->name,
-                        (unsigned long long)ps->observed);
-                fprintf(fp, "mxlock_attempts_total{policy=\"%s\",outcome=\"missed\"} %llu\n", ps->name,
-                        (unsigned long long)ps->missed);
+                fprintf(fp, "mxlock_attempts_total{policy=\"%s\",direction=\"%s\",outcome=\"refused\"} %llu\n",
+                        ps->name, dir, (unsigned long long)ps->refused);
+                fprintf(fp, "mxlock_attempts_total{policy=\"%s\",direction=\"%s\",outcome=\"observed\"} %llu\n",
+                        ps->name, dir, (unsigned long long)ps->observed);
+                fprintf(fp, "mxlock_attempts_total{policy=\"%s\",direction=\"%s\",outcome=\"missed\"} %llu\n",
+                        ps->name, dir, (unsigned long long)ps->missed);
         }
         fprintf(fp, "# HELP mxlock_queue_dropped_total Packets the kernel dropped because the queue was full.\n"
                    "# TYPE mxlock_queue_dropped_total counter\nmxlock_queue_dropped_total %llu\n",
                 (unsigned long long)f->dropped);
-        fprintf(fp, "# HELP mxlock_set_ranges Ranges in the kernel sets, by policy, list and family.\n"
+        fprintf(fp, "# HELP mxlock_set_ranges Ranges in the kernel sets, by policy, direction, list and family.\n"
                    "# TYPE mxlock_set_ranges gauge\n");
         for (size_t i = 0; i < f->npolicies; i++) {
                 const struct policy *p = f->policies[i].p;
+                const char *dir = p->outbound ? "outbound" : "inbound";
 
-                fprintf(fp, "mxlock_set_ranges{policy=\"%s\",list=\"allow\",family=\"ipv4\"} %zu\n", p->name,
-                        p->allow[FAM_V4].n);
-                fprintf(fp, "mxlock_set_ranges{policy=\"%s\",list=\"allow\",family=\"ipv6\"} %zu\n", p->name,
-                        p->allow[FAM_V6].n);
-                fprintf(fp, "mxlock_set_ranges{policy=\"%s\",list=\"deny\",family=\"ipv4\"} %zu\n", p->name,
-                        p->deny[FAM_V4].n);
-                fprintf(fp, "mxlock_set_ranges{policy=\"%s\",list=\"deny\",family=\"ipv6\"} %zu\n", p->name,
-                        p->deny[FAM_V6].n);
+                fprintf(fp, "mxlock_set_ranges{policy=\"%s\",direction=\"%s\","
+                           "list=\"allow\",family=\"ipv4\"} %zu\n",
+                        p->name, dir, p->allow[FAM_V4].n);
+                fprintf(fp, "mxlock_set_ranges{policy=\"%s\",direction=\"%s\","
+                           "list=\"allow\",family=\"ipv6\"} %zu\n",
+                        p->name, dir, p->allow[FAM_V6].n);
+                fprintf(fp, "mxlock_set_ranges{policy=\"%s\",direction=\"%s\","
+                           "list=\"deny\",family=\"ipv4\"} %zu\n",
+                        p->name, dir, p->deny[FAM_V4].n);
+                fprintf(fp, "mxlock_set_ranges{policy=\"%s\",direction=\"%s\","
+                           "list=\"deny\",family=\"ipv6\"} %zu\n",
+                        p->name, dir, p->deny[FAM_V6].n);
         }
         fprintf(fp, "# HELP mxlock_reloads_total Reloads, by result.\n# TYPE mxlock_reloads_total counter\n"
                    "mxlock_reloads_total{result=\"ok\"} %llu\nmxlock_reloads_total{result=\"error\"} %llu\n",

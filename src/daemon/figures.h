@@ -28,6 +28,7 @@ struct figures {
         struct timeval now, started, last_reload;
         const char *last_reload_error;  /* "" when the last reload went well */
         uint64_t refused, observed, undecodable, waiting, dropped, restored, audit_lost;
+        uint64_t out_refused, out_observed;     /* of refused and observed, the outbound lock's */
         uint64_t reloads_ok, reloads_failed;
         size_t npolicies;
         struct figures_policy *policies;

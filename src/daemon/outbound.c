@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "log.h"
 #include "daemon/daemon.h"
@@ -101,9 +102,11 @@ void outbound_packet(struct daemon *d, const struct queue_pkt *p, unsigned idx, 
         }
         if (d->opts.monitor) {
                 d->acct.observed++;
+                d->acct.out_observed++;
                 ps->observed++;
         } else {
                 d->acct.refused++;
+                d->acct.out_refused++;
                 ps->refused++;
         }
         gettimeofday(&tv, NULL);
@@ -111,6 +114,7 @@ void outbound_packet(struct daemon *d, const struct queue_pkt *p, unsigned idx, 
                 outbound_flush(d, true);
                 d->ob.second = tv.tv_sec;
                 d->ob.written = 0;
+                d->ob.lookup_us = 0;
         }
         if (d->ob.written >= OUTBOUND_RATE) {
                 ps->folded++;
@@ -121,9 +125,14 @@ void outbound_packet(struct daemon *d, const struct queue_pkt *p, unsigned idx, 
         d->ob.written++;
         /* before the verdict goes out: the socket still exists, waiting
          * for its SYN to be answered */
-        if (d->ob.owner && decoded == DECODE_OK)
+        if (d->ob.owner && decoded == DECODE_OK && d->ob.lookup_us < OUTBOUND_LOOKUP_BUDGET_US) {
+                struct timespec t0, t1;
+
+                clock_gettime(CLOCK_MONOTONIC, &t0);
                 (void)owner_lookup(d->ob.owner, s->family, s->src, s->sport, s->dst, s->dport, &who);
-        else if (d->ob.owner && who.has_uid)
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                d->ob.lookup_us += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+        } else if (d->ob.owner && who.has_uid)
                 owner_user_name(d->ob.owner, who.uid, who.user, sizeof(who.user));
         d->k->verdict(d->pkt.queue, p, QUEUE_REPEAT, ruleset_mark(idx - 1));
         write_outbound_attempt(d, &tv, pol->name, s, decoded, p->outdev ? if_indextoname(p->outdev, ibuf) : NULL,

@@ -19,6 +19,9 @@ struct daemon;
 struct owner_ctx;
 
 #define OUTBOUND_RATE 100
+/* Time the owner lookups may take in one second (5 % of the loop); past
+ * it, the second's records name the uid and user only. */
+#define OUTBOUND_LOOKUP_BUDGET_US 50000
 #define OUTBOUND_FOLD_SLOTS 64
 
 struct outbound_fold {
@@ -35,6 +38,7 @@ struct outbound {
         struct owner_ctx *owner;        /* NULL: attribution beyond the uid is off */
         time_t second;                  /* the second `written` and the fold belong to */
         unsigned written;               /* records with full attribution this second */
+        uint64_t lookup_us;             /* time spent in owner lookups this second */
         struct outbound_fold fold[OUTBOUND_FOLD_SLOTS];
 };
 

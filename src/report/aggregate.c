@@ -279,6 +279,12 @@ int report_new(const struct report_options *opts, struct report **ret)
                 r->o = *opts;
         else
                 r->o.top = REPORT_TOP_DEFAULT;
+        r->ob.users.max = REPORT_OB_USERS_MAX;
+        r->ob.users.other = "(other users)";
+        r->ob.units.max = REPORT_OB_UNITS_MAX;
+        r->ob.units.other = "(other units)";
+        r->ob.dests.max = REPORT_OB_DESTS_MAX;
+        r->ob.dests.other = "(other destinations)";
         *ret = r;
         return 0;
 }
@@ -301,6 +307,13 @@ void report_free(struct report *r)
                 free(r->files[i].path);
         free(r->files);
         free(r->order);
+        for (i = 0; i < 3; i++) {
+                struct ob_table *t = i == 0 ? &r->ob.users : i == 1 ? &r->ob.units : &r->ob.dests;
+
+                strtab_free(&t->keys);
+                free(t->v);
+                free(t->order);
+        }
         free(r);
 }
 
@@ -407,6 +420,116 @@ static int add_reload(struct report *r, const struct report_record *rec)
         return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Outbound attempts */
+
+/* Count n attempts under key in t; a new key's row is filled by the
+ * caller (*ret_created). Past t->max keys, under t->other. */
+static int ob_add(struct report *r, struct ob_table *t, const char *key, const struct report_record *rec,
+                  long pid, int64_t lo, int64_t hi, uint64_t n, struct ob_stat **ret, bool *ret_created)
+{
+        struct ob_stat *s;
+        bool created;
+        long idx;
+        int e;
+
+        if (t->keys.n >= t->max && strtab_find(&t->keys, key) < 0)
+                key = t->other;
+        idx = strtab_intern(&t->keys, &r->arena, key, &created);
+        if (idx < 0)
+                return (int)idx;
+        if (created) {
+                e = rpt_grow((void **)&t->v, &t->cap, (size_t)idx + 1, sizeof(*t->v));
+                if (e < 0)
+                        return e;
+                s = &t->v[idx];
+                memset(s, 0, sizeof(*s));
+                s->first = lo;
+                s->last = hi;
+                if (key == t->other)
+                        s->name = t->other;
+        }
+        s = &t->v[idx];
+        s->attempts = sat_add(s->attempts, n);
+        if (rec->reason && strcmp(rec->reason, "user-not-allowed") == 0)
+                s->not_user = sat_add(s->not_user, n);
+        else if (rec->reason && strcmp(rec->reason, "destination-not-allowed") == 0)
+                s->not_dest = sat_add(s->not_dest, n);
+        if (lo < s->first)
+                s->first = lo;
+        if (hi > s->last)
+                s->last = hi;
+        if (pid >= 0)
+                s->policies |= UINT64_C(1) << (pid < POLICY_OTHERS_BIT ? pid : POLICY_OTHERS_BIT);
+        t->norder = 0;
+        *ret = s;
+        *ret_created = created && key != t->other;
+        return 0;
+}
+
+static const char *arena_name(struct report *r, const char *s)
+{
+        return s ? arena_strdup(&r->arena, s) : NULL;
+}
+
+/* One outbound attempt, summary or missed record: by user, by unit and
+ * by destination (a summary has neither unit nor destination: counted as
+ * REPORT_OB_FOLDED; a missed record has nobody and only its totals). */
+static int add_outbound(struct report *r, const struct report_record *rec, long pid, int64_t lo, int64_t hi)
+{
+        struct report_outbound *ob = &r->ob;
+        bool summary = rec->event == REPORT_EV_SUMMARY, created;
+        char key[320];
+        struct ob_stat *s;
+        int e;
+
+        ob->records++;
+        ob->attempts = sat_add(ob->attempts, rec->count);
+        ob->ev_attempts[rec->event] = sat_add(ob->ev_attempts[rec->event], rec->count);
+        if (rec->reason && strcmp(rec->reason, "user-not-allowed") == 0)
+                ob->not_user = sat_add(ob->not_user, rec->count);
+        else if (rec->reason && strcmp(rec->reason, "destination-not-allowed") == 0)
+                ob->not_dest = sat_add(ob->not_dest, rec->count);
+        if (rec->event == REPORT_EV_MISSED)
+                return 0;
+
+        /* users: the uid and the name together (a name may change) */
+        if (rec->has_uid)
+                snprintf(key, sizeof(key), "%" PRIu32 "/%.256s", rec->uid, rec->user ? rec->user : "");
+        else
+                snprintf(key, sizeof(key), "-/%.256s", rec->user ? rec->user : "");
+        e = ob_add(r, &ob->users, key, rec, pid, lo, hi, rec->count, &s, &created);
+        if (e < 0)
+                return e;
+        if (created) {
+                s->has_uid = rec->has_uid;
+                s->uid = rec->uid;
+                if (rec->user && !(s->name = arena_name(r, rec->user)))
+                        return -ENOMEM;
+        }
+
+        e = ob_add(r, &ob->units, summary ? REPORT_OB_FOLDED : rec->unit ? rec->unit : REPORT_OB_UNKNOWN, rec,
+                   pid, lo, hi, rec->count, &s, &created);
+        if (e < 0)
+                return e;
+        if (created && !summary && rec->unit && !(s->name = arena_name(r, rec->unit)))
+                return -ENOMEM;
+
+        if (summary || !rec->dst)
+                snprintf(key, sizeof(key), "%s", summary ? REPORT_OB_FOLDED : REPORT_OB_UNKNOWN);
+        else
+                snprintf(key, sizeof(key), "%.256s %u", rec->dst, rec->has_dport ? rec->dport : 0);
+        e = ob_add(r, &ob->dests, key, rec, pid, lo, hi, rec->count, &s, &created);
+        if (e < 0)
+                return e;
+        if (created && !summary && rec->dst) {
+                s->port = rec->has_dport ? rec->dport : 0;
+                if (!(s->name = arena_name(r, rec->dst)))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 static int add_record(struct report *r, const struct report_record *rec)
 {
         int64_t lo = rec->ts, hi = rec->ts;
@@ -431,6 +554,12 @@ static int add_record(struct report *r, const struct report_record *rec)
         case REPORT_EV_OBSERVED:
         case REPORT_EV_SUMMARY:
         case REPORT_EV_MISSED:
+                if (rec->outbound) {
+                        pid = policy_id(r, rec->policy);
+                        if (rec->policy && pid < 0)
+                                return (int)pid;
+                        return add_outbound(r, rec, pid, lo, hi);
+                }
                 r->attempts = sat_add(r->attempts, rec->count);
                 r->ev_attempts[rec->event] = sat_add(r->ev_attempts[rec->event], rec->count);
                 pid = policy_id(r, rec->policy);
@@ -593,6 +722,77 @@ int rpt_sort_sources(struct report *r)
         qsort_r(r->order, r->sources.n, sizeof(*r->order), source_cmp, r);
         r->norder = r->sources.n;
         return 0;
+}
+
+static int ob_cmp(const void *a, const void *b, void *userdata)
+{
+        const struct ob_table *t = userdata;
+        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+        const struct ob_stat *sx = &t->v[x], *sy = &t->v[y];
+
+        if (sx->attempts != sy->attempts)
+                return sx->attempts > sy->attempts ? -1 : 1;
+        if (sx->first != sy->first)
+                return sx->first < sy->first ? -1 : 1;
+        return strcmp(t->keys.keys[x], t->keys.keys[y]);
+}
+
+int rpt_sort_ob(struct ob_table *t)
+{
+        if (t->norder == t->keys.n && t->order)
+                return 0;
+        free(t->order);
+        t->order = malloc((t->keys.n ? t->keys.n : 1) * sizeof(*t->order));
+        if (!t->order)
+                return -ENOMEM;
+        for (size_t i = 0; i < t->keys.n; i++)
+                t->order[i] = (uint32_t)i;
+        qsort_r(t->order, t->keys.n, sizeof(*t->order), ob_cmp, t);
+        t->norder = t->keys.n;
+        return 0;
+}
+
+uint64_t report_outbound_attempts(const struct report *r)
+{
+        return r->ob.attempts;
+}
+
+uint64_t report_outbound_user(const struct report *r, bool has_uid, uint32_t uid, int64_t *first, int64_t *last)
+{
+        const struct ob_table *t = &r->ob.users;
+        uint64_t n = 0;
+        bool any = false;
+
+        for (size_t i = 0; i < t->keys.n; i++) {
+                const struct ob_stat *s = &t->v[i];
+
+                if (s->name == t->other || s->has_uid != has_uid || (has_uid && s->uid != uid))
+                        continue;
+                if (first && (!any || s->first < *first))
+                        *first = s->first;
+                if (last && (!any || s->last > *last))
+                        *last = s->last;
+                any = true;
+                n += s->attempts;
+        }
+        return n;
+}
+
+uint64_t report_outbound_unit(const struct report *r, const char *unit)
+{
+        long idx = strtab_find(&r->ob.units.keys, unit ? unit : REPORT_OB_UNKNOWN);
+
+        return idx < 0 ? 0 : r->ob.units.v[idx].attempts;
+}
+
+uint64_t report_outbound_dest(const struct report *r, const char *dst, unsigned port)
+{
+        char key[320];
+        long idx;
+
+        snprintf(key, sizeof(key), "%.256s %u", dst, port);
+        idx = strtab_find(&r->ob.dests.keys, key);
+        return idx < 0 ? 0 : r->ob.dests.v[idx].attempts;
 }
 
 const char *report_top_source(struct report *r, size_t n, uint64_t *attempts)

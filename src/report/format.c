@@ -64,7 +64,13 @@ struct view {
         uint64_t hour_max;
         struct reload_error *rerr[REPORT_RELOAD_ERRORS_KEPT];   /* oldest first */
         size_t nrerr;
+        size_t ob_users, ob_units, ob_dests;                    /* rows of each outbound table shown */
 };
+
+static size_t top_of(const struct report *r, size_t n)
+{
+        return r->o.top && r->o.top < n ? r->o.top : n;
+}
 
 static int view_build(struct report *r, struct view *v)
 {
@@ -76,7 +82,12 @@ static int view_build(struct report *r, struct view *v)
         e = rpt_sort_sources(r);
         if (e < 0)
                 return e;
-        v->ntop = r->o.top && r->o.top < r->sources.n ? r->o.top : r->sources.n;
+        v->ntop = top_of(r, r->sources.n);
+        if (rpt_sort_ob(&r->ob.users) < 0 || rpt_sort_ob(&r->ob.units) < 0 || rpt_sort_ob(&r->ob.dests) < 0)
+                return -ENOMEM;
+        v->ob_users = top_of(r, r->ob.users.keys.n);
+        v->ob_units = top_of(r, r->ob.units.keys.n);
+        v->ob_dests = top_of(r, r->ob.dests.keys.n);
 
         v->pp = calloc(r->policy_port.n + 1, sizeof(*v->pp));
         v->hours = calloc(r->hours.n + 1, sizeof(*v->hours));
@@ -137,6 +148,34 @@ static const char *source_policies(const struct report *r, const struct src_stat
                         return buf;
                 len += (size_t)n;
         }
+        return buf;
+}
+
+/* An outbound user as a row names it: "www-data (33)", "33", "(unknown)",
+ * or the table's "other" row. */
+static const char *ob_user_label(const struct ob_table *t, const struct ob_stat *s, char *buf, size_t cap)
+{
+        if (s->name == t->other)
+                snprintf(buf, cap, "%s", t->other);
+        else if (s->has_uid && s->name)
+                snprintf(buf, cap, "%s (%" PRIu32 ")", s->name, s->uid);
+        else if (s->has_uid)
+                snprintf(buf, cap, "%" PRIu32, s->uid);
+        else
+                snprintf(buf, cap, "%s", s->name ? s->name : REPORT_OB_UNKNOWN);
+        return buf;
+}
+
+/* An outbound destination as a row names it: "192.0.2.66 port 25", or the
+ * row's key (unknown, in summaries, other). */
+static const char *ob_dest_label(const struct ob_table *t, uint32_t k, char *buf, size_t cap)
+{
+        const struct ob_stat *s = &t->v[k];
+
+        if (s->name && s->name != t->other && s->port)
+                snprintf(buf, cap, "%s port %u", s->name, s->port);
+        else
+                snprintf(buf, cap, "%s", s->name && s->name != t->other ? s->name : t->keys.keys[k]);
         return buf;
 }
 
@@ -232,6 +271,94 @@ static const char *pp_port(const struct pp_row *p, char *buf)
                 return "-";
         snprintf(buf, 12, "%u", p->port & 0xffff);
         return buf;
+}
+
+/* The outbound lock's attempts, apart from the inbound figures: by user,
+ * by unit and by destination. */
+static void write_table_outbound(const struct view *v, FILE *out)
+{
+        const struct report *r = v->r;
+        const struct report_outbound *ob = &r->ob;
+        const struct ob_table *t;
+        char t1[32], t2[32], pol[1024], label[400];
+        int w;
+        size_t i;
+
+        fprintf(out, "\nOutbound: %" PRIu64 " attempts (refused %" PRIu64 ", observed %" PRIu64 ", in summaries %"
+                PRIu64 ", missed %" PRIu64 "); user not allowed %" PRIu64 ", destination not allowed %" PRIu64 "\n",
+                ob->attempts, ob->ev_attempts[REPORT_EV_REFUSED], ob->ev_attempts[REPORT_EV_OBSERVED],
+                ob->ev_attempts[REPORT_EV_SUMMARY], ob->ev_attempts[REPORT_EV_MISSED], ob->not_user, ob->not_dest);
+
+        t = &ob->users;
+        fprintf(out, "\nOutbound attempts by user (%zu of %zu)\n", v->ob_users, t->keys.n);
+        w = 4;
+        for (i = 0; i < v->ob_users; i++) {
+                int n = (int)strlen(ob_user_label(t, &t->v[t->order[i]], label, sizeof(label)));
+
+                if (n > w)
+                        w = n < 40 ? n : 40;
+        }
+        if (v->ob_users) {
+                fputs("  ", out);
+                put_text_pad(out, "USER", w, false);
+                fputs("  ATTEMPTS  NOT-USER  NOT-DEST  FIRST SEEN            LAST SEEN             POLICIES\n", out);
+        }
+        for (i = 0; i < v->ob_users; i++) {
+                const struct ob_stat *s = &t->v[t->order[i]];
+
+                fputs("  ", out);
+                put_text_pad(out, ob_user_label(t, s, label, sizeof(label)), w, false);
+                fprintf(out, "  %8" PRIu64 "  %8" PRIu64 "  %8" PRIu64 "  %-20s  %-20s  ", s->attempts, s->not_user,
+                        s->not_dest, report_format_time(s->first, t1), report_format_time(s->last, t2));
+                put_text(out, source_policies(r, &(struct src_stat){ .policies = s->policies }, pol, sizeof(pol)));
+                fputc('\n', out);
+        }
+
+        t = &ob->units;
+        fprintf(out, "\nOutbound attempts by unit (%zu of %zu)\n", v->ob_units, t->keys.n);
+        w = 4;
+        for (i = 0; i < v->ob_units; i++) {
+                int n = (int)strlen(t->keys.keys[t->order[i]]);
+
+                if (n > w)
+                        w = n < 50 ? n : 50;
+        }
+        if (v->ob_units) {
+                fputs("  ", out);
+                put_text_pad(out, "UNIT", w, false);
+                fputs("  ATTEMPTS  FIRST SEEN            LAST SEEN\n", out);
+        }
+        for (i = 0; i < v->ob_units; i++) {
+                const struct ob_stat *s = &t->v[t->order[i]];
+
+                fputs("  ", out);
+                put_text_pad(out, t->keys.keys[t->order[i]], w, false);
+                fprintf(out, "  %8" PRIu64 "  %-20s  %s\n", s->attempts, report_format_time(s->first, t1),
+                        report_format_time(s->last, t2));
+        }
+
+        t = &ob->dests;
+        fprintf(out, "\nOutbound destinations (%zu of %zu)\n", v->ob_dests, t->keys.n);
+        w = 11;
+        for (i = 0; i < v->ob_dests; i++) {
+                int n = (int)strlen(ob_dest_label(t, t->order[i], label, sizeof(label)));
+
+                if (n > w)
+                        w = n < 56 ? n : 56;
+        }
+        if (v->ob_dests) {
+                fputs("  ", out);
+                put_text_pad(out, "DESTINATION", w, false);
+                fputs("  ATTEMPTS  FIRST SEEN            LAST SEEN\n", out);
+        }
+        for (i = 0; i < v->ob_dests; i++) {
+                const struct ob_stat *s = &t->v[t->order[i]];
+
+                fputs("  ", out);
+                put_text_pad(out, ob_dest_label(t, t->order[i], label, sizeof(label)), w, false);
+                fprintf(out, "  %8" PRIu64 "  %-20s  %s\n", s->attempts, report_format_time(s->first, t1),
+                        report_format_time(s->last, t2));
+        }
 }
 
 static void write_table(const struct view *v, FILE *out)
@@ -333,12 +460,93 @@ static void write_table(const struct view *v, FILE *out)
                 fputc('\n', out);
         }
 
+        if (r->ob.records)
+                write_table_outbound(v, out);
+
         fprintf(out, "\nReloads: %" PRIu64 " ok, %" PRIu64 " failed\n", r->reload_ok, r->reload_failed);
         for (i = 0; i < v->nrerr; i++) {
                 fprintf(out, "  %s  ", report_format_time(v->rerr[i]->ts, t1));
                 put_text(out, v->rerr[i]->msg);
                 fputc('\n', out);
         }
+}
+
+/* A row's first, last, attempts and reasons, and its policies. */
+static void put_json_ob_stat(FILE *out, const struct report *r, const struct ob_stat *s, bool reasons)
+{
+        char pol[1024], *p, *save = NULL;
+        int b = 0;
+
+        fprintf(out, ",\"attempts\":%" PRIu64, s->attempts);
+        if (reasons)
+                fprintf(out, ",\"user_not_allowed\":%" PRIu64 ",\"destination_not_allowed\":%" PRIu64,
+                        s->not_user, s->not_dest);
+        fputs(",\"first\":", out);
+        put_json_time(out, true, s->first);
+        fputs(",\"last\":", out);
+        put_json_time(out, true, s->last);
+        fputs(",\"policies\":[", out);
+        source_policies(r, &(struct src_stat){ .policies = s->policies }, pol, sizeof(pol));
+        for (p = strtok_r(pol, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+                fputs(b++ ? "," : "", out);
+                put_json_str(out, p);
+        }
+        fputs("]}", out);
+}
+
+/* "outbound": always there (zeroes for a log without outbound records),
+ * so that a consumer's schema does not depend on the log. A row without
+ * a name (unknown, in summaries, other) carries its label in the name. */
+static void write_json_outbound(const struct view *v, FILE *out)
+{
+        const struct report *r = v->r;
+        const struct report_outbound *ob = &r->ob;
+        const struct ob_table *t;
+        size_t i;
+
+        fprintf(out, ",\"outbound\":{\"attempts\":%" PRIu64 ",\"attempts_by_event\":{\"refused\":%" PRIu64
+                ",\"observed\":%" PRIu64 ",\"summary\":%" PRIu64 ",\"missed\":%" PRIu64 "},\"user_not_allowed\":%"
+                PRIu64 ",\"destination_not_allowed\":%" PRIu64, ob->attempts, ob->ev_attempts[REPORT_EV_REFUSED],
+                ob->ev_attempts[REPORT_EV_OBSERVED], ob->ev_attempts[REPORT_EV_SUMMARY],
+                ob->ev_attempts[REPORT_EV_MISSED], ob->not_user, ob->not_dest);
+        t = &ob->users;
+        fprintf(out, ",\"users\":%zu,\"top_users\":[", t->keys.n);
+        for (i = 0; i < v->ob_users; i++) {
+                const struct ob_stat *s = &t->v[t->order[i]];
+
+                fputs(i ? ",{\"uid\":" : "{\"uid\":", out);
+                if (s->has_uid)
+                        fprintf(out, "%" PRIu32, s->uid);
+                else
+                        fputs("null", out);
+                fputs(",\"user\":", out);
+                if (s->name)
+                        put_json_str(out, s->name);
+                else
+                        fputs("null", out);
+                put_json_ob_stat(out, r, s, true);
+        }
+        t = &ob->units;
+        fprintf(out, "],\"units\":%zu,\"top_units\":[", t->keys.n);
+        for (i = 0; i < v->ob_units; i++) {
+                fputs(i ? ",{\"unit\":" : "{\"unit\":", out);
+                put_json_str(out, t->keys.keys[t->order[i]]);
+                put_json_ob_stat(out, r, &t->v[t->order[i]], true);
+        }
+        t = &ob->dests;
+        fprintf(out, "],\"destinations\":%zu,\"top_destinations\":[", t->keys.n);
+        for (i = 0; i < v->ob_dests; i++) {
+                const struct ob_stat *s = &t->v[t->order[i]];
+
+                fputs(i ? ",{\"dst\":" : "{\"dst\":", out);
+                put_json_str(out, s->name && s->name != t->other ? s->name : t->keys.keys[t->order[i]]);
+                if (s->port)
+                        fprintf(out, ",\"port\":%u", s->port);
+                else
+                        fputs(",\"port\":null", out);
+                put_json_ob_stat(out, r, s, true);
+        }
+        fputs("]}", out);
 }
 
 static void write_json(const struct view *v, FILE *out)
@@ -418,7 +626,9 @@ static void write_json(const struct view *v, FILE *out)
                 put_json_time(out, true, v->hours[i].hour * US_PER_HOUR);
                 fprintf(out, ",\"attempts\":%" PRIu64 "}", v->hours[i].attempts);
         }
-        fprintf(out, "],\"reloads\":{\"ok\":%" PRIu64 ",\"error\":%" PRIu64 ",\"errors\":[",
+        fputc(']', out);
+        write_json_outbound(v, out);
+        fprintf(out, ",\"reloads\":{\"ok\":%" PRIu64 ",\"error\":%" PRIu64 ",\"errors\":[",
                 r->reload_ok, r->reload_failed);
         for (i = 0; i < v->nrerr; i++) {
                 fprintf(out, "%s{\"ts\":", i ? "," : "");
@@ -453,6 +663,60 @@ static void csv_num(FILE *out, const char *section, const char *key, uint64_t n,
 
         snprintf(buf, sizeof(buf), "%" PRIu64, n);
         csv_row(out, section, key, buf, "", "", detail);
+}
+
+/* An outbound row: key, attempts, first and last seen, detail. */
+static void csv_ob(FILE *out, const char *section, const char *key, const struct ob_stat *s, const char *detail)
+{
+        char n[24], t1[32], t2[32];
+
+        snprintf(n, sizeof(n), "%" PRIu64, s->attempts);
+        csv_row(out, section, key, n, report_format_time(s->first, t1), report_format_time(s->last, t2), detail);
+}
+
+/* Only for a log with outbound records: an older log's CSV stays as it was.
+ *   summary,outbound.attempts[.EVENT|.user-not-allowed|...],N,,,
+ *   outbound_user,UID (or -),ATTEMPTS,FIRST,LAST,USER
+ *   outbound_unit,UNIT,ATTEMPTS,FIRST,LAST,
+ *   outbound_destination,ADDRESS,ATTEMPTS,FIRST,LAST,PORT */
+static void write_csv_outbound(const struct view *v, FILE *out)
+{
+        const struct report_outbound *ob = &v->r->ob;
+        const struct ob_table *t;
+        char key[32];
+        size_t i;
+
+        csv_num(out, "summary", "outbound.attempts", ob->attempts, "");
+        csv_num(out, "summary", "outbound.attempts.refused", ob->ev_attempts[REPORT_EV_REFUSED], "");
+        csv_num(out, "summary", "outbound.attempts.observed", ob->ev_attempts[REPORT_EV_OBSERVED], "");
+        csv_num(out, "summary", "outbound.attempts.summary", ob->ev_attempts[REPORT_EV_SUMMARY], "");
+        csv_num(out, "summary", "outbound.attempts.missed", ob->ev_attempts[REPORT_EV_MISSED], "");
+        csv_num(out, "summary", "outbound.user-not-allowed", ob->not_user, "");
+        csv_num(out, "summary", "outbound.destination-not-allowed", ob->not_dest, "");
+        t = &ob->users;
+        for (i = 0; i < v->ob_users; i++) {
+                const struct ob_stat *s = &t->v[t->order[i]];
+
+                if (s->name == t->other)
+                        snprintf(key, sizeof(key), "%s", "");
+                else if (s->has_uid)
+                        snprintf(key, sizeof(key), "%" PRIu32, s->uid);
+                else
+                        snprintf(key, sizeof(key), "-");
+                csv_ob(out, "outbound_user", key, s, s->name ? s->name : "");
+        }
+        t = &ob->units;
+        for (i = 0; i < v->ob_units; i++)
+                csv_ob(out, "outbound_unit", t->keys.keys[t->order[i]], &t->v[t->order[i]], "");
+        t = &ob->dests;
+        for (i = 0; i < v->ob_dests; i++) {
+                const struct ob_stat *s = &t->v[t->order[i]];
+                bool named = s->name && s->name != t->other;
+
+                snprintf(key, sizeof(key), "%u", s->port);
+                csv_ob(out, "outbound_destination", named ? s->name : t->keys.keys[t->order[i]], s,
+                       s->port ? key : "");
+        }
 }
 
 static void write_csv(const struct view *v, FILE *out)
@@ -499,6 +763,8 @@ static void write_csv(const struct view *v, FILE *out)
                         v->pp[i].attempts, v->pp[i].port ? pp_port(&v->pp[i], port) : "");
         for (i = 0; i < v->nhours; i++)
                 csv_num(out, "hour", hour_label(v->hours[i].hour, t1), v->hours[i].attempts, "");
+        if (r->ob.records)
+                write_csv_outbound(v, out);
         csv_num(out, "reload", "ok", r->reload_ok, "");
         csv_num(out, "reload", "error", r->reload_failed, "");
         for (i = 0; i < v->nrerr; i++)
@@ -566,6 +832,45 @@ static void html_svg(const struct view *v, FILE *out)
         fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">hour (UTC), %" PRId64
                 " hours</text>\n", L + (int)pw / 2, H - 6, span);
         fputs("</svg>\n", out);
+}
+
+static void html_ob_row(FILE *out, const char *label, const struct ob_stat *s)
+{
+        char t1[32], t2[32];
+
+        fputs("<tr><td><code>", out);
+        put_html(out, label);
+        fprintf(out, "</code></td><td class=\"n\">%" PRIu64 "</td><td>%s</td><td>%s</td></tr>\n", s->attempts,
+                report_format_time(s->first, t1), report_format_time(s->last, t2));
+}
+
+static void write_html_outbound(const struct view *v, FILE *out)
+{
+        const struct report_outbound *ob = &v->r->ob;
+        const struct ob_table *t;
+        char label[400];
+        size_t i;
+
+        fprintf(out, "<h2>Outbound attempts</h2>\n<p>%" PRIu64 " attempts (refused %" PRIu64 ", observed %" PRIu64
+                ", in summaries %" PRIu64 ", missed %" PRIu64 "); user not allowed %" PRIu64 ", destination not "
+                "allowed %" PRIu64 "</p>\n", ob->attempts, ob->ev_attempts[REPORT_EV_REFUSED],
+                ob->ev_attempts[REPORT_EV_OBSERVED], ob->ev_attempts[REPORT_EV_SUMMARY],
+                ob->ev_attempts[REPORT_EV_MISSED], ob->not_user, ob->not_dest);
+        fputs("<table>\n<tr><th>user</th><th>attempts</th><th>first seen</th><th>last seen</th></tr>\n", out);
+        t = &ob->users;
+        for (i = 0; i < v->ob_users; i++)
+                html_ob_row(out, ob_user_label(t, &t->v[t->order[i]], label, sizeof(label)), &t->v[t->order[i]]);
+        fputs("</table>\n<table>\n<tr><th>unit</th><th>attempts</th><th>first seen</th><th>last seen</th></tr>\n",
+              out);
+        t = &ob->units;
+        for (i = 0; i < v->ob_units; i++)
+                html_ob_row(out, t->keys.keys[t->order[i]], &t->v[t->order[i]]);
+        fputs("</table>\n<table>\n<tr><th>destination</th><th>attempts</th><th>first seen</th><th>last seen</th>"
+              "</tr>\n", out);
+        t = &ob->dests;
+        for (i = 0; i < v->ob_dests; i++)
+                html_ob_row(out, ob_dest_label(t, t->order[i], label, sizeof(label)), &t->v[t->order[i]]);
+        fputs("</table>\n", out);
 }
 
 static void write_html(const struct view *v, FILE *out)
@@ -651,7 +956,10 @@ static void write_html(const struct view *v, FILE *out)
                 fprintf(out, "</td><td class=\"n\">%s</td><td class=\"n\">%" PRIu64 "</td></tr>\n",
                         pp_port(&v->pp[i], port), v->pp[i].attempts);
         }
-        fprintf(out, "</table>\n<h2>Reloads</h2>\n<p>%" PRIu64 " ok, %" PRIu64 " failed</p>\n",
+        fputs("</table>\n", out);
+        if (r->ob.records)
+                write_html_outbound(v, out);
+        fprintf(out, "<h2>Reloads</h2>\n<p>%" PRIu64 " ok, %" PRIu64 " failed</p>\n",
                 r->reload_ok, r->reload_failed);
         if (v->nrerr) {
                 fputs("<table>\n<tr><th>time</th><th>error</th></tr>\n", out);

@@ -42,6 +42,40 @@ struct src_stat {
         uint64_t policies;      /* bit i: policy id i; POLICY_OTHERS_BIT: id >= 63 */
 };
 
+/* One row of an outbound table (of users, of units, of destinations). */
+struct ob_stat {
+        uint64_t attempts;
+        uint64_t not_user, not_dest;    /* by reason: user-not-allowed, destination-not-allowed */
+        int64_t first, last;
+        uint64_t policies;              /* as src_stat's */
+        bool has_uid;                   /* users: the uid, or null */
+        uint32_t uid;
+        const char *name;               /* users: the user name; units: the unit; destinations:
+                                         * the address; NULL: unknown (in the arena) */
+        unsigned port;                  /* destinations: the port, 0: none */
+};
+
+/* Outbound attempts by one key, bounded: past max keys, new ones are
+ * counted under the one row `other` names. */
+struct ob_table {
+        struct strtab keys;
+        struct ob_stat *v;              /* parallel to keys.keys */
+        size_t cap, max;
+        const char *other;
+        uint32_t *order;                /* attempts descending, valid when norder == keys.n */
+        size_t norder;
+};
+
+/* The outbound lock's attempts ("direction":"outbound"): kept apart from
+ * the inbound figures, which stay what they were before outbound records. */
+struct report_outbound {
+        uint64_t records;               /* outbound attempt, summary and missed records */
+        uint64_t attempts;
+        uint64_t ev_attempts[REPORT_EV_COUNT];
+        uint64_t not_user, not_dest;
+        struct ob_table users, units, dests;
+};
+
 struct reload_error {
         int64_t ts;
         char *msg;
@@ -79,6 +113,8 @@ struct report {
 
         uint32_t *order;                /* top-sources order, valid when norder == sources.n */
         size_t norder;
+
+        struct report_outbound ob;
 };
 
 /* Helpers one part uses from another. */
@@ -90,5 +126,7 @@ int64_t rpt_floor_div(int64_t a, int64_t b);
 const char *rpt_event_name(size_t i);
 /* Sort the sources into the top-sources order (r->order); 0 or -ENOMEM. */
 int rpt_sort_sources(struct report *r);
+/* Sort an outbound table into its order (t->order); 0 or -ENOMEM. */
+int rpt_sort_ob(struct ob_table *t);
 
 #endif

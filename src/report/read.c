@@ -245,6 +245,20 @@ static int record_field(struct report_record *rec, const char *key, const struct
                                 return -EINVAL;
                         rec->dport = (unsigned)n;
                         rec->has_dport = true;
+                } else if (strcmp(key, "direction") == 0) {
+                        rec->outbound = v->type == JSON_STRING && strcmp(v->str, "outbound") == 0;
+                } else if (strcmp(key, "dst") == 0) {
+                        (void) jv_optstr(v, &rec->dst);
+                }
+                break;
+        case 'u':
+                if (strcmp(key, "uid") == 0) {
+                        rec->has_uid = jv_uint(v, UINT32_MAX, &n);
+                        rec->uid = rec->has_uid ? (uint32_t)n : 0;
+                } else if (strcmp(key, "user") == 0) {
+                        (void) jv_optstr(v, &rec->user);
+                } else if (strcmp(key, "unit") == 0) {
+                        (void) jv_optstr(v, &rec->unit);
                 }
                 break;
         case 'f':
@@ -272,6 +286,8 @@ static int record_field(struct report_record *rec, const char *key, const struct
         case 'r':
                 if (strcmp(key, "result") == 0 && !jv_optstr(v, &rec->result))
                         return -EINVAL;
+                if (strcmp(key, "reason") == 0)
+                        (void) jv_optstr(v, &rec->reason);
                 break;
         default:
                 break;

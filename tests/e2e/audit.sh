@@ -178,7 +178,7 @@ ok "no record lost across the rotation (both files add up)" wait_until 15 adds_u
 # ---- metrics ----------------------------------------------------------------
 metrics_ok() {
         [ -s "$T/mxlock.prom" ] || return 1
-        promtool check metrics <"$T/mxlock.prom" && grep -q '^mxlock_attempts_total{policy="inbound-smtp",outcome="refused"} [1-9]' "$T/mxlock.prom"
+        promtool check metrics <"$T/mxlock.prom" && grep -q '^mxlock_attempts_total{policy="inbound-smtp",direction="inbound",outcome="refused"} [1-9]' "$T/mxlock.prom"
 }
 ok "the metrics file passes promtool check metrics" wait_until 5 metrics_ok
 

@@ -7,8 +7,11 @@
 # nobody listens on are each reported; --format json carries the same. The
 # catalog whose MX patterns fit the MX hosts is named (shipped catalogs), a
 # policy with another region's catalog of that provider fails, and the
-# shared-range caveat is an INFO line. Ends with `mxlock sync` asking the
-# running daemon to reload.
+# shared-range caveat is an INFO line. With [outbound] sections: a section
+# without users is a warning, and Postfix's relayhost (a fake postconf,
+# MXLOCK_POSTCONF) must be an allowed destination of the section locking
+# its port, its mail_owner one of the section's users. Ends with `mxlock
+# sync` asking the running daemon to reload.
 #
 # MXLOCK=path overrides build/mxlock (it must have the doctor command).
 . "$(dirname "$0")/../lib.sh"
@@ -86,6 +89,9 @@ mx-host=eu.example.org,eu-smtp-inbound-1.mimecast.com,10
 mx-host=eu.example.org,eu-smtp-inbound-2.mimecast.com,20
 mx-host=de.example.org,de-smtp-inbound-1.mimecast.com,10
 mx-host=gmail.example.org,aspmx.l.google.com,10
+
+# The smarthost of the outbound checks.
+host-record=smarthost.example.net,$GW4,$GW6
 EOF
 
 ip netns exec "$NS_SRV" dnsmasq --keep-in-foreground --no-resolv --no-hosts --pid-file= \
@@ -296,6 +302,73 @@ doctor good.example.org
 ok "empty kernel set: FAIL" line FAIL table "policy inbound-smtp: the kernel sets are empty"
 kill -CONT "$MXLOCKD_PID"
 ok "reload (SIGHUP) restores the set" mxlockd_reload
+
+# ---- the outbound lock: sections and Postfix's relay host ---------------------
+
+# A fake postconf (MXLOCK_POSTCONF): `postconf -h NAME` answers from the
+# environment, as Postfix would from main.cf.
+cat >"$T/postconf" <<'EOF'
+#!/bin/sh
+case "$2" in
+relayhost) printf '%s\n' "$FAKE_RELAYHOST" ;;
+mail_owner) printf '%s\n' "${FAKE_MAIL_OWNER:-root}" ;;
+*) exit 1 ;;
+esac
+EOF
+chmod 755 "$T/postconf"
+mkconf "$T/outbound.conf" "provider_dirs=$T/providers:$T/state" <<CONF
+[policy inbound-smtp]
+ports = 25
+providers = labgw
+
+[outbound smarthost]
+ports = 25, 587
+to = $GW4 $GW6
+users = root
+
+[outbound nobody-out]
+ports = 465
+to = $GW4
+CONF
+# doctor_ob RELAYHOST ARGS...: doctor with outbound.conf and the fake postconf.
+doctor_ob() {
+        local relay=$1
+        shift
+        FAKE_RELAYHOST=$relay MXLOCK_POSTCONF="$T/postconf" doctor_c "$T/outbound.conf" "$@"
+}
+
+doctor_ob "[smarthost.example.net]:587" good.example.org
+ok "outbound: the MX checks still use the inbound policy" line PASS mx "MX 10 mx1.gw.example.net"
+ok "outbound: a locked outbound port is not a port to listen on" no_line FAIL listening "587"
+ok "outbound: a section without users is a warning" line WARN outbound \
+        "outbound nobody-out lists no users: nobody may connect out to ports 465: every attempt is refused"
+ok "outbound: a section with users passes" line PASS outbound "outbound smarthost: root may connect out to ports 25,587"
+ok "relay: the relay host (a name, port 587) is an allowed destination" line PASS relay \
+        "relayhost [smarthost.example.net]:587 ($GW4, $GW6) is an allowed destination of outbound smarthost (port 587: to $GW4"
+ok "relay: Postfix's mail_owner is one of the section's users" line PASS relay \
+        "Postfix's mail_owner root (uid 0) is one of the users of outbound smarthost"
+
+doctor_ob "[$SPAM4]" --format json good.example.org
+ok "relay elsewhere: exit 1" rc_is 1
+ok "relay elsewhere: json, a failed relay check" \
+        json "st('relay', '[$SPAM4]') == ['fail'] and st('outbound', 'nobody-out') == ['warn'] and any('$SPAM4 is not an allowed destination of outbound smarthost (port 25)' in m for m in msgs('relay'))"
+
+FAKE_MAIL_OWNER=nobody doctor_ob "smarthost.example.net:587" good.example.org
+ok "mail_owner not among the users: FAIL" line FAIL relay \
+        "Postfix's mail_owner nobody (uid 65534) is not one of the users of outbound smarthost"
+
+doctor_ob "" good.example.org
+ok "no relayhost while port 25 is locked outbound: WARN" line WARN relay \
+        "Postfix has no relayhost: it delivers to each recipient's MX on port 25, which outbound smarthost refuses"
+
+doctor_ob "[$GW4]:2525" good.example.org
+ok "a relay port no section locks: PASS" line PASS relay "no [outbound] section locks port 2525"
+
+MXLOCK_POSTCONF=/nonexistent/postconf doctor_c "$T/outbound.conf" good.example.org
+ok "postconf that cannot run: WARN" line WARN relay "the relay host is not checked"
+
+doctor good.example.org
+ok "no outbound section: no outbound or relay check" eval '! grep -qE "^  [A-Z]+  (outbound|relay) " "$T/out"'
 
 # Usage.
 doctor

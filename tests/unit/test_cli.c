@@ -221,6 +221,16 @@ static void test_explain_parse(void **state)
         io_free(&io);
         args_free(a);
 
+        a = args_new("explain", "--user", "www-data", "192.0.2.66", NULL);
+        io_open(&io);
+        assert_int_equal(explain_parse(&o, &cli, a->argc, a->argv, io.out, io.err), CLI_RUN);
+        io_close(&io);
+        assert_string_equal(o.user, "www-data");
+        assert_int_equal(o.family, AF_INET);
+        assert_int_equal(o.port, 25);
+        io_free(&io);
+        args_free(a);
+
         a = args_new("explain", "192.0.2.1", "0", NULL);
         io_open(&io);
         assert_int_equal(explain_parse(&o, &cli, a->argc, a->argv, io.out, io.err), CLI_EXIT_USAGE);
@@ -242,7 +252,7 @@ static void test_explain_parse(void **state)
         assert_int_equal(explain_parse(&o, &cli, a->argc, a->argv, io.out, io.err), CLI_EXIT_USAGE);
         io_close(&io);
         assert_string_equal(io.ebuf, "explain: unrecognized option '--jsn'\n"
-                                     "Usage: mxlock explain [--json] ADDRESS [PORT]\n");
+                                     "Usage: mxlock explain [--json] [--user USER] ADDRESS [PORT]\n");
         io_free(&io);
         args_free(a);
 }

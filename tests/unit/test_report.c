@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "report.h"
+#include "report/internal.h"        /* the outbound tables' bounds */
 
 #define T(s) parse_time_or_die(s)
 #define HOUR INT64_C(3600000000)
@@ -1086,6 +1087,150 @@ static void test_all_schema_events(void **state)
         report_free(r);
 }
 
+/* Outbound records (outbound.jsonl after basic.jsonl) stay out of every
+ * inbound figure, and are counted by user, unit and destination. */
+static void test_outbound(void **state)
+{
+        struct report *r = new_report(false, 0, false, 0, 10);
+        int64_t first = 0, last = 0;
+        char *out;
+
+        (void) state;
+        assert_int_equal(report_read_file(r, fixture("basic.jsonl")), 0);
+        assert_int_equal(report_read_file(r, fixture("outbound.jsonl")), 0);
+        assert_int_equal(report_corrupt(r), 5);
+        /* inbound: basic.jsonl's 548 and the one inbound line of outbound.jsonl */
+        assert_int_equal(report_attempts(r), 549);
+        assert_int_equal(report_sources(r), 5);
+        assert_int_equal(report_source_attempts(r, "192.0.2.1", NULL, NULL), 0);
+        assert_int_equal(report_source_attempts(r, "0.0.0.0/0", NULL, NULL), 0);
+        assert_int_equal(report_source_attempts(r, "203.0.113.7", NULL, NULL), 1);
+        assert_int_equal(report_policy_port_attempts(r, "smarthost", 25), 0);
+        assert_int_equal(report_policy_port_attempts(r, "smarthost", 0), 0);
+        assert_int_equal(report_policy_port_attempts(r, "inbound-smtp", 25), 506);
+        assert_int_equal(report_hour_attempts(r, T("2026-11-24T02:00:00Z")), 1);
+        /* records per event count both directions */
+        assert_int_equal(report_events(r, REPORT_EV_REFUSED), 5 + 4 + 1);
+        assert_int_equal(report_events(r, REPORT_EV_SUMMARY), 2);
+        assert_int_equal(report_events(r, REPORT_EV_MISSED), 2);
+
+        /* outbound: 4 refused, 250 in a summary, 3 missed */
+        assert_int_equal(report_outbound_attempts(r), 257);
+        assert_int_equal(report_outbound_user(r, true, 33, &first, &last), 252);
+        assert_true(first == T("2026-11-24T02:00:00Z"));
+        assert_true(last == T("2026-11-24T02:00:05Z"));
+        assert_int_equal(report_outbound_user(r, true, 108, NULL, NULL), 1);
+        assert_int_equal(report_outbound_user(r, true, 4242, NULL, NULL), 1);
+        assert_int_equal(report_outbound_user(r, false, 0, NULL, NULL), 0);
+        assert_int_equal(report_outbound_unit(r, "apache2.service"), 2);
+        assert_int_equal(report_outbound_unit(r, "postfix@-.service"), 1);
+        assert_int_equal(report_outbound_unit(r, NULL), 1);
+        assert_int_equal(report_outbound_unit(r, REPORT_OB_FOLDED), 250);
+        assert_int_equal(report_outbound_dest(r, "192.0.2.66", 25), 2);
+        assert_int_equal(report_outbound_dest(r, "2001:db8:66::25", 587), 1);
+        assert_int_equal(report_outbound_dest(r, "192.0.2.66", 587), 0);
+
+        out = write_to_string(r, REPORT_FORMAT_TABLE);
+        assert_non_null(strstr(out, "attempts   549 (refused 6, observed 1, in summaries 500, missed 42)"));
+        assert_non_null(strstr(out, "\nOutbound: 257 attempts (refused 4, observed 0, in summaries 250, missed 3); "
+                                    "user not allowed 3, destination not allowed 1\n"));
+        assert_non_null(strstr(out, "Outbound attempts by user (3 of 3)"));
+        assert_non_null(strstr(out, "  www-data (33)       252         2         0  2026-11-24T02:00:00Z  "
+                                    "2026-11-24T02:00:05Z  smarthost\n"));
+        assert_non_null(strstr(out, "  4242                  1         1         0"));
+        assert_non_null(strstr(out, "Outbound attempts by unit (4 of 4)"));
+        assert_non_null(strstr(out, "  apache2.service           2  2026-11-24T02:00:00Z  2026-11-24T02:00:01Z\n"));
+        assert_non_null(strstr(out, "Outbound destinations (4 of 4)"));
+        assert_non_null(strstr(out, "  192.0.2.66 port 25               2  "));
+        assert_non_null(strstr(out, "  2001:db8:66::25 port 587         1  "));
+        /* the biggest row first */
+        assert_true(strstr(out, "www-data (33)") < strstr(out, "postfix (108)"));
+        free(out);
+
+        out = write_to_string(r, REPORT_FORMAT_JSON);
+        assert_valid_json(out);
+        assert_non_null(strstr(out, "\"attempts\":549,"));
+        assert_non_null(strstr(out, "\"outbound\":{\"attempts\":257,\"attempts_by_event\":{\"refused\":4,"
+                                    "\"observed\":0,\"summary\":250,\"missed\":3},\"user_not_allowed\":3,"
+                                    "\"destination_not_allowed\":1,\"users\":3,\"top_users\":[{\"uid\":33,"
+                                    "\"user\":\"www-data\",\"attempts\":252,\"user_not_allowed\":2,"
+                                    "\"destination_not_allowed\":0,\"first\":\"2026-11-24T02:00:00Z\","
+                                    "\"last\":\"2026-11-24T02:00:05Z\",\"policies\":[\"smarthost\"]}"));
+        assert_non_null(strstr(out, "{\"uid\":4242,\"user\":null,\"attempts\":1,"));
+        assert_non_null(strstr(out, "{\"unit\":\"apache2.service\",\"attempts\":2,"));
+        assert_non_null(strstr(out, "{\"unit\":\"(unknown)\",\"attempts\":1,"));
+        assert_non_null(strstr(out, "{\"dst\":\"2001:db8:66::25\",\"port\":587,\"attempts\":1,"
+                                    "\"user_not_allowed\":0,\"destination_not_allowed\":1,"));
+        assert_non_null(strstr(out, "{\"dst\":\"(in summaries)\",\"port\":null,\"attempts\":250,"));
+        free(out);
+
+        out = write_to_string(r, REPORT_FORMAT_CSV);
+        assert_non_null(strstr(out, "\r\nsummary,attempts,549,,,\r\n"));
+        assert_non_null(strstr(out, "\r\nsummary,outbound.attempts,257,,,\r\n"));
+        assert_non_null(strstr(out, "\r\nsummary,outbound.user-not-allowed,3,,,\r\n"));
+        assert_non_null(strstr(out, "\r\noutbound_user,33,252,2026-11-24T02:00:00Z,2026-11-24T02:00:05Z,www-data\r\n"));
+        assert_non_null(strstr(out, "\r\noutbound_user,4242,1,2026-11-24T02:00:03Z,2026-11-24T02:00:03Z,\r\n"));
+        assert_non_null(strstr(out, "\r\noutbound_unit,apache2.service,2,2026-11-24T02:00:00Z,2026-11-24T02:00:01Z,\r\n"));
+        assert_non_null(strstr(out, "\r\noutbound_destination,192.0.2.66,2,2026-11-24T02:00:00Z,2026-11-24T02:00:03Z,25\r\n"));
+        assert_csv_shape(out, 6);
+        free(out);
+
+        out = write_to_string(r, REPORT_FORMAT_HTML);
+        assert_non_null(strstr(out, "<h2>Outbound attempts</h2>"));
+        assert_non_null(strstr(out, "<code>www-data (33)</code>"));
+        free(out);
+        report_free(r);
+}
+
+/* A log without outbound records: no outbound section in the table or the
+ * CSV (they read as before), a zero one in the JSON. */
+static void test_outbound_absent(void **state)
+{
+        struct report *r = new_report(false, 0, false, 0, 10);
+        char *out;
+
+        (void) state;
+        assert_int_equal(report_read_file(r, fixture("basic.jsonl")), 0);
+        assert_int_equal(report_outbound_attempts(r), 0);
+        out = write_to_string(r, REPORT_FORMAT_TABLE);
+        assert_null(strstr(out, "Outbound"));
+        free(out);
+        out = write_to_string(r, REPORT_FORMAT_CSV);
+        assert_null(strstr(out, "outbound"));
+        free(out);
+        out = write_to_string(r, REPORT_FORMAT_HTML);
+        assert_null(strstr(out, "Outbound"));
+        free(out);
+        out = write_to_string(r, REPORT_FORMAT_JSON);
+        assert_valid_json(out);
+        assert_non_null(strstr(out, "\"outbound\":{\"attempts\":0,"));
+        assert_non_null(strstr(out, "\"top_users\":[],\"units\":0,\"top_units\":[],\"destinations\":0,"
+                                    "\"top_destinations\":[]}"));
+        free(out);
+        report_free(r);
+}
+
+/* The outbound tables are bounded: past the limit, one "other" row. */
+static void test_outbound_bounded(void **state)
+{
+        struct report *r = new_report(false, 0, false, 0, 0);
+        char line[512];
+
+        (void) state;
+        for (unsigned i = 0; i < REPORT_OB_USERS_MAX + 5; i++) {
+                snprintf(line, sizeof(line), "{\"ts\":\"2026-11-24T02:00:00Z\",\"event\":\"refused\","
+                         "\"direction\":\"outbound\",\"policy\":\"o\",\"dst\":\"192.0.2.%u\",\"dport\":25,"
+                         "\"uid\":%u,\"user\":null,\"unit\":\"run-u%u.scope\",\"count\":1}", i % 250, 100000 + i, i);
+                assert_int_equal(add(r, line), 1);
+        }
+        assert_int_equal(report_outbound_attempts(r), REPORT_OB_USERS_MAX + 5);
+        assert_int_equal(r->ob.users.keys.n, REPORT_OB_USERS_MAX + 1);
+        assert_int_equal(r->ob.units.keys.n, REPORT_OB_UNITS_MAX + 1);
+        assert_int_equal(report_outbound_unit(r, "(other units)"), 5);
+        assert_int_equal(r->ob.dests.keys.n, 250);
+        report_free(r);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1109,6 +1254,9 @@ int main(void)
                 cmocka_unit_test(test_format_html),
                 cmocka_unit_test(test_format_empty),
                 cmocka_unit_test(test_all_schema_events),
+                cmocka_unit_test(test_outbound),
+                cmocka_unit_test(test_outbound_absent),
+                cmocka_unit_test(test_outbound_bounded),
         };
 
         return cmocka_run_group_tests(tests, setup_tmpdir, teardown_tmpdir);
