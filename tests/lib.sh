@@ -46,6 +46,7 @@ MXT_NS_EXTRA=()         # more namespaces of this run (named $LAB-...), deleted 
 MXLOCKD_PID=
 MXLOCKD_ERR=
 PROBE_SPORT=
+PROBE_PID=
 PF_DIR=
 PF_PID=
 T=
@@ -495,8 +496,9 @@ swaks_fails() {
 write_helpers() {
         cat >"$T/probe.py" <<'EOF'
 # probe.py DST PORT [SRC] [TIMEOUT]: one TCP connect; prints RESULT MILLISECONDS
-# SPORT where RESULT is connected, refused (a TCP reset), timeout or error:ERRNO.
-import errno, socket, sys, time
+# SPORT PID where RESULT is connected, refused (a TCP reset), timeout or
+# error:ERRNO, and PID is the connecting process.
+import errno, os, socket, sys, time
 dst, port = sys.argv[1], int(sys.argv[2])
 src = sys.argv[3] if len(sys.argv) > 3 else ""
 tmo = float(sys.argv[4]) if len(sys.argv) > 4 else 3.0
@@ -517,7 +519,7 @@ except OSError as e:
     r = "error:" + errno.errorcode.get(e.errno, str(e.errno))
 ms = int((time.monotonic() - t) * 1000)
 s.close()
-print(r, ms, sport)
+print(r, ms, sport, os.getpid())
 EOF
         cat >"$T/listen.py" <<'EOF'
 # listen.py PORT: accept TCP connections on every address (v4 and v6) and
@@ -655,7 +657,7 @@ sys.exit(1)
 EOF
 }
 
-# tcp_probe NS DST PORT [SRC] [TIMEOUT]: prints "RESULT MS SPORT" (see probe.py).
+# tcp_probe NS DST PORT [SRC] [TIMEOUT]: prints "RESULT MS SPORT PID" (see probe.py).
 tcp_probe() {
         local ns=$1 dst=$2 port=$3 src=${4:-} tmo=${5:-3}
         in_ns_as "$ns" "${CLIENT_USER:-}" timeout 20 "$PY" "$T/probe.py" "$dst" "$port" "$src" "$tmo"
@@ -663,13 +665,13 @@ tcp_probe() {
 
 # probe_is EXPECT NS DST PORT [SRC] [MAX_MS]: the probe's result is EXPECT
 # (connected|refused|timeout|blocked = refused or timeout), within MAX_MS.
-# Sets PROBE_SPORT to the source port used.
+# Sets PROBE_SPORT to the source port used, PROBE_PID to the prober's pid.
 probe_is() {
         local want=$1 ns=$2 dst=$3 port=$4 src=${5:-} max=${6:-} out res ms tmo=3
         [ "$want" = timeout ] && tmo=2.5
         out=$(tcp_probe "$ns" "$dst" "$port" "$src" "$tmo")
-        read -r res ms PROBE_SPORT <<<"$out"
-        echo "probe from $ns${src:+ ($src)}:$PROBE_SPORT${CLIENT_USER:+ as $CLIENT_USER} to $dst port $port: $res in ${ms} ms (want $want${max:+ < $max ms})"
+        read -r res ms PROBE_SPORT PROBE_PID <<<"$out"
+        echo "probe from $ns${src:+ ($src)}:$PROBE_SPORT (pid $PROBE_PID)${CLIENT_USER:+ as $CLIENT_USER} to $dst port $port: $res in ${ms} ms (want $want${max:+ < $max ms})"
         case $want in
         blocked) [ "$res" = refused ] || [ "$res" = timeout ] || return 1 ;;
         *) [ "$res" = "$want" ] || return 1 ;;

@@ -153,12 +153,14 @@ ok "audit: neither is recorded" test "$(audit_count '*' direction=outbound user=
 # in under $ATONCE ms, and one refused record names the user, the uid, the
 # reason and the connection.
 refused_at_once() {
-        local user=$1 dst=$2 port=$3 reason=$4 family=ipv4 uid
+        local user=$1 dst=$2 port=$3 reason=$4 family=ipv4 uid rc
         uid=$(id -u "$user")
         case $dst in *:*) family=ipv6 ;; esac
-        client_as "$user" probe_is refused "$NS_SRV" "$dst" "$port" "" "$ATONCE" | tee -a "$T/refusals.log"
-        [ "${PIPESTATUS[0]}" -eq 0 ] || return 1
-        PROBE_SPORT=$(tail -n 1 "$T/refusals.log" | sed -n 's/.*:\([0-9]*\) as .*/\1/p')
+        client_as "$user" probe_is refused "$NS_SRV" "$dst" "$port" "" "$ATONCE" >"$T/probe.last"
+        rc=$?
+        cat "$T/probe.last"
+        cat "$T/probe.last" >>"$T/refusals.log"
+        [ $rc -eq 0 ] || return 1
         audit_wait refused direction=outbound policy=smarthost mode=enforce action=reject \
                 family=$family sport="$PROBE_SPORT" dst="$dst" dport="$port" \
                 uid="$uid" user="$user" reason="$reason" count=1 src || return 1
@@ -172,6 +174,15 @@ for port in 25 465 587; do
         ok "www-data -> outside MX [$SPAM6]:$port: refused at once, recorded (user-not-allowed)" \
                 refused_at_once www-data "$SPAM6" $port user-not-allowed
 done
+# the process is best-effort (it may have gone before the lookup): when the
+# record names one it must be the prober
+www_sport=$PROBE_SPORT www_pid=$PROBE_PID
+if [ "$(audit_count refused sport="$www_sport" pid)" = 1 ]; then
+        ok "audit: the record names the process (the prober's pid, comm python3)" \
+                audit_has refused sport="$www_sport" uid="$WWW_UID" pid="$www_pid" comm=python3
+else
+        skip "audit: the record names the process" "no pid in the record (best-effort)"
+fi
 ok "audit: the source of an IPv4 refusal is the host's outside address" \
         audit_has refused direction=outbound user=www-data dst="$SPAM4" src="$EXT4"
 ok "www-data -> the smarthost $GW4:25 (user not listed): refused at once" \
@@ -213,6 +224,12 @@ ok "Postfix's connection to the outside MX is refused: mail deferred, still queu
 ok "audit: that refusal names postfix and destination-not-allowed" \
         audit_wait refused direction=outbound policy=smarthost family=ipv4 dst="$SPAM4" dport=25 \
         uid="$PF_UID" user=postfix reason=destination-not-allowed count=1
+if [ "$(audit_count refused user=postfix dst="$SPAM4" dport=25 pid)" -ge 1 ]; then
+        ok "audit: that record names Postfix's smtp process" \
+                audit_has refused user=postfix dst="$SPAM4" dport=25 comm=smtp
+else
+        skip "audit: that record names Postfix's smtp process" "no pid in the record (best-effort)"
+fi
 ok "mail for user@example.com (routed to [$SPAM6]) accepted by Postfix" \
         submit "" 127.0.0.1 user@example.com direct-6
 qid_direct6=$(cat "$T/qid")
