@@ -1,0 +1,507 @@
+#!/usr/bin/env bash
+# tests/bench/outbound.sh: the outbound lock's benchmarks (root, network
+# namespaces), each against its baseline in the same run, in the rows of
+# tests/bench/run.sh (goals O1, O2; see that file for the row format).
+#
+#   O1  an allowed outbound connection (a listed user to an allowed
+#       destination) against no table at all: connects per second, same
+#       method as run.sh's goal 5 (short windows that take turns, the
+#       median of the rounds' ratios). Goal: ratio >= 0.95.
+#   O2  refused outbound attempts with full attribution: an unlisted user's
+#       non-blocking connects to port 25 of an outside address, as fast as
+#       one client can with OB_INFLIGHT outstanding: refusals per second,
+#       against the same client refused by the far end's TCP stack (closed
+#       port, no table). Goal: >= 1000 refused/s, and the audit log
+#       (refused and summary records, direction outbound) adds up to the
+#       attempts the client made.
+#   O2l the p99 of connect() to the refusal at a steady offered OB_RATE
+#       (1000) attempts a second, the goal's rate, against the same with no
+#       table. Goal: <= 5 ms. (O2m: the p99 of O2's runs, information: with
+#       connects outstanding a refusal also waits for those ahead of it.)
+#
+# Lab: its own two namespaces joined by one veth (documentation addresses):
+#
+#     SRV  o0 192.0.2.1/30   mxlockd, the clients (outconn.c), default via GEN
+#      |
+#     GEN  o1 192.0.2.2/30   the smarthost: a listener on port 25 (O1)
+#             203.0.113.25   an MX on the internet: port 25 closed (O2)
+#
+# CPUs (2 here): the client on CPU 0, where the whole connection's kernel
+# path runs too (a veth delivers in the sender's context); mxlockd, the
+# listener and this script on CPU 1.
+#
+# Latency: the O2 runs keep every CPU out of halt with an idle-class spinner
+# each (tests/edgelib.sh's cpus_awake, for the reason given there: on this
+# virtual machine a halted vCPU's wake-up alone costs about 6 ms, and a
+# refusal needs two cross-CPU wake-ups, mxlockd's and the client's), for
+# the mxlockd runs and the baseline runs alike; OB_AWAKE=0 turns that off.
+#
+# Environment: BENCH_QUICK=1 (fewer rounds, shorter runs), OB_ROUNDS1 (10),
+# OB_WINDOW1 (0.5 s), OB_ROUNDS2 (2), OB_SECONDS (3), OB_INFLIGHT (16),
+# OB_RATE (1000), OB_AWAKE
+# (1), OB_ROWS (append the rows there and print no table: run.sh's phase O),
+# BENCH_OUT (the JSON when run alone), KEEP=1 (keep the work dir).
+set -u
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+BB=$BUILD/bench
+MXLOCKD=${MXLOCKD:-$BUILD/mxlockd}
+PY=/usr/bin/python3
+HERE=$ROOT/tests/bench
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+        ROUNDS1=${OB_ROUNDS1:-4}
+        ROUNDS2=${OB_ROUNDS2:-1}
+        SECS=${OB_SECONDS:-2}
+        OUT=${BENCH_OUT:-$BB/results-outbound-quick.json}
+else
+        ROUNDS1=${OB_ROUNDS1:-10}
+        ROUNDS2=${OB_ROUNDS2:-2}
+        SECS=${OB_SECONDS:-3}
+        OUT=${BENCH_OUT:-$BB/results-outbound.json}
+fi
+WIN1=${OB_WINDOW1:-0.5}
+INFLIGHT=${OB_INFLIGHT:-16}
+RATE=${OB_RATE:-1000}
+AWAKE=${OB_AWAKE:-1}
+PIN_CLIENT="taskset -c 0"
+PIN_DAEMON="taskset -c 1"
+if [ "$(nproc)" -lt 2 ]; then
+        PIN_CLIENT=
+        PIN_DAEMON=
+fi
+QUEUE=25
+POLICY=smarthost
+NS_SRV=mxo$$-srv
+NS_GEN=mxo$$-gen
+SRV4=192.0.2.1 GEN4=192.0.2.2 MX4=203.0.113.25
+LISTED=64025            # the uid the section lists (it needs no passwd entry)
+UNLISTED=65534          # nobody
+W=
+MXPID=
+BGPIDS=()
+SPIN=()
+
+say() { printf '# %s\n' "$*" >&2; }
+die() { printf 'bench outbound: %s\n' "$*" >&2; exit 1; }
+now_ns() { date +%s%N; }
+calc() { awk "BEGIN { printf \"%.6g\", $* }"; }
+in_srv() { ip netns exec "$NS_SRV" "$@"; }
+in_gen() { ip netns exec "$NS_GEN" "$@"; }
+jget() { "$PY" -c 'import json, sys
+v = json.loads(sys.argv[1])
+for k in sys.argv[2].split("."):
+    v = v[k]
+print("" if v is None else v)' "$1" "$2" 2>/dev/null; }
+
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces): sudo make bench"
+for t in ip nft taskset chrt gcc awk; do
+        command -v "$t" >/dev/null 2>&1 || die "missing $t (run tests/deps.sh)"
+done
+[ -x "$MXLOCKD" ] || die "$MXLOCKD is not built: run make"
+
+# ---- cleanup ------------------------------------------------------------------
+
+stop_pid() {
+        local pid=$1 i
+        [ -n "$pid" ] || return 0
+        kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
+        for i in $(seq 100); do
+                kill -0 "$pid" 2>/dev/null || break
+                sleep 0.05
+        done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+        return 0
+}
+
+cleanup() {
+        local rc=$? ns pid
+        set +e
+        trap - EXIT
+        stop_pid "$MXPID"
+        for pid in "${SPIN[@]}" "${BGPIDS[@]}"; do
+                stop_pid "$pid"
+        done
+        for ns in "$NS_SRV" "$NS_GEN"; do
+                [ -e "/run/netns/$ns" ] || continue
+                for pid in $(ip netns pids "$ns" 2>/dev/null); do
+                        kill -KILL "$pid" 2>/dev/null
+                done
+                ip netns exec "$ns" nft flush ruleset 2>/dev/null
+                ip netns del "$ns" 2>/dev/null
+        done
+        if [ -n "$W" ] && [ -d "$W" ]; then
+                if [ "${KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
+                        say "kept $W"
+                else
+                        rm -rf "$W"
+                fi
+        fi
+        exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+W=$(mktemp -d /tmp/mxlock-obench.XXXXXX)
+chmod 755 "$W"
+ROWS=${OB_ROWS:-$W/rows.jsonl}
+[ -n "${OB_ROWS:-}" ] || : >"$ROWS"
+
+# row: as tests/bench/run.sh's (GOAL NAME FIGURE UNIT BASELINE BASELINE_NAME
+# RATIO CHECK TARGET OK_EXTRA NOTE DETAILS_JSON); a details argument that is
+# not JSON (a figure that went missing) becomes null rather than a row
+# summary.py cannot read.
+j() { if [ -z "$1" ]; then echo null; else echo "$1"; fi; }
+row() {
+        local det
+        det=$(j "${12:-}")
+        "$PY" -c 'import json, sys; json.loads(sys.argv[1])' "$det" 2>/dev/null || det=null
+        printf '{"goal":"%s","name":"%s","figure":%s,"unit":"%s","baseline":%s,"baseline_name":"%s","ratio":%s,"check":"%s","target":%s,"ok_extra":%s,"note":"%s","details":%s}\n' \
+                "$1" "$2" "$(j "$3")" "$4" "$(j "$5")" "$6" "$(j "$7")" "$8" "$(j "$9")" "$(j "${10}")" \
+                "${11//\"/\'}" "$det" >>"$ROWS"
+        say "goal $1 $2: $3 $4 (baseline ${5:-none} ${6}) ratio ${7:-n/a}"
+}
+
+# ---- the client ---------------------------------------------------------------
+
+mkdir -p "$BB"
+OUTCONN=$BB/outconn
+if [ ! -x "$OUTCONN" ] || [ "$HERE/outconn.c" -nt "$OUTCONN" ]; then
+        gcc -std=gnu11 -O2 -Wall -Wextra -Werror -o "$OUTCONN" "$HERE/outconn.c" || die "building outconn failed"
+fi
+mkdir -p "$W/prov"
+cp "$ROOT"/rules/providers/*.conf "$W/prov/"
+
+# ---- the lab ------------------------------------------------------------------
+
+lab_up() {
+        local srv_mac gen_mac
+        ip netns add "$NS_SRV" && ip netns add "$NS_GEN" || return 1
+        ip link add name o0 netns "$NS_SRV" type veth peer name o1 netns "$NS_GEN" || return 1
+        in_srv ip link set lo up
+        in_gen ip link set lo up
+        in_srv ip addr add $SRV4/30 dev o0
+        in_gen ip addr add $GEN4/30 dev o1
+        in_gen ip addr add $MX4/32 dev o1
+        in_srv ip link set o0 up
+        in_gen ip link set o1 up
+        srv_mac=$(in_srv cat /sys/class/net/o0/address)
+        gen_mac=$(in_gen cat /sys/class/net/o1/address)
+        in_srv ip neigh replace $GEN4 lladdr "$gen_mac" dev o0 nud permanent
+        in_gen ip neigh replace $SRV4 lladdr "$srv_mac" dev o1 nud permanent
+        in_srv ip route add default via $GEN4 dev o0
+        # every SYN to port 25 this host sends, before anything else sees it
+        in_srv nft -f - <<'EOF' || return 1
+table inet mxobench {
+        counter syn { }
+        chain out {
+                type filter hook output priority -400; policy accept;
+                tcp dport 25 tcp flags & (fin | syn | rst | ack) == syn counter name "syn"
+        }
+}
+EOF
+}
+
+# ctr TABLE NAME: packets of a named counter in SRV (0 if none).
+ctr() {
+        in_srv nft list table inet "$1" 2>/dev/null |
+                awk -v k="$2" '$1 == "counter" && $3 == "{" { c = $2 }
+                        $1 == "packets" && c == k { print $2; f = 1 } END { if (!f) print 0 }'
+}
+del_table() { in_srv nft delete table inet "$1" 2>/dev/null; }
+nfq_waiting() {
+        in_srv awk -v q=$QUEUE '$1 == q { print $3; f = 1 } END { if (!f) print 0 }' /proc/net/netfilter/nfnetlink_queue
+}
+
+# ---- mxlockd ------------------------------------------------------------------
+
+# mkconf FILE: the shipped shape: an inbound policy for port 25 and the
+# outbound lock for the submission and relay ports, the smarthost and a
+# provider's ranges allowed, one listed user.
+mkconf() {
+        cat >"$1" <<EOF
+# written by tests/bench/outbound.sh
+[daemon]
+mode = enforce
+action = reject
+failure = closed
+queue = $QUEUE
+table = mxlock
+audit_log = ${1%.conf}.audit.jsonl
+provider_dirs = $W/prov
+control_socket = $W/ctl.sock
+
+[policy inbound-smtp]
+ports = 25
+providers = gfi-oneconnect
+allow = 198.51.100.0/24
+
+[outbound $POLICY]
+ports = 25, 465, 587
+to = $GEN4
+providers = mimecast-de
+users = $LISTED
+EOF
+}
+audit_of() { echo "${1%.conf}.audit.jsonl"; }
+
+# mx_start CONF: mxlockd in SRV with a fresh audit log, up to its start record.
+mx_start() {
+        local conf=$1 audit i
+        audit=$(audit_of "$conf")
+        : >"$audit"
+        $PIN_DAEMON ip netns exec "$NS_SRV" "$MXLOCKD" -c "$conf" 2>>"${conf%.conf}.err" &
+        MXPID=$!
+        for i in $(seq 300); do
+                grep -q '"event":"start"' "$audit" 2>/dev/null && return 0
+                kill -0 "$MXPID" 2>/dev/null || { cat "${conf%.conf}.err" >&2; die "mxlockd died starting $conf"; }
+                sleep 0.05
+        done
+        die "mxlockd did not start in 15 s ($conf)"
+}
+mx_stop() {
+        [ -n "$MXPID" ] || return 0
+        kill -TERM "$MXPID"
+        wait "$MXPID"
+        MXPID=
+}
+# mx_drain_stop: wait for the queue to empty, then stop (the stop writes
+# the outbound fold's last summaries).
+mx_drain_stop() {
+        local i
+        for i in $(seq 100); do
+                [ "$(nfq_waiting)" = 0 ] && break
+                sleep 0.05
+        done
+        mx_stop
+}
+
+# awake_on / awake_off: tests/edgelib.sh's cpus_awake, for one run.
+awake_on() {
+        local c
+        [ "$AWAKE" = 1 ] || return 0
+        for ((c = 0; c < $(nproc); c++)); do
+                taskset -c "$c" chrt -i 0 sh -c 'while :; do :; done' &
+                SPIN+=($!)
+        done
+}
+awake_off() {
+        local pid
+        for pid in "${SPIN[@]}"; do
+                stop_pid "$pid"
+        done
+        SPIN=()
+}
+
+# ---- run ----------------------------------------------------------------------
+
+T_START=$(now_ns)
+[ -n "$PIN_DAEMON" ] && taskset -cp 1 $$ >/dev/null
+lab_up || die "lab set-up failed"
+say "outbound lab up: $NS_SRV ($SRV4) -> $NS_GEN ($GEN4 smarthost, $MX4 outside MX); work dir $W"
+C=$W/ob.conf
+mkconf "$C"
+
+# ==== O1: allowed connections, mxlockd's table against none ====================
+#
+# mxlockd installs its table and is stopped (failure = closed keeps the
+# table; an allowed SYN is accepted in the kernel and never reaches the
+# daemon, and a running mxlockd would put a dormant table back). Then one
+# client connects in a loop as the listed user to the smarthost's listener
+# while the table is live and dormant (tests/bench/dormant.py) in turns, a
+# window of WIN1 seconds each, ROUNDS1 rounds, the order alternating; each
+# round's ratio is against its own no-table window, the row has the median
+# (this machine's rate drifts by tens of percent within seconds: short
+# windows close together, many of them).
+
+in_gen $PIN_DAEMON "$OUTCONN" listen $GEN4 25 >"$W/listen.out" 2>&1 &
+BGPIDS+=($!)
+for i in $(seq 100); do grep -q ready "$W/listen.out" && break; sleep 0.05; done
+grep -q ready "$W/listen.out" || die "the listener did not start: $(cat "$W/listen.out")"
+mx_start "$C"
+mx_stop
+in_srv nft list table inet mxlock >/dev/null 2>&1 || die "mxlockd's table is gone after stop"
+Q1_0=$(ctr mxlock "queued_$POLICY")
+in_srv "$PY" "$HERE/dormant.py" mxlock 1 || die "cannot make table mxlock dormant"
+
+$PIN_CLIENT ip netns exec "$NS_SRV" "$OUTCONN" loop $LISTED $GEN4 25 >"$W/loop.out" 2>&1 &
+LOOP_PID=$!
+BGPIDS+=("$LOOP_PID")
+sleep 0.5
+: >"$W/o1.txt"
+for r in $(seq "$ROUNDS1"); do
+        order="none mxlock"
+        [ $((r % 2)) = 0 ] && order="mxlock none"
+        for v in $order; do
+                [ $v = none ] || in_srv "$PY" "$HERE/dormant.py" mxlock 0
+                sleep 0.2
+                t0=$(now_ns)
+                c0=$(ctr mxobench syn)
+                sleep "$WIN1"
+                t1=$(now_ns)
+                c1=$(ctr mxobench syn)
+                [ $v = none ] || in_srv "$PY" "$HERE/dormant.py" mxlock 1
+                echo "$r $v $(( (c1 - c0) * 1000000000 / (t1 - t0) ))" >>"$W/o1.txt"
+        done
+done
+stop_pid "$LOOP_PID"
+LOOP=$(cat "$W/loop.out")
+Q1_1=$(ctr mxlock "queued_$POLICY")
+say "O1 client: $LOOP; queued by the table meanwhile: $((Q1_1 - Q1_0))"
+read -r O1_RATIO O1_NONE O1_MX <<<"$("$PY" - "$W/o1.txt" <<'PYEOF'
+import collections, statistics, sys
+by = collections.defaultdict(dict)
+for line in open(sys.argv[1]):
+    r, v, rate = line.split()
+    by[r][v] = int(rate)
+rounds = [d for d in by.values() if d.get("none") and "mxlock" in d]
+if rounds:
+    print("%.4f %d %d" % (statistics.median(d["mxlock"] / d["none"] for d in rounds),
+                          statistics.median(d["none"] for d in rounds), statistics.median(d["mxlock"] for d in rounds)))
+PYEOF
+)"
+O1_ALL=$("$PY" -c 'import json,sys; print(json.dumps([l.split() for l in open(sys.argv[1])]))' "$W/o1.txt")
+O1_OK=false
+[ "$(jget "$LOOP" refused)" = 0 ] && [ "$(jget "$LOOP" other)" = 0 ] && [ "$((Q1_1 - Q1_0))" = 0 ] && O1_OK=true
+O1_US=
+[ -n "$O1_MX" ] && [ "$O1_MX" != 0 ] && O1_US=$(calc "1e6 / $O1_MX")
+O1_US0=
+[ -n "$O1_NONE" ] && [ "$O1_NONE" != 0 ] && O1_US0=$(calc "1e6 / $O1_NONE")
+row O1 "allowed outbound connects (listed user, allowed destination) vs no table" "$O1_MX" "connects/s" "$O1_NONE" \
+        "no table (dormant)" "$O1_RATIO" "ratio>=" 0.95 "$O1_OK" \
+        "median of $ROUNDS1 rounds of $WIN1 s windows taking turns (mxlockd's table live, no table); one client, connect() and a reset close, so each is SYN, SYN-ACK, ACK, RST; ${O1_US:-?} us per connect vs ${O1_US0:-?} us; none refused and none queued to the daemon: $O1_OK" \
+        "{\"rounds\":$O1_ALL,\"client\":$LOOP,\"queued\":$((Q1_1 - Q1_0)),\"us_per_connect\":$(j "$O1_US"),\"us_per_connect_no_table\":$(j "$O1_US0")}"
+del_table mxlock
+
+# ==== O2: refused attempts, mxlockd against the far end's reset ================
+#
+# ROUNDS2 rounds, each of four client runs of SECS as the unlisted user to
+# 203.0.113.25:25: as fast as it can with INFLIGHT outstanding, and at a
+# steady RATE a second; each with no table (the far end's TCP stack answers
+# with a reset) and with mxlockd (the output chain queues the SYN, mxlockd
+# looks up who tried, up to 100 a second, and its verdict sends the reset).
+# Every mxlockd run has a fresh daemon and audit log, which must count
+# every attempt the client made (refused and summary records, direction
+# outbound) and agree with the kernel's queued_ counter. The rows have the
+# medians over the rounds.
+
+# cpu_ticks PID: utime + stime of a process, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# flood OUTFILE RATE: one client run as the unlisted user; prints its JSON.
+flood() {
+        awake_on
+        $PIN_CLIENT ip netns exec "$NS_SRV" "$OUTCONN" flood $UNLISTED $MX4 25 "$SECS" "$INFLIGHT" "$2" >"$1" 2>&1
+        awake_off
+        cat "$1"
+}
+
+# o2_base KIND RATE / o2_mx KIND RATE: one run each; appends a JSON line to
+# $W/o2.txt: {"kind", "table", "client", and for mxlockd "audit",
+# "kernel_queued", "kernel_handled", "cpu_s"}.
+o2_base() {
+        local res
+        res=$(flood "$W/flood.json" "$2")
+        say "O2 $1, no table: $res"
+        echo "{\"kind\":\"$1\",\"table\":false,\"client\":$res}" >>"$W/o2.txt"
+}
+o2_mx() {
+        local res acc q h c0 c1
+        mx_start "$C"
+        c0=$(cpu_ticks "$MXPID")
+        res=$(flood "$W/flood.json" "$2")
+        c1=$(cpu_ticks "$MXPID")
+        mx_drain_stop
+        q=$(ctr mxlock "queued_$POLICY")
+        h=$(ctr mxlock "handled_$POLICY")
+        del_table mxlock
+        acc=$("$PY" "$HERE/audit_count.py" "$(audit_of "$C")")
+        say "O2 $1, mxlockd: $res; kernel queued $q, handled $h; audit: $acc"
+        echo "{\"kind\":\"$1\",\"table\":true,\"client\":$res,\"audit\":$acc,\"kernel_queued\":$q,\"kernel_handled\":$h,\"cpu_s\":$(calc "($c1 - $c0) / $(getconf CLK_TCK)")}" >>"$W/o2.txt"
+}
+
+: >"$W/o2.txt"
+for r in $(seq "$ROUNDS2"); do
+        o2_base max 0
+        o2_mx max 0
+        o2_base steady "$RATE"
+        o2_mx steady "$RATE"
+done
+
+# the figures: "MAX_RATE MAX_P99 BASE_MAX_RATE BASE_MAX_P99 ST_RATE ST_P99
+# BASE_ST_P99 ACC_MAX ACC_ST CPU_US NAMED WHY"
+read -r M_RATE M_P99 B_RATE B_P99 S_RATE S_P99 BS_P99 ACC_MAX ACC_ST CPU_US NAMED WHY <<<"$("$PY" - "$W/o2.txt" <<'PYEOF'
+import json, statistics, sys
+runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+def pick(kind, table):
+    return [r for r in runs if r["kind"] == kind and r["table"] == table]
+def fig(rs, k):
+    v = med(r["client"][k] for r in rs)
+    return "" if v is None else "%.6g" % v
+def why(r):
+    made, out = r["client"]["attempts"], []
+    got = r["audit"]["attempts_by_direction"].get("outbound")
+    if got != made:
+        out.append("audit counts %s of %d attempts" % (got, made))
+    if r["kernel_queued"] != made:
+        out.append("kernel queued %d of %d" % (r["kernel_queued"], made))
+    if r["client"]["outcomes"]["refused"] != made:
+        out.append("%d of %d refused" % (r["client"]["outcomes"]["refused"], made))
+    return ["%s: %s" % (r["kind"], w) for w in out]
+mx_max, mx_st = pick("max", True), pick("steady", True)
+bad = sum((why(r) for r in mx_max + mx_st), [])
+cpu = med(r["cpu_s"] * 1e6 / r["client"]["outcomes"]["refused"] for r in mx_max if r["client"]["outcomes"]["refused"])
+named = {}
+for r in mx_max + mx_st:
+    for k, v in r["audit"]["outbound_named"].items():
+        named[k] = named.get(k, 0) + v
+print(fig(mx_max, "refused_per_s") or "-", fig(mx_max, "p99_ms") or "-",
+      fig(pick("max", False), "refused_per_s") or "-", fig(pick("max", False), "p99_ms") or "-",
+      fig(mx_st, "refused_per_s") or "-", fig(mx_st, "p99_ms") or "-", fig(pick("steady", False), "p99_ms") or "-",
+      "true" if mx_max and not [w for w in bad if w.startswith("max")] else "false",
+      "true" if mx_st and not [w for w in bad if w.startswith("steady")] else "false",
+      "-" if cpu is None else "%.3g" % cpu,
+      "%d/%d/%d/%d/%d/%d" % tuple(named.get(k, 0) for k in ("records", "uid", "user", "unit", "pid", "comm")),
+      ("; ".join(bad) or "-").replace(" ", "_"))
+PYEOF
+)"
+for v in M_RATE M_P99 B_RATE B_P99 S_RATE S_P99 BS_P99 CPU_US; do
+        [ "${!v:--}" = - ] && printf -v "$v" ''
+done
+O2_ALL=$("$PY" -c 'import json,sys; print(json.dumps([json.loads(l) for l in open(sys.argv[1]) if l.strip()]))' "$W/o2.txt")
+IFS=/ read -r N_REC N_UID N_USER N_UNIT N_PID N_COMM <<<"$NAMED"
+AWAKE_NOTE="every CPU kept out of halt by an idle-class spinner (tests/edgelib.sh cpus_awake) in every run, mxlockd's and the baseline's"
+[ "$AWAKE" = 1 ] || AWAKE_NOTE="no CPU keep-awake (OB_AWAKE=0)"
+NAMED_NOTE="the $N_REC records with full attribution over these runs name uid $N_UID, user $N_USER, unit $N_UNIT, pid $N_PID, comm $N_COMM times"
+row O2 "refused outbound attempts with full attribution, as fast as one client can ($INFLIGHT outstanding)" "$M_RATE" \
+        "refused/s" "$B_RATE" "no table: the far end's reset" "$( [ -n "$M_RATE" ] && [ -n "$B_RATE" ] && calc "$M_RATE / $B_RATE")" \
+        "figure>=" 1000 "$ACC_MAX" \
+        "median of $ROUNDS2 runs of ${SECS} s each, as uid $UNLISTED to $MX4:25, a fresh mxlockd each; p99 connect() to refusal ${M_P99:-?} ms (no table ${B_P99:-?} ms); mxlockd's CPU ${CPU_US:-?} us per refusal; every attempt refused, queued once and counted in the audit log (refused + summary records, direction outbound): $ACC_MAX; $NAMED_NOTE; $AWAKE_NOTE" \
+        "{\"runs\":$O2_ALL}"
+row O2l "p99 connect() to refusal at a steady offered $RATE attempts/s, full attribution" "$S_P99" ms "$BS_P99" \
+        "no table: the far end's reset" "$( [ -n "$S_P99" ] && [ -n "$BS_P99" ] && calc "$S_P99 / $BS_P99")" \
+        "figure<=" 5 "$ACC_ST" \
+        "median of $ROUNDS2 runs of ${SECS} s, connects paced by a timer, $S_RATE refused/s; every attempt refused and counted: $ACC_ST; $AWAKE_NOTE" \
+        null
+row O2m "p99 connect() to refusal, as fast as one client can ($INFLIGHT outstanding)" "$M_P99" ms "$B_P99" \
+        "no table: the far end's reset" "$( [ -n "$M_P99" ] && [ -n "$B_P99" ] && calc "$M_P99 / $B_P99")" info "" "" \
+        "the runs of O2: with $INFLIGHT connects outstanding a refusal also waits for those ahead of it" null
+[ "$WHY" = - ] || say "O2 accounting: ${WHY//_/ }"
+
+# ==== report ===================================================================
+
+say "outbound bench took $(calc "($(now_ns) - $T_START) / 1e9") s"
+if [ -z "${OB_ROWS:-}" ]; then
+        cat >"$W/meta.json" <<EOF
+{"bench":"mxlock outbound","date":"$(date -u +%Y-%m-%dT%H:%M:%SZ)","kernel":"$(uname -r)","cpus":$(nproc),
+ "commit":"$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)",
+ "duration_s":$(calc "($(now_ns) - $T_START) / 1e9")}
+EOF
+        mkdir -p "$(dirname "$OUT")"
+        "$PY" "$HERE/summary.py" "$ROWS" "$W/meta.json" "$OUT" || die "summary failed"
+        echo "results: $OUT"
+fi
