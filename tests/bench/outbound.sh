@@ -103,10 +103,10 @@ done
 # ---- cleanup ------------------------------------------------------------------
 
 stop_pid() {
-        local pid=$1 i
+        local pid=$1
         [ -n "$pid" ] || return 0
         kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-        for i in $(seq 100); do
+        for _ in $(seq 100); do
                 kill -0 "$pid" 2>/dev/null || break
                 sleep 0.05
         done
@@ -248,12 +248,12 @@ audit_of() { echo "${1%.conf}.audit.jsonl"; }
 
 # mx_start CONF: mxlockd in SRV with a fresh audit log, up to its start record.
 mx_start() {
-        local conf=$1 audit i
+        local conf=$1 audit
         audit=$(audit_of "$conf")
         : >"$audit"
         $PIN_DAEMON ip netns exec "$NS_SRV" "$MXLOCKD" -c "$conf" 2>>"${conf%.conf}.err" &
         MXPID=$!
-        for i in $(seq 300); do
+        for _ in $(seq 300); do
                 grep -q '"event":"start"' "$audit" 2>/dev/null && return 0
                 kill -0 "$MXPID" 2>/dev/null || { cat "${conf%.conf}.err" >&2; die "mxlockd died starting $conf"; }
                 sleep 0.05
@@ -269,8 +269,7 @@ mx_stop() {
 # mx_drain_stop: wait for the queue to empty, then stop (the stop writes
 # the outbound fold's last summaries).
 mx_drain_stop() {
-        local i
-        for i in $(seq 100); do
+        for _ in $(seq 100); do
                 [ "$(nfq_waiting)" = 0 ] && break
                 sleep 0.05
         done
@@ -317,7 +316,7 @@ mkconf "$C"
 
 in_gen $PIN_DAEMON "$OUTCONN" listen $GEN4 25 >"$W/listen.out" 2>&1 &
 BGPIDS+=($!)
-for i in $(seq 100); do grep -q ready "$W/listen.out" && break; sleep 0.05; done
+for _ in $(seq 100); do grep -q ready "$W/listen.out" && break; sleep 0.05; done
 grep -q ready "$W/listen.out" || die "the listener did not start: $(cat "$W/listen.out")"
 mx_start "$C"
 mx_stop
@@ -334,14 +333,14 @@ for r in $(seq "$ROUNDS1"); do
         order="none mxlock"
         [ $((r % 2)) = 0 ] && order="mxlock none"
         for v in $order; do
-                [ $v = none ] || in_srv "$PY" "$HERE/dormant.py" mxlock 0
+                [ "$v" = none ] || in_srv "$PY" "$HERE/dormant.py" mxlock 0
                 sleep 0.2
                 t0=$(now_ns)
                 c0=$(ctr mxobench syn)
                 sleep "$WIN1"
                 t1=$(now_ns)
                 c1=$(ctr mxobench syn)
-                [ $v = none ] || in_srv "$PY" "$HERE/dormant.py" mxlock 1
+                [ "$v" = none ] || in_srv "$PY" "$HERE/dormant.py" mxlock 1
                 echo "$r $v $(( (c1 - c0) * 1000000000 / (t1 - t0) ))" >>"$W/o1.txt"
         done
 done
@@ -451,6 +450,9 @@ def why(r):
         out.append("kernel queued %d of %d" % (r["kernel_queued"], made))
     if r["client"]["outcomes"]["refused"] != made:
         out.append("%d of %d refused" % (r["client"]["outcomes"]["refused"], made))
+    named = r["audit"]["outbound_named"]
+    if not named["records"] or named["uid"] != named["records"]:
+        out.append("%d of %d attempt records name the uid" % (named["uid"], named["records"]))
     return ["%s: %s" % (r["kind"], w) for w in out]
 mx_max, mx_st = pick("max", True), pick("steady", True)
 bad = sum((why(r) for r in mx_max + mx_st), [])
@@ -480,7 +482,7 @@ NAMED_NOTE="the $N_REC records with full attribution over these runs name uid $N
 row O2 "refused outbound attempts with full attribution, as fast as one client can ($INFLIGHT outstanding)" "$M_RATE" \
         "refused/s" "$B_RATE" "no table: the far end's reset" "$( [ -n "$M_RATE" ] && [ -n "$B_RATE" ] && calc "$M_RATE / $B_RATE")" \
         "figure>=" 1000 "$ACC_MAX" \
-        "median of $ROUNDS2 runs of ${SECS} s each, as uid $UNLISTED to $MX4:25, a fresh mxlockd each; p99 connect() to refusal ${M_P99:-?} ms (no table ${B_P99:-?} ms); mxlockd's CPU ${CPU_US:-?} us per refusal; every attempt refused, queued once and counted in the audit log (refused + summary records, direction outbound): $ACC_MAX; $NAMED_NOTE; $AWAKE_NOTE" \
+        "median of $ROUNDS2 runs of ${SECS} s each, as uid $UNLISTED to $MX4:25, a fresh mxlockd each (the first 100 attempts of each second get the owner lookup and a record of their own, the rest fold into summaries); the baseline's reset is made in the client's own call on one CPU, mxlockd's path crosses to the other and back; p99 connect() to refusal ${M_P99:-?} ms (no table ${B_P99:-?} ms); mxlockd's CPU ${CPU_US:-?} us per refusal; every attempt refused, queued once and counted in the audit log (refused + summary records, direction outbound), and every attempt record naming the uid: $ACC_MAX; $NAMED_NOTE; $AWAKE_NOTE" \
         "{\"runs\":$O2_ALL}"
 row O2l "p99 connect() to refusal at a steady offered $RATE attempts/s, full attribution" "$S_P99" ms "$BS_P99" \
         "no table: the far end's reset" "$( [ -n "$S_P99" ] && [ -n "$BS_P99" ] && calc "$S_P99 / $BS_P99")" \
