@@ -4,9 +4,10 @@
 # tests/bench/run.sh (goals O1, O2; see that file for the row format).
 #
 #   O1  an allowed outbound connection (a listed user to an allowed
-#       destination) against no table at all: connects per second, same
-#       method as run.sh's goal 5 (short windows that take turns, the
-#       median of the rounds' ratios). Goal: ratio >= 0.95.
+#       destination) against no table at all: connects per second, in the
+#       manner of run.sh's goal 5 (states in short windows that take turns,
+#       the median of the rounds' ratios). Goal: ratio >= 0.95. Rows O1r
+#       and O1c split the cost: the rules, and connection tracking.
 #   O2  refused outbound attempts with full attribution: an unlisted user's
 #       non-blocking connects to port 25 of an outside address, as fast as
 #       one client can with OB_INFLIGHT outstanding: refusals per second,
@@ -36,9 +37,9 @@
 # refusal needs two cross-CPU wake-ups, mxlockd's and the client's), for
 # the mxlockd runs and the baseline runs alike; OB_AWAKE=0 turns that off.
 #
-# Environment: BENCH_QUICK=1 (fewer rounds, shorter runs), OB_ROUNDS1 (10),
-# OB_WINDOW1 (0.5 s), OB_ROUNDS2 (2), OB_SECONDS (3), OB_INFLIGHT (16),
-# OB_RATE (1000), OB_AWAKE
+# Environment: BENCH_QUICK=1 (fewer rounds, shorter runs), OB_ROUNDS1 (30),
+# OB_WINDOW1_MS (200), OB_ROUNDS2 (2), OB_SECONDS (3), OB_INFLIGHT (16),
+# OB_RATE (1000), OB_GOALS (12: which of O1 and O2 to run), OB_AWAKE
 # (1), OB_ROWS (append the rows there and print no table: run.sh's phase O),
 # BENCH_OUT (the JSON when run alone), KEEP=1 (keep the work dir).
 set -u
@@ -50,20 +51,22 @@ MXLOCKD=${MXLOCKD:-$BUILD/mxlockd}
 PY=/usr/bin/python3
 HERE=$ROOT/tests/bench
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
-        ROUNDS1=${OB_ROUNDS1:-4}
+        ROUNDS1=${OB_ROUNDS1:-10}
         ROUNDS2=${OB_ROUNDS2:-1}
         SECS=${OB_SECONDS:-2}
         OUT=${BENCH_OUT:-$BB/results-outbound-quick.json}
 else
-        ROUNDS1=${OB_ROUNDS1:-10}
+        ROUNDS1=${OB_ROUNDS1:-30}
         ROUNDS2=${OB_ROUNDS2:-2}
         SECS=${OB_SECONDS:-3}
         OUT=${BENCH_OUT:-$BB/results-outbound.json}
 fi
-WIN1=${OB_WINDOW1:-0.5}
+WIN1_MS=${OB_WINDOW1_MS:-200}
 INFLIGHT=${OB_INFLIGHT:-16}
 RATE=${OB_RATE:-1000}
 AWAKE=${OB_AWAKE:-1}
+GOALS=${OB_GOALS:-12}
+goal() { case $GOALS in *$1*) return 0 ;; esac; return 1; }
 PIN_CLIENT="taskset -c 0"
 PIN_DAEMON="taskset -c 1"
 if [ "$(nproc)" -lt 2 ]; then
@@ -302,77 +305,92 @@ say "outbound lab up: $NS_SRV ($SRV4) -> $NS_GEN ($GEN4 smarthost, $MX4 outside 
 C=$W/ob.conf
 mkconf "$C"
 
+if goal 1; then
 # ==== O1: allowed connections, mxlockd's table against none ====================
 #
-# mxlockd installs its table and is stopped (failure = closed keeps the
-# table; an allowed SYN is accepted in the kernel and never reaches the
-# daemon, and a running mxlockd would put a dormant table back). Then one
-# client connects in a loop as the listed user to the smarthost's listener
-# while the table is live and dormant (tests/bench/dormant.py) in turns, a
-# window of WIN1 seconds each, ROUNDS1 rounds, the order alternating; each
-# round's ratio is against its own no-table window, the row has the median
-# (this machine's rate drifts by tens of percent within seconds: short
-# windows close together, many of them).
+# First, with mxlockd running: the listed user's connects to the smarthost
+# all connect and none reaches the queue, and the unlisted user's are all
+# refused (the lock is in force for the destination). Then mxlockd stops
+# and its table goes, and outconn's alternate mode times the listed user's
+# connect loop in three states in turn, a window of WIN1_MS each, ROUNDS1
+# rounds (this machine's rate drifts by tens of percent within seconds:
+# short windows close together, nothing started during one):
+#   live   mxlockd's table as it prints it (--print-ruleset; it installs
+#          the same, with the xt NFQUEUE target in the queue rule that nft
+#          cannot load, a rule no allowed SYN reaches)
+#   none   no table at all
+#   ct     the same table, dormant: its chains unhooked, but its ct
+#          expressions keep connection tracking on in the namespace, as in
+#          run.sh's goal 5, whose "no table" is this state
+# Each round's ratios are against its own windows; the rows have medians.
 
 in_gen $PIN_DAEMON "$OUTCONN" listen $GEN4 25 >"$W/listen.out" 2>&1 &
 BGPIDS+=($!)
 for _ in $(seq 100); do grep -q ready "$W/listen.out" && break; sleep 0.05; done
 grep -q ready "$W/listen.out" || die "the listener did not start: $(cat "$W/listen.out")"
 mx_start "$C"
-mx_stop
-in_srv nft list table inet mxlock >/dev/null 2>&1 || die "mxlockd's table is gone after stop"
-Q1_0=$(ctr mxlock "queued_$POLICY")
-in_srv "$PY" "$HERE/dormant.py" mxlock 1 || die "cannot make table mxlock dormant"
+SANE_OK=$($PIN_CLIENT ip netns exec "$NS_SRV" "$OUTCONN" flood $LISTED $GEN4 25 0.3 1 0)
+SANE_NO=$($PIN_CLIENT ip netns exec "$NS_SRV" "$OUTCONN" flood $UNLISTED $GEN4 25 0.3 1 0)
+SANE_Q=$(ctr mxlock "queued_$POLICY")
+mx_drain_stop
+del_table mxlock
+SANE=false
+[ "$(jget "$SANE_OK" outcomes.connected)" = "$(jget "$SANE_OK" attempts)" ] &&
+        [ "$(jget "$SANE_NO" outcomes.refused)" = "$(jget "$SANE_NO" attempts)" ] &&
+        [ "$SANE_Q" = "$(jget "$SANE_NO" attempts)" ] && SANE=true
+say "O1 with mxlockd running: listed user $(jget "$SANE_OK" outcomes), unlisted $(jget "$SANE_NO" outcomes), queued $SANE_Q: $SANE"
 
-$PIN_CLIENT ip netns exec "$NS_SRV" "$OUTCONN" loop $LISTED $GEN4 25 >"$W/loop.out" 2>&1 &
-LOOP_PID=$!
-BGPIDS+=("$LOOP_PID")
-sleep 0.5
-: >"$W/o1.txt"
-for r in $(seq "$ROUNDS1"); do
-        order="none mxlock"
-        [ $((r % 2)) = 0 ] && order="mxlock none"
-        for v in $order; do
-                [ "$v" = none ] || in_srv "$PY" "$HERE/dormant.py" mxlock 0
-                sleep 0.2
-                t0=$(now_ns)
-                c0=$(ctr mxobench syn)
-                sleep "$WIN1"
-                t1=$(now_ns)
-                c1=$(ctr mxobench syn)
-                [ "$v" = none ] || in_srv "$PY" "$HERE/dormant.py" mxlock 1
-                echo "$r $v $(( (c1 - c0) * 1000000000 / (t1 - t0) ))" >>"$W/o1.txt"
-        done
-done
-stop_pid "$LOOP_PID"
-LOOP=$(cat "$W/loop.out")
-Q1_1=$(ctr mxlock "queued_$POLICY")
-say "O1 client: $LOOP; queued by the table meanwhile: $((Q1_1 - Q1_0))"
-read -r O1_RATIO O1_NONE O1_MX <<<"$("$PY" - "$W/o1.txt" <<'PYEOF'
-import collections, statistics, sys
-by = collections.defaultdict(dict)
-for line in open(sys.argv[1]):
-    r, v, rate = line.split()
-    by[r][v] = int(rate)
-rounds = [d for d in by.values() if d.get("none") and "mxlock" in d]
-if rounds:
-    print("%.4f %d %d" % (statistics.median(d["mxlock"] / d["none"] for d in rounds),
-                          statistics.median(d["none"] for d in rounds), statistics.median(d["mxlock"] for d in rounds)))
+"$MXLOCKD" -c "$C" --print-ruleset >"$W/o1.nft" 2>/dev/null
+sed 's/^table inet mxlock {/&\n\tflags dormant/' "$W/o1.nft" >"$W/o1-ct.nft"
+in_srv nft -c -f "$W/o1.nft" || die "nft does not take mxlockd's printed ruleset"
+DEL="nft delete table inet mxlock 2>/dev/null"
+ALT=$($PIN_CLIENT ip netns exec "$NS_SRV" "$OUTCONN" alternate $LISTED $GEN4 25 "$ROUNDS1" "$WIN1_MS" \
+        "none=$DEL; :" "live=$DEL; nft -f $W/o1.nft" "ct=$DEL; nft -f $W/o1-ct.nft" 2>"$W/alt.err")
+del_table mxlock
+[ -n "$ALT" ] || say "O1 client failed: $(cat "$W/alt.err")"
+say "O1: $ALT"
+# "RATIO LO HI NONE LIVE CT RULES_RATIO CT_RATIO CLEAN"
+read -r O1_RATIO O1_LO O1_HI O1_NONE O1_MX O1_CT O1_RULES O1_CTR O1_CLEAN <<<"$("$PY" - "$ALT" <<'PYEOF'
+import json, statistics, sys
+try:
+    a = json.loads(sys.argv[1])
+except ValueError:
+    print("- - - - - - - - false")
+    sys.exit(0)
+rs = [r for r in a["rounds"] if r.get("none", 0) > 0 and r.get("ct", 0) > 0]
+clean = a["refused"] == 0 and a["other"] == 0 and a["connected"] > 0
+if not rs:
+    print("- - - - - - - - %s" % ("true" if clean else "false"))
+    sys.exit(0)
+med = statistics.median
+q = sorted(r["live"] / r["none"] for r in rs)
+print("%.4f %.3f %.3f %d %d %d %.4f %.4f %s" % (
+    med(q), q[len(q) // 4], q[(3 * len(q)) // 4],
+    med(r["none"] for r in rs), med(r["live"] for r in rs), med(r["ct"] for r in rs),
+    med(r["live"] / r["ct"] for r in rs), med(r["ct"] / r["none"] for r in rs), "true" if clean else "false"))
 PYEOF
 )"
-O1_ALL=$("$PY" -c 'import json,sys; print(json.dumps([l.split() for l in open(sys.argv[1])]))' "$W/o1.txt")
+for v in O1_RATIO O1_LO O1_HI O1_NONE O1_MX O1_CT O1_RULES O1_CTR; do
+        [ "${!v:--}" = - ] && printf -v "$v" ''
+done
 O1_OK=false
-[ "$(jget "$LOOP" refused)" = 0 ] && [ "$(jget "$LOOP" other)" = 0 ] && [ "$((Q1_1 - Q1_0))" = 0 ] && O1_OK=true
-O1_US=
-[ -n "$O1_MX" ] && [ "$O1_MX" != 0 ] && O1_US=$(calc "1e6 / $O1_MX")
-O1_US0=
-[ -n "$O1_NONE" ] && [ "$O1_NONE" != 0 ] && O1_US0=$(calc "1e6 / $O1_NONE")
-row O1 "allowed outbound connects (listed user, allowed destination) vs no table" "$O1_MX" "connects/s" "$O1_NONE" \
-        "no table (dormant)" "$O1_RATIO" "ratio>=" 0.95 "$O1_OK" \
-        "median of $ROUNDS1 rounds of $WIN1 s windows taking turns (mxlockd's table live, no table); one client, connect() and a reset close, so each is SYN, SYN-ACK, ACK, RST; ${O1_US:-?} us per connect vs ${O1_US0:-?} us; none refused and none queued to the daemon: $O1_OK" \
-        "{\"rounds\":$O1_ALL,\"client\":$LOOP,\"queued\":$((Q1_1 - Q1_0)),\"us_per_connect\":$(j "$O1_US"),\"us_per_connect_no_table\":$(j "$O1_US0")}"
-del_table mxlock
+[ "$O1_CLEAN" = true ] && [ "$SANE" = true ] && O1_OK=true
+us() { [ -n "$1" ] && [ "$1" != 0 ] && calc "1e6 / $1"; }
+O1_US=$(us "$O1_MX") O1_US0=$(us "$O1_NONE") O1_USC=$(us "$O1_CT")
+row O1 "allowed outbound connects (listed user, allowed destination) vs no table at all" "$O1_MX" "connects/s" "$O1_NONE" \
+        "no table" "$O1_RATIO" "ratio>=" 0.95 "$O1_OK" \
+        "median of $ROUNDS1 rounds of $WIN1_MS ms windows taking turns (mxlockd's table, no table, the table dormant), interquartile range of the rounds' ratios ${O1_LO:-?} to ${O1_HI:-?}; ${O1_US:-?} us per connect vs ${O1_US0:-?} us (one client: connect() and a reset close, so SYN, SYN-ACK, ACK, RST each); of the difference, connection tracking (which the table's ct expressions turn on) is row O1c and the rules row O1r; none refused; with mxlockd running, the listed user's connects all went through without reaching the queue and the unlisted user's were all refused: $O1_OK" \
+        "{\"alternate\":$(j "$ALT"),\"with_mxlockd\":{\"listed\":$(j "$SANE_OK"),\"unlisted\":$(j "$SANE_NO"),\"queued\":$(j "$SANE_Q")},\"us_per_connect\":$(j "$O1_US"),\"us_per_connect_no_table\":$(j "$O1_US0"),\"us_per_connect_dormant\":$(j "$O1_USC")}"
+row O1r "the same, vs the table dormant (its rules off, connection tracking still on: goal 5's method)" "$O1_MX" \
+        "connects/s" "$O1_CT" "table dormant" "$O1_RULES" info "" "" \
+        "what the table's chains and sets cost an allowed connection, beside connection tracking" null
+row O1c "connects with the table dormant (connection tracking on, no rules) vs no table" "$O1_CT" "connects/s" \
+        "$O1_NONE" "no table" "$O1_CTR" info "" "" \
+        "what connection tracking costs a connection here; any ct expression in the namespace turns it on (mxlockd's input and forward chains have them, for the inbound policies' bare ACKs and DNAT), as would another firewall's" null
 
+fi
+
+if goal 2; then
 # ==== O2: refused attempts, mxlockd against the far end's reset ================
 #
 # ROUNDS2 rounds, each of four client runs of SECS as the unlisted user to
@@ -421,7 +439,7 @@ o2_mx() {
 }
 
 : >"$W/o2.txt"
-for r in $(seq "$ROUNDS2"); do
+for _ in $(seq "$ROUNDS2"); do
         o2_base max 0
         o2_mx max 0
         o2_base steady "$RATE"
@@ -493,6 +511,8 @@ row O2m "p99 connect() to refusal, as fast as one client can ($INFLIGHT outstand
         "no table: the far end's reset" "$( [ -n "$M_P99" ] && [ -n "$B_P99" ] && calc "$M_P99 / $B_P99")" info "" "" \
         "the runs of O2: with $INFLIGHT connects outstanding a refusal also waits for those ahead of it" null
 [ "$WHY" = - ] || say "O2 accounting: ${WHY//_/ }"
+
+fi
 
 # ==== report ===================================================================
 

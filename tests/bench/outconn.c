@@ -4,10 +4,16 @@
  * Usage:
  *   outconn listen ADDR PORT
  *       accept and close connections until SIGINT or SIGTERM.
- *   outconn loop UID DST PORT
- *       as UID, blocking connect() after connect() to DST:PORT, each closed
- *       with a reset (SO_LINGER 0: no TIME_WAIT, so the ports never run
- *       out), until SIGINT or SIGTERM; then prints the outcomes as JSON.
+ *   outconn alternate UID DST PORT ROUNDS WINDOW_MS NAME=COMMAND...
+ *       a child as UID makes blocking connect() after connect() to
+ *       DST:PORT, each closed with a reset (SO_LINGER 0: no TIME_WAIT, so
+ *       the ports never run out), while this process (root) puts the
+ *       machine in each named state in turn (COMMAND, run by sh -c) and
+ *       counts the child's connects over a window of WINDOW_MS in it;
+ *       ROUNDS rounds, each starting one state further on. Nothing else
+ *       starts during a window, so they can be short and close together.
+ *       Prints one JSON object: each round's connects per second by state,
+ *       and the child's outcomes.
  *   outconn flood UID DST PORT SECONDS INFLIGHT RATE
  *       as UID, non-blocking connects to DST:PORT for SECONDS: with RATE 0
  *       as fast as it can with INFLIGHT outstanding (a new one as soon as
@@ -36,10 +42,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
+
 
 #define TIMEOUT_MS 900
 #define MAX_INFLIGHT 1024
@@ -117,34 +127,98 @@ static int do_listen(char **argv)
         return 0;
 }
 
-static int do_loop(char **argv)
-{
-        struct sockaddr_in sa;
-        struct linger lg = { .l_onoff = 1, .l_linger = 0 };
-        unsigned long connected = 0, refused = 0, other = 0;
-        int64_t t0, t1;
+struct tally {
+        unsigned long connected, refused, other;
+};
 
-        become(argv[0]);
-        parse_dst(argv[1], argv[2], &sa);
-        catch_stop();
-        t0 = now_ns();
+/* Connect and reset-close until stopped, counting into t (which may be
+ * shared with a parent that reads it meanwhile). */
+static void connect_loop(const struct sockaddr_in *sa, volatile struct tally *t)
+{
+        struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
         while (!stop_flag) {
                 int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
                 if (fd < 0)
                         die("socket");
-                if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-                        connected++;
+                if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+                        t->connected++;
                 else if (errno == ECONNREFUSED)
-                        refused++;
+                        t->refused++;
                 else if (errno != EINTR)
-                        other++;
+                        t->other++;
                 setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
                 close(fd);
         }
-        t1 = now_ns();
-        printf("{\"connected\":%lu,\"refused\":%lu,\"other\":%lu,\"seconds\":%.3f}\n", connected, refused, other,
-               (double)(t1 - t0) / 1e9);
+}
+
+static void sleep_ms(long ms)
+{
+        struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                ;
+}
+
+/* States are NAME=COMMAND: the command (sh -c, in this process's
+ * namespace, as root) puts the machine in that state. */
+static int do_alternate(int argc, char **argv)
+{
+        struct sockaddr_in sa;
+        volatile struct tally *t;
+        int rounds = atoi(argv[3]);
+        long win = atol(argv[4]);
+        char **state = argv + 5;
+        int nstates = argc - 5;
+        pid_t child;
+        int status;
+
+        parse_dst(argv[1], argv[2], &sa);
+        t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (t == MAP_FAILED)
+                die("mmap");
+        child = fork();
+        if (child < 0)
+                die("fork");
+        if (child == 0) {
+                prctl(PR_SET_PDEATHSIG, SIGTERM);
+                catch_stop();
+                become(argv[0]);
+                connect_loop(&sa, t);
+                _exit(0);
+        }
+        sleep_ms(300);
+        printf("{\"window_ms\":%ld,\"rounds\":[", win);
+        for (int r = 0; r < rounds; r++) {
+                printf("%s{", r ? "," : "");
+                for (int k = 0; k < nstates; k++) {
+                        /* each round starts one state further on */
+                        const char *st = state[(k + r) % nstates];
+                        const char *eq = strchr(st, '=');
+                        unsigned long c0, c1;
+                        int64_t t0, t1;
+
+                        if (!eq || system(eq + 1) != 0) {
+                                fprintf(stderr, "outconn: state %s failed\n", st);
+                                kill(child, SIGTERM);
+                                return 1;
+                        }
+                        sleep_ms(20);
+                        t0 = now_ns();
+                        c0 = t->connected;
+                        sleep_ms(win);
+                        t1 = now_ns();
+                        c1 = t->connected;
+                        printf("%s\"%.*s\":%.0f", k ? "," : "", (int)(eq - st), st,
+                               (double)(c1 - c0) * 1e9 / (double)(t1 - t0));
+                }
+                printf("}");
+                fflush(stdout);
+        }
+        kill(child, SIGTERM);
+        waitpid(child, &status, 0);
+        printf("],\"connected\":%lu,\"refused\":%lu,\"other\":%lu}\n", t->connected, t->refused, t->other);
         return 0;
 }
 
@@ -184,6 +258,10 @@ static void finish(struct flood *f, int fd, int err, int64_t t)
                         fprintf(f->dump, "%.3f %.4f\n", (double)(f->slot[fd].t0 - f->t_start) / 1e6,
                                 (double)(t - f->slot[fd].t0) / 1e6);
         } else if (err == 0) {
+                struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+                /* closed with a reset: no TIME_WAIT holding the port */
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
                 f->connected++;
         } else if (err == ETIMEDOUT) {
                 f->timeout++;
@@ -358,11 +436,12 @@ int main(int argc, char **argv)
 {
         if (argc == 4 && !strcmp(argv[1], "listen"))
                 return do_listen(argv + 2);
-        if (argc == 5 && !strcmp(argv[1], "loop"))
-                return do_loop(argv + 2);
+        if (argc >= 8 && !strcmp(argv[1], "alternate"))
+                return do_alternate(argc - 2, argv + 2);
         if (argc == 8 && !strcmp(argv[1], "flood"))
                 return do_flood(argv + 2);
-        fprintf(stderr, "usage: outconn listen ADDR PORT | loop UID DST PORT |"
+        fprintf(stderr, "usage: outconn listen ADDR PORT |"
+                        " alternate UID DST PORT ROUNDS WINDOW_MS NAME=COMMAND... |"
                         " flood UID DST PORT SECONDS INFLIGHT RATE\n");
         return 2;
 }
