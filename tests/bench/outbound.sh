@@ -445,6 +445,12 @@ for _ in $(seq "$ROUNDS2"); do
         o2_base steady "$RATE"
         o2_mx steady "$RATE"
 done
+# once more at the steady rate with the CPUs left to halt, for row O2n
+if [ "$AWAKE" = 1 ]; then
+        AWAKE=0
+        o2_mx halting "$RATE"
+        AWAKE=1
+fi
 
 # the figures: "MAX_RATE MAX_P99 BASE_MAX_RATE BASE_MAX_P99 ST_RATE ST_P99
 # BASE_ST_P99 ACC_MAX ACC_ST CPU_US NAMED WHY"
@@ -473,7 +479,7 @@ def why(r):
         out.append("%d of %d attempt records name the uid" % (named["uid"], named["records"]))
     return ["%s: %s" % (r["kind"], w) for w in out]
 mx_max, mx_st = pick("max", True), pick("steady", True)
-bad = sum((why(r) for r in mx_max + mx_st), [])
+bad = sum((why(r) for r in mx_max + mx_st + pick("halting", True)), [])
 cpu = med(r["cpu_s"] * 1e6 / r["client"]["outcomes"]["refused"] for r in mx_max if r["client"]["outcomes"]["refused"])
 named = {}
 for r in mx_max + mx_st:
@@ -510,6 +516,16 @@ row O2l "p99 connect() to refusal at a steady offered $RATE attempts/s, full att
 row O2m "p99 connect() to refusal, as fast as one client can ($INFLIGHT outstanding)" "$M_P99" ms "$B_P99" \
         "no table: the far end's reset" "$( [ -n "$M_P99" ] && [ -n "$B_P99" ] && calc "$M_P99 / $B_P99")" info "" "" \
         "the runs of O2: with $INFLIGHT connects outstanding a refusal also waits for those ahead of it" null
+if [ "$AWAKE" = 1 ]; then
+        HALT_P99=$("$PY" -c 'import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["kind"] == "halting" and r["client"]["p99_ms"] is not None:
+        print(r["client"]["p99_ms"])' "$W/o2.txt")
+        row O2n "p99 connect() to refusal at a steady $RATE/s, CPUs left to halt" "$HALT_P99" ms "$S_P99" \
+                "the same kept awake (O2l)" "$( [ -n "$HALT_P99" ] && [ -n "$S_P99" ] && calc "$HALT_P99 / $S_P99")" info "" "" \
+                "one run of ${SECS} s without the spinners: on this virtual machine each of the two cross-CPU wake-ups a refusal needs may wait for the host to run a halted vCPU again (tests/edgelib.sh cpus_awake)" null
+fi
 [ "$WHY" = - ] || say "O2 accounting: ${WHY//_/ }"
 
 fi
