@@ -38,6 +38,7 @@
 #define CHAIN_FORWARD "forward" /* forward: connections DNAT sends on to an MTA behind this host */
 #define CHAIN_OUTPUT "output"   /* output: this host's own new connections (outbound policies only) */
 #define CHAIN_OUTSYN "outsyn"   /* their SYNs, dispatched on the destination port */
+#define CHAIN_OUTFAIL "outfail" /* output, after ours: failure = closed while nobody reads the queue */
 #define CHAIN_EARLY_PRIORITY (-300)
 #define CHAIN_PRIORITY (-10)
 #define TCP_FLAGS_MASK 0x17    /* fin|syn|rst|ack */
@@ -383,12 +384,14 @@ static void put_chain(struct txn *t, uint16_t type, const char *name, bool base)
         nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
         if (base && type == NFT_MSG_NEWCHAIN) {
                 bool early = strcmp(name, CHAIN_EARLY) == 0;
+                bool outfail = strcmp(name, CHAIN_OUTFAIL) == 0;
                 unsigned hook = early ? NF_INET_PRE_ROUTING
                                 : strcmp(name, CHAIN_FORWARD) == 0 ? NF_INET_FORWARD
-                                : strcmp(name, CHAIN_OUTPUT) == 0 ? NF_INET_LOCAL_OUT : NF_INET_LOCAL_IN;
+                                : strcmp(name, CHAIN_OUTPUT) == 0 || outfail ? NF_INET_LOCAL_OUT : NF_INET_LOCAL_IN;
 
                 nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hook);
-                nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, early ? CHAIN_EARLY_PRIORITY : CHAIN_PRIORITY);
+                nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, early ? CHAIN_EARLY_PRIORITY
+                                                         : outfail ? CHAIN_PRIORITY + 1 : CHAIN_PRIORITY);
                 nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
                 nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
         }
@@ -1303,12 +1306,13 @@ static void put_early_rule(struct txn *t, const struct ruleset_opts *o, const st
 static void put_outbound_rules(struct txn *t, const struct ruleset_opts *o, const struct ruleset_policy *p,
                                size_t i, bool interim)
 {
-        struct ruleset_opts reset = *o;
+        struct ruleset_opts reset = *o, bypass = *o;
         char name[128], chain[128], refuse[128], users[128];
         uint32_t mark = ruleset_mark(i);
         struct nftnl_rule *r;
 
         reset.drop = false;
+        bypass.bypass = true;
         ruleset_obj_name(OBJ_CHAIN, p->name, chain, sizeof(chain));
         ruleset_obj_name(OBJ_REFUSE, p->name, refuse, sizeof(refuse));
         ruleset_obj_name(OBJ_USERS, p->name, users, sizeof(users));
@@ -1343,10 +1347,12 @@ static void put_outbound_rules(struct txn *t, const struct ruleset_opts *o, cons
                 add_refusal(r, &reset);
         }
         rule_put(t, r);
+        /* bypass: with nobody reading the queue the SYN goes on to
+         * outfail, which resets it (failure = closed) or lets it pass */
         r = rule_new(t, refuse);
         add_mark_set(r, ruleset_queue_mark(i, interim));
         add_counter_ref(r, ruleset_obj_name(OBJ_QUEUED, p->name, name, sizeof(name)));
-        add_queue(r, o);
+        add_queue(r, &bypass);
         rule_put(t, r);
 }
 
@@ -1433,6 +1439,26 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
                 add_meta_cmp(r, NFT_META_OIF, &lo, sizeof(lo));
                 add_verdict(r, NF_ACCEPT, NULL);
                 rule_put(t, r);
+                /* outfail: an outbound SYN still marked for the queue got
+                 * here because nobody reads it (mxlockd is stopped): with
+                 * failure = closed it is reset at once, so that the
+                 * program fails now rather than after a minute of retries */
+                for (int k = 0; k < 2 && !o->bypass; k++) {
+                        uint32_t mask = RULESET_MARK_MASK | RULESET_MARK_FLAGS;
+                        uint32_t want = RULESET_MARK_BASE | (k ? RULESET_MARK_DECIDE : RULESET_MARK_QUEUED);
+                        struct ruleset_opts reset = *o;
+                        struct nftnl_expr *e = ex("meta");
+
+                        reset.drop = false;
+                        r = rule_new(t, CHAIN_OUTFAIL);
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+                        nftnl_rule_add_expr(r, e);
+                        add_mask(r, &mask, sizeof(mask));
+                        add_cmp_eq(r, &want, sizeof(want));
+                        add_refusal(r, &reset);
+                        rule_put(t, r);
+                }
         }
         for (size_t i = 0; i < s->n; i++) {
                 if (!s->v[i].outbound)
@@ -1745,6 +1771,7 @@ static void put_all(struct txn *t, const struct ruleset_opts *o, const struct ru
                 if (view_has_outbound(want)) {
                         put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_OUTPUT, true);
                         put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_OUTSYN, false);
+                        put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_OUTFAIL, true);
                 }
         } else {
                 char chain[128];
@@ -1757,13 +1784,16 @@ static void put_all(struct txn *t, const struct ruleset_opts *o, const struct ru
                 if (view_has_outbound(have)) {
                         put_flush_chain(t, CHAIN_OUTPUT);
                         put_flush_chain(t, CHAIN_OUTSYN);
+                        put_flush_chain(t, CHAIN_OUTFAIL);
                         if (!view_has_outbound(want)) {
                                 put_chain(t, NFT_MSG_DELCHAIN, CHAIN_OUTPUT, true);
                                 put_chain(t, NFT_MSG_DELCHAIN, CHAIN_OUTSYN, false);
+                                put_chain(t, NFT_MSG_DELCHAIN, CHAIN_OUTFAIL, true);
                         }
                 } else if (view_has_outbound(want)) {
                         put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_OUTPUT, true);
                         put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_OUTSYN, false);
+                        put_chain(t, NFT_MSG_NEWCHAIN, CHAIN_OUTFAIL, true);
                 }
                 for (size_t i = 0; i < have->n; i++) {
                         put_flush_chain(t, ruleset_obj_name(OBJ_CHAIN, have->v[i].name, chain, sizeof(chain)));
@@ -2791,13 +2821,15 @@ static size_t outbound_count(const struct ruleset_view *s)
 static void print_outbound(FILE *f, const struct ruleset_opts *o, const struct ruleset_policy *p, size_t i,
                            const char *queued, const char *refuse)
 {
+        struct ruleset_opts bypass = *o;
         char name[128], users[128];
 
+        bypass.bypass = true;
         fprintf(f, "\tchain %s {\n\t\tmeta mark 0x%08x counter name \"%s\" %s\n", refuse, ruleset_mark(i),
                 ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)),
                 o->monitor ? "meta mark set 0x0 accept" : "reject with tcp reset");
         fprintf(f, "\t\tmeta mark set 0x%08x ", ruleset_queue_mark(i, false));
-        print_queue(f, o, queued);
+        print_queue(f, &bypass, queued);
         fprintf(f, "\t}\n");
         fprintf(f, "\tchain %s {\n", ruleset_obj_name(OBJ_CHAIN, p->name, name, sizeof(name)));
         ruleset_obj_name(OBJ_USERS, p->name, users, sizeof(users));
@@ -2909,6 +2941,14 @@ void ruleset_print(FILE *f, const struct ruleset_opts *o, const struct ruleset_v
                                         ruleset_obj_name(OBJ_PORTS, want->v[i].name, name, sizeof(name)),
                                         ruleset_obj_name(OBJ_CHAIN, want->v[i].name, chain, sizeof(chain)));
                 }
+                fprintf(f, "\t}\n");
+                fprintf(f, "\tchain %s {\n\t\ttype filter hook output priority %d; policy accept;\n",
+                        CHAIN_OUTFAIL, CHAIN_PRIORITY + 1);
+                if (!o->bypass)
+                        fprintf(f, "\t\tmeta mark & 0x%08x == 0x%08x reject with tcp reset\n"
+                                   "\t\tmeta mark & 0x%08x == 0x%08x reject with tcp reset\n",
+                                RULESET_MARK_MASK | RULESET_MARK_FLAGS, RULESET_MARK_BASE | RULESET_MARK_QUEUED,
+                                RULESET_MARK_MASK | RULESET_MARK_FLAGS, RULESET_MARK_BASE | RULESET_MARK_DECIDE);
                 fprintf(f, "\t}\n");
         }
         for (size_t i = 0; i < want->n; i++) {

@@ -122,7 +122,7 @@ static bool looks_like_hostname(const char *s)
 static int add_item(struct build_ctx *b, struct policy *p, const struct cfg_item *it, bool deny,
                     const struct policy_resolver *res)
 {
-        const char *what = deny ? "deny" : "allow";
+        const char *what = deny ? "deny" : p->outbound ? "to" : "allow";
         char origin[CONFIG_ERRLEN];
         struct prefix px;
         unsigned flags = 0;

@@ -190,6 +190,7 @@ void check_table(struct daemon *d)
         }
         counters_reset(d, d->pol->n);
         tally_flush_all(&d->pkt.tally, write_summary, d);
+        outbound_flush(d, true);
         write_restored(d, r);
         if (r < 0) {
                 log_error_errno(r, "Table inet %s was removed and could not be restored: %m", d->cfg->table);
@@ -261,6 +262,7 @@ static int swap_in(struct daemon *d, const struct ruleset_opts *o, struct config
         if (remap_pstats(d, *p) < 0)
                 return -ENOMEM;
         tally_flush_all(&d->pkt.tally, write_summary, d);
+        outbound_flush(d, true);
         if (c) {
                 struct config *oc = d->cfg;
 
@@ -410,6 +412,7 @@ void set_enabled(struct daemon *d, bool on, char err[CONFIG_ERRLEN])
                 }
                 counters_reset(d, d->pol->n);
                 tally_flush_all(&d->pkt.tally, write_summary, d);
+        outbound_flush(d, true);
                 d->enabled = true;
                 audit_event(d, "enabled", "ok", NULL);
                 notify_send("STATUS=Enforcing");

@@ -93,8 +93,10 @@ void outbound_packet(struct daemon *d, const struct queue_pkt *p, unsigned idx, 
         char ibuf[IF_NAMESIZE];
 
         if (decide && user_ok && dst_ok) {
-                /* the interim table of a restore asks: allowed, from our lists */
-                d->k->verdict(d->pkt.queue, p, QUEUE_ACCEPT, 0);
+                /* the interim table of a restore asks: allowed, from our
+                 * lists; the mark no longer says "queued", so that outfail
+                 * lets it pass */
+                d->k->verdict(d->pkt.queue, p, QUEUE_ACCEPT, RULESET_MARK_BASE);
                 return;
         }
         if (d->opts.monitor) {

@@ -253,10 +253,18 @@ static inline int fx_no_resolve(const char *name, struct prefix **ret, size_t *r
         return -EHOSTUNREACH;
 }
 
+static inline struct daemon *fx_daemon_conf(const char *mode, const char *extra);
+
 static inline struct daemon *fx_daemon(const char *mode)
 {
+        return fx_daemon_conf(mode, "");
+}
+
+/* The same daemon, with more sections after the policy (extra). */
+static inline struct daemon *fx_daemon_conf(const char *mode, const char *extra)
+{
         struct daemon *d = calloc(1, sizeof(*d));
-        char text[1024], err[CONFIG_ERRLEN];
+        char text[2048], err[CONFIG_ERRLEN];
         int r;
 
         assert_non_null(d);
@@ -268,8 +276,8 @@ static inline struct daemon *fx_daemon(const char *mode)
         fx_write("gw.conf", "description = test\nsource = test\n198.51.100.0/24\n");
         snprintf(text, sizeof(text),
                  "[daemon]\nmode = %s\nprovider_dirs = %s\naudit_log = %s\n\n"
-                 "[policy inbound]\nports = 25\nproviders = gw\nallow = 2001:db8:25::/48\ndeny = 203.0.113.66\n",
-                 mode, fx_dir, fx_audit);
+                 "[policy inbound]\nports = 25\nproviders = gw\nallow = 2001:db8:25::/48\ndeny = 203.0.113.66\n%s",
+                 mode, fx_dir, fx_audit, extra);
         fx_write("mxlock.conf", text);
 
         daemon_init(d);
@@ -363,8 +371,16 @@ static inline void fx_put16(uint8_t *p, uint16_t v)
         p[1] = (uint8_t)v;
 }
 
+static inline void fx_syn4_to(struct fx_pkt *p, const char *src, uint16_t sport, const char *dst, uint16_t dport);
+
 /* An IPv4 TCP SYN from src (dotted) port sport to 192.0.2.1 port dport. */
 static inline void fx_syn4(struct fx_pkt *p, const char *src, uint16_t sport, uint16_t dport)
+{
+        fx_syn4_to(p, src, sport, "192.0.2.1", dport);
+}
+
+/* The same to dst. */
+static inline void fx_syn4_to(struct fx_pkt *p, const char *src, uint16_t sport, const char *dst, uint16_t dport)
 {
         uint8_t *h = p->b, *t = p->b + 20;
         uint32_t sum = 0;
@@ -374,7 +390,7 @@ static inline void fx_syn4(struct fx_pkt *p, const char *src, uint16_t sport, ui
         h[8] = 57;
         h[9] = 6;
         assert_int_equal(inet_pton(AF_INET, src, h + 12), 1);
-        assert_int_equal(inet_pton(AF_INET, "192.0.2.1", h + 16), 1);
+        assert_int_equal(inet_pton(AF_INET, dst, h + 16), 1);
         fx_put16(t, sport);
         fx_put16(t + 2, dport);
         t[12] = 5 << 4;

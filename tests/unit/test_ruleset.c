@@ -212,6 +212,72 @@ static void test_xt_nfqueue_encoding(void **state)
         policy_fini(&p);
 }
 
+/* An outbound policy: the output chains appear only with it; its queue
+ * rule bypasses (to outfail) whatever failure says; its refusal is a reset
+ * even under action = drop, and with failure = closed outfail resets what
+ * nobody answered; the printed ruleset says the same. */
+static void test_outbound_encoding(void **state)
+{
+        static const char *const smarthost[] = { "198.51.100.25", "2001:db8:25::25", NULL };
+        static const uint32_t uids[] = { 102, 4242 };
+        struct ruleset_policy v[2];
+        struct ruleset_view in = { .v = v, .n = 1 }, both = { .v = v, .n = 2 };
+        struct ruleset_opts o = { .table = "mxl", .queue = 7, .queues = 1, .drop = true, .native_queue = true };
+        struct seen s_in, s_both, s_diff;
+        char *text = NULL;
+        size_t tlen = 0;
+        FILE *f;
+        void *buf;
+        size_t len;
+
+        policy_init(&v[0], "in", gfi);
+        policy_init(&v[1], "out", smarthost);
+        v[1].outbound = true;
+        v[1].uids = uids;
+        v[1].nuids = 2;
+
+        assert_int_equal(ruleset_build(&o, &in, NULL, NULL, NULL, &buf, &len, NULL), 0);
+        decode(buf, len, "mxl", &s_in);
+        free(buf);
+        assert_int_equal(ruleset_build(&o, &both, NULL, NULL, NULL, &buf, &len, NULL), 0);
+        decode(buf, len, "mxl", &s_both);
+        free(buf);
+        assert_int_equal(s_in.reject_exprs, 0);         /* inbound: action = drop */
+        /* outbound: refuse_out's reset and outfail's two */
+        assert_int_equal(s_both.reject_exprs, 3);
+        assert_int_equal(s_both.queue_exprs, 2);
+        assert_int_equal(s_both.qflags & NFT_QUEUE_FLAG_BYPASS, NFT_QUEUE_FLAG_BYPASS);
+        assert_int_equal(s_both.foreign, 0);
+        /* adding the section to a table without it: a diff, not a rebuild */
+        assert_int_equal(ruleset_build(&o, &both, &in, NULL, NULL, &buf, &len, NULL), 0);
+        decode(buf, len, "mxl", &s_diff);
+        free(buf);
+        assert_int_equal(s_diff.deltable, 0);
+        assert_int_equal(s_diff.reject_exprs, 3);
+
+        f = open_memstream(&text, &tlen);
+        ruleset_print(f, &o, &both);
+        fclose(f);
+        assert_non_null(strstr(text, "type filter hook output priority -10;"));
+        assert_non_null(strstr(text, "chain outsyn {\n\t\toif \"lo\" accept\n\t\ttcp dport @ports_out goto policy_out"));
+        assert_non_null(strstr(text, "meta skuid @users_out ip daddr @allow4_out accept"));
+        assert_non_null(strstr(text, "meta skuid @users_out ip6 daddr @allow6_out accept"));
+        assert_non_null(strstr(text, "elements = { 102, 4242 }"));
+        assert_non_null(strstr(text, "queue num 7 bypass"));
+        assert_non_null(strstr(text, "meta mark & 0xfffff000 == 0x6d788000 reject with tcp reset"));
+        assert_null(strstr(text, "tcp dport @ports_out goto policy_out\n\t\tmeta l4proto"));
+        free(text);
+
+        text = NULL;
+        f = open_memstream(&text, &tlen);
+        ruleset_print(f, &o, &in);
+        fclose(f);
+        assert_null(strstr(text, "hook output"));
+        free(text);
+        policy_fini(&v[0]);
+        policy_fini(&v[1]);
+}
+
 static void test_reload_sends_only_the_difference(void **state)
 {
         static const char *const before[] = { "192.0.2.0/24", "198.51.100.0/24", "203.0.113.7", NULL };
@@ -578,6 +644,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_native_queue_encoding),
                 cmocka_unit_test(test_xt_nfqueue_encoding),
+                cmocka_unit_test(test_outbound_encoding),
                 cmocka_unit_test(test_reload_sends_only_the_difference),
                 cmocka_unit_test(test_interval_end_at_top_of_space),
                 cmocka_unit_test(test_large_set_splits_messages),
