@@ -84,6 +84,8 @@ W=
 MXPID=
 BGPIDS=()
 SPIN=()
+CG_SLICE=
+CG_UNIT=
 
 say() { printf '# %s\n' "$*" >&2; }
 die() { printf 'bench outbound: %s\n' "$*" >&2; exit 1; }
@@ -98,7 +100,7 @@ for k in sys.argv[2].split("."):
 print("" if v is None else v)' "$1" "$2" 2>/dev/null; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces): sudo make bench"
-for t in ip nft taskset chrt gcc awk; do
+for t in ip nft nsenter taskset chrt gcc awk; do
         command -v "$t" >/dev/null 2>&1 || die "missing $t (run tests/deps.sh)"
 done
 [ -x "$MXLOCKD" ] || die "$MXLOCKD is not built: run make"
@@ -134,6 +136,8 @@ cleanup() {
                 ip netns exec "$ns" nft flush ruleset 2>/dev/null
                 ip netns del "$ns" 2>/dev/null
         done
+        [ -n "$CG_UNIT" ] && rmdir "$CG_UNIT" 2>/dev/null
+        [ -n "$CG_SLICE" ] && rmdir "$CG_SLICE" 2>/dev/null
         if [ -n "$W" ] && [ -d "$W" ]; then
                 if [ "${KEEP:-0}" = 1 ] || [ $rc -ne 0 ]; then
                         say "kept $W"
@@ -249,12 +253,15 @@ EOF
 }
 audit_of() { echo "${1%.conf}.audit.jsonl"; }
 
-# mx_start CONF: mxlockd in SRV with a fresh audit log, up to its start record.
+# mx_start CONF: mxlockd in SRV with a fresh audit log, up to its start
+# record. Through nsenter, not `ip netns exec`: that one mounts a fresh
+# sysfs over /sys, without the cgroup trees under it, and mxlockd would
+# find no cgroup to name a unit by.
 mx_start() {
         local conf=$1 audit
         audit=$(audit_of "$conf")
         : >"$audit"
-        $PIN_DAEMON ip netns exec "$NS_SRV" "$MXLOCKD" -c "$conf" 2>>"${conf%.conf}.err" &
+        $PIN_DAEMON nsenter --net="/run/netns/$NS_SRV" "$MXLOCKD" -c "$conf" 2>>"${conf%.conf}.err" &
         MXPID=$!
         for _ in $(seq 300); do
                 grep -q '"event":"start"' "$audit" 2>/dev/null && return 0
@@ -406,10 +413,31 @@ if goal 2; then
 # cpu_ticks PID: utime + stime of a process, in clock ticks.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
+# The client runs in a cgroup of its own that looks like a systemd unit's
+# (mxobench-PID.slice/mxobench-client.service under the cgroup2 tree,
+# removed at exit), so that mxlockd's lookups name a unit as on a systemd
+# host, through the same cgroup path; without a cgroup2 tree it runs where
+# it is and the records name no unit.
+CG2=
+for d in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+        [ -e "$d/cgroup.controllers" ] && CG2=$d && break
+done
+if [ -n "$CG2" ] && mkdir "$CG2/mxobench-$$.slice" 2>/dev/null; then
+        CG_SLICE=$CG2/mxobench-$$.slice
+        mkdir "$CG_SLICE/mxobench-client.service" 2>/dev/null && CG_UNIT=$CG_SLICE/mxobench-client.service
+fi
+in_unit() {
+        if [ -n "$CG_UNIT" ]; then
+                sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG_UNIT" "$@"
+        else
+                "$@"
+        fi
+}
+
 # flood OUTFILE RATE: one client run as the unlisted user; prints its JSON.
 flood() {
         awake_on
-        $PIN_CLIENT ip netns exec "$NS_SRV" "$OUTCONN" flood $UNLISTED $MX4 25 "$SECS" "$INFLIGHT" "$2" >"$1" 2>&1
+        in_unit $PIN_CLIENT ip netns exec "$NS_SRV" "$OUTCONN" flood $UNLISTED $MX4 25 "$SECS" "$INFLIGHT" "$2" >"$1" 2>&1
         awake_off
         cat "$1"
 }
@@ -454,9 +482,10 @@ fi
 
 # the figures: "MAX_RATE MAX_P99 BASE_MAX_RATE BASE_MAX_P99 ST_RATE ST_P99
 # BASE_ST_P99 ACC_MAX ACC_ST CPU_US NAMED WHY"
-read -r M_RATE M_P99 B_RATE B_P99 S_RATE S_P99 BS_P99 ACC_MAX ACC_ST CPU_US NAMED WHY <<<"$("$PY" - "$W/o2.txt" <<'PYEOF'
+read -r M_RATE M_P99 B_RATE B_P99 S_RATE S_P99 BS_P99 ACC_MAX ACC_ST CPU_US NAMED WHY <<<"$("$PY" - "$W/o2.txt" "$CG_UNIT" <<'PYEOF'
 import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+unit = sys.argv[2] != ""
 def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
@@ -477,6 +506,8 @@ def why(r):
     named = r["audit"]["outbound_named"]
     if not named["records"] or named["uid"] != named["records"]:
         out.append("%d of %d attempt records name the uid" % (named["uid"], named["records"]))
+    if unit and named["unit"] != named["records"]:
+        out.append("%d of %d attempt records name the unit" % (named["unit"], named["records"]))
     return ["%s: %s" % (r["kind"], w) for w in out]
 mx_max, mx_st = pick("max", True), pick("steady", True)
 bad = sum((why(r) for r in mx_max + mx_st + pick("halting", True)), [])
@@ -503,10 +534,15 @@ IFS=/ read -r N_REC N_UID N_USER N_UNIT N_PID N_COMM <<<"$NAMED"
 AWAKE_NOTE="every CPU kept out of halt by an idle-class spinner (tests/edgelib.sh cpus_awake) in every run, mxlockd's and the baseline's"
 [ "$AWAKE" = 1 ] || AWAKE_NOTE="no CPU keep-awake (OB_AWAKE=0)"
 NAMED_NOTE="the $N_REC records with full attribution over these runs name uid $N_UID, user $N_USER, unit $N_UNIT, pid $N_PID, comm $N_COMM times"
+if [ -n "$CG_UNIT" ]; then
+        NAMED_NOTE="$NAMED_NOTE (the client ran in cgroup ${CG_UNIT#"$CG2"}, so each must name the unit)"
+else
+        NAMED_NOTE="$NAMED_NOTE (no cgroup2 tree here: no unit to name)"
+fi
 row O2 "refused outbound attempts with full attribution, as fast as one client can ($INFLIGHT outstanding)" "$M_RATE" \
         "refused/s" "$B_RATE" "no table: the far end's reset" "$( [ -n "$M_RATE" ] && [ -n "$B_RATE" ] && calc "$M_RATE / $B_RATE")" \
         "figure>=" 1000 "$ACC_MAX" \
-        "median of $ROUNDS2 runs of ${SECS} s each, as uid $UNLISTED to $MX4:25, a fresh mxlockd each (the first 100 attempts of each second get the owner lookup and a record of their own, the rest fold into summaries); the baseline's reset is made in the client's own call on one CPU, mxlockd's path crosses to the other and back; p99 connect() to refusal ${M_P99:-?} ms (no table ${B_P99:-?} ms); mxlockd's CPU ${CPU_US:-?} us per refusal; every attempt refused, queued once and counted in the audit log (refused + summary records, direction outbound), and every attempt record naming the uid: $ACC_MAX; $NAMED_NOTE; $AWAKE_NOTE" \
+        "median of $ROUNDS2 runs of ${SECS} s each, as uid $UNLISTED to $MX4:25, a fresh mxlockd each (the first 100 attempts of each second get the owner lookup and a record of their own, the rest fold into summaries); the baseline's reset is made in the client's own call on one CPU, mxlockd's path crosses to the other and back; p99 connect() to refusal ${M_P99:-?} ms (no table ${B_P99:-?} ms); mxlockd's CPU ${CPU_US:-?} us per refusal; every attempt refused, queued once and counted in the audit log (refused + summary records, direction outbound), and every attempt record naming the uid (and the unit): $ACC_MAX; $NAMED_NOTE; $AWAKE_NOTE" \
         "{\"runs\":$O2_ALL}"
 row O2l "p99 connect() to refusal at a steady offered $RATE attempts/s, full attribution" "$S_P99" ms "$BS_P99" \
         "no table: the far end's reset" "$( [ -n "$S_P99" ] && [ -n "$BS_P99" ] && calc "$S_P99 / $BS_P99")" \
