@@ -36,8 +36,10 @@
 #
 # Environment: BENCH_SECONDS (3), BENCH_SIZES ("100000 1000000"),
 # BENCH_QUICK=1 (sizes 10000 100000, 2 s windows, output to build/bench/),
-# BENCH_PHASES (ABCD: A example config: goals 7a 6 3 4 7c; B loads: 1 7b;
-# C reload: 2; D allowed path: 5; C and D need B), BENCH_OUT (the JSON), BENCH_PERF=1 (perf record mxlockd during the floods
+# BENCH_PHASES (ABCDO: A example config: goals 7a 6 3 4 7c; B loads: 1 7b;
+# C reload: 2; D allowed path: 5; C and D need B; O the outbound lock:
+# O1 O2, tests/bench/outbound.sh in its own lab, which takes its own
+# OB_* settings), BENCH_OUT (the JSON), BENCH_PERF=1 (perf record mxlockd during the floods
 # and the 1M load, reports in the work dir), KEEP=1 (keep the work dir).
 set -u
 
@@ -57,7 +59,7 @@ else
         OUT=${BENCH_OUT:-$HERE/results.json}
 fi
 WARM=1
-PHASES=${BENCH_PHASES:-ABCD}
+PHASES=${BENCH_PHASES:-ABCDO}
 phase() { case $PHASES in *$1*) return 0 ;; esac; return 1; }
 PIN="taskset -c 1"
 [ "$(nproc)" -ge 2 ] || PIN=
@@ -566,13 +568,18 @@ import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 rounds = [rows[i:i + 3] for i in range(0, len(rows), 3)]
 med = statistics.median
-print("%.4f %.4f %d %d %d %d %d %s" % (
-    med(float(r[0][1]) / float(r[1][1]) for r in rounds), med(float(r[2][1]) / float(r[1][1]) for r in rounds),
+# a round whose nfq_min gave no verdicts has no ratio; none at all: "-"
+based = [r for r in rounds if float(r[1][1]) > 0]
+ratio = lambda k: "%.4f" % med(float(r[k][1]) / float(r[1][1]) for r in based) if based else "-"
+print("%s %s %d %d %d %d %d %s" % (
+    ratio(0), ratio(2),
     med(float(r[0][1]) for r in rounds), med(float(r[2][1]) for r in rounds), med(float(r[1][1]) for r in rounds),
     sum(int(r[0][4]) for r in rounds), sum(int(r[1][4]) for r in rounds),
     "true" if all(x[5] == "true" for x in rows) else "false"))
 PYEOF
 )"
+[ "$R3" = - ] && R3=
+[ "$R3R" = - ] && R3R=
 UNIQ_ALL=$("$PY" -c 'import json,sys; print(json.dumps([l.split() for l in open(sys.argv[1])]))' "$W/uniq.txt")
 
 # -- kernel-only drop rule (goals 3 and 4)
@@ -1036,6 +1043,16 @@ del_table mxlock
 DEL_S=$(calc "($(now_ns) - $T0) / 1e9")
 del_table mxfloor
 say "deleting the $N-prefix table took ${DEL_S}s"
+
+fi
+
+if phase O; then
+# ==== O: the outbound lock =======================================================
+#
+# tests/bench/outbound.sh builds its own two namespaces and appends its rows
+# to ours; a failure there costs its rows only.
+mx_stop
+OB_ROWS=$ROWS BUILD=$BUILD MXLOCKD=$MXLOCKD "$HERE/outbound.sh" || say "the outbound bench failed: rows O1, O2 are missing"
 
 fi
 
