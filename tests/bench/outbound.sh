@@ -52,6 +52,9 @@ BB=$BUILD/bench
 MXLOCKD=${MXLOCKD:-$BUILD/mxlockd}
 PY=/usr/bin/python3
 HERE=$ROOT/tests/bench
+# shellcheck disable=SC2034  # read by lib.sh
+BENCH_NAME=bench-outbound
+. "$HERE/lib.sh"
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
         ROUNDS1=${OB_ROUNDS1:-10}
         ROUNDS2=${OB_ROUNDS2:-1}
@@ -89,12 +92,6 @@ SPIN=()
 CG_SLICE=
 CG_UNIT=
 
-say() { printf '# %s\n' "$*" >&2; }
-die() { printf 'bench outbound: %s\n' "$*" >&2; exit 1; }
-now_ns() { date +%s%N; }
-calc() { awk "BEGIN { printf \"%.6g\", $* }"; }
-in_srv() { ip netns exec "$NS_SRV" "$@"; }
-in_gen() { ip netns exec "$NS_GEN" "$@"; }
 jget() { "$PY" -c 'import json, sys
 v = json.loads(sys.argv[1])
 for k in sys.argv[2].split("."):
@@ -109,18 +106,6 @@ done
 
 # ---- cleanup ------------------------------------------------------------------
 
-stop_pid() {
-        local pid=$1
-        [ -n "$pid" ] || return 0
-        kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-        for _ in $(seq 100); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.05
-        done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        return 0
-}
 
 cleanup() {
         local rc=$? ns pid
@@ -156,21 +141,6 @@ W=$(mktemp -d /tmp/mxlock-obench.XXXXXX)
 chmod 755 "$W"
 ROWS=${OB_ROWS:-$W/rows.jsonl}
 [ -n "${OB_ROWS:-}" ] || : >"$ROWS"
-
-# row: as tests/bench/run.sh's (GOAL NAME FIGURE UNIT BASELINE BASELINE_NAME
-# RATIO CHECK TARGET OK_EXTRA NOTE DETAILS_JSON); a details argument that is
-# not JSON (a figure that went missing) becomes null rather than a row
-# summary.py cannot read.
-j() { if [ -z "$1" ]; then echo null; else echo "$1"; fi; }
-row() {
-        local det
-        det=$(j "${12:-}")
-        "$PY" -c 'import json, sys; json.loads(sys.argv[1])' "$det" 2>/dev/null || det=null
-        printf '{"goal":"%s","name":"%s","figure":%s,"unit":"%s","baseline":%s,"baseline_name":"%s","ratio":%s,"check":"%s","target":%s,"ok_extra":%s,"note":"%s","details":%s}\n' \
-                "$1" "$2" "$(j "$3")" "$4" "$(j "$5")" "$6" "$(j "$7")" "$8" "$(j "$9")" "$(j "${10}")" \
-                "${11//\"/\'}" "$det" >>"$ROWS"
-        say "goal $1 $2: $3 $4 (baseline ${5:-none} ${6}) ratio ${7:-n/a}"
-}
 
 # ---- the client ---------------------------------------------------------------
 
@@ -218,7 +188,6 @@ ctr() {
                 awk -v k="$2" '$1 == "counter" && $3 == "{" { c = $2 }
                         $1 == "packets" && c == k { print $2; f = 1 } END { if (!f) print 0 }'
 }
-del_table() { in_srv nft delete table inet "$1" 2>/dev/null; }
 nfq_waiting() {
         in_srv awk -v q=$QUEUE '$1 == q { print $3; f = 1 } END { if (!f) print 0 }' /proc/net/netfilter/nfnetlink_queue
 }
@@ -253,7 +222,6 @@ providers = mimecast-de
 users = $LISTED
 EOF
 }
-audit_of() { echo "${1%.conf}.audit.jsonl"; }
 
 # mx_start CONF: mxlockd in SRV with a fresh audit log, up to its start
 # record. Through nsenter, not `ip netns exec`: that one mounts a fresh

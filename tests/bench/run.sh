@@ -49,6 +49,9 @@ BB=$BUILD/bench
 MXLOCKD=${MXLOCKD:-$BUILD/mxlockd}
 PY=/usr/bin/python3
 HERE=$ROOT/tests/bench
+# shellcheck disable=SC2034  # read by lib.sh
+BENCH_NAME=bench
+. "$HERE/lib.sh"
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
         SIZES=${BENCH_SIZES:-"10000 100000"}
         SECS=${BENCH_SECONDS:-2}
@@ -74,13 +77,6 @@ W=
 MXPID=
 BGPIDS=()
 
-say() { printf '# %s\n' "$*" >&2; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
-now_ns() { date +%s%N; }
-calc() { awk "BEGIN { printf \"%.6g\", $* }"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-in_srv() { ip netns exec "$NS_SRV" "$@"; }
-in_gen() { ip netns exec "$NS_GEN" "$@"; }
 
 # ---- preconditions ------------------------------------------------------------
 
@@ -93,18 +89,6 @@ done
 
 # ---- cleanup ------------------------------------------------------------------
 
-stop_pid() {
-        local pid=$1 i
-        [ -n "$pid" ] || return 0
-        kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-        for i in $(seq 100); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.05
-        done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        return 0
-}
 
 cleanup() {
         local rc=$? ns pid
@@ -140,15 +124,6 @@ W=$(mktemp -d /tmp/mxlock-bench.XXXXXX)
 chmod 755 "$W"
 ROWS=$W/rows.jsonl
 : >"$ROWS"
-
-# row GOAL NAME FIGURE UNIT BASELINE BASELINE_NAME RATIO CHECK TARGET OK_EXTRA NOTE DETAILS_JSON
-j() { if [ -z "$1" ]; then echo null; else echo "$1"; fi; }
-row() {
-        printf '{"goal":"%s","name":"%s","figure":%s,"unit":"%s","baseline":%s,"baseline_name":"%s","ratio":%s,"check":"%s","target":%s,"ok_extra":%s,"note":"%s","details":%s}\n' \
-                "$1" "$2" "$(j "$3")" "$4" "$(j "$5")" "$6" "$(j "$7")" "$8" "$(j "$9")" "$(j "${10}")" \
-                "${11//\"/\'}" "$(j "${12:-}")" >>"$ROWS"
-        say "goal $1 $2: $3 $4 (baseline ${5:-none} ${6}) ratio ${7:-n/a}"
-}
 
 # ---- build the baseline consumer and the catalogs ----------------------------
 
@@ -376,7 +351,6 @@ ${3:+allow = $3}
 EOF
 }
 
-audit_of() { echo "${1%.conf}.audit.jsonl"; }
 ts_ns() { date -d "$1" +%s%N; }
 
 # The ts of the Nth (1-based) record of EVENT, or nothing.
@@ -419,7 +393,6 @@ inforce() {
                 sed 's/.*(\([0-9]*\) elements added, \([0-9]*\) removed, \([0-9]*\) messages, \([0-9]*\) bytes).*/\1 \2 \3 \4/'
 }
 
-del_table() { in_srv nft delete table inet "$1" 2>/dev/null; }
 
 # Wait until the queue is empty and mxlockd had a quiet timer tick (so that
 # it reconciled queued - handled), then stop it.
