@@ -10,6 +10,12 @@ bench: all
 bench-quick: all
 	BENCH_QUICK=1 ./tests/bench/run.sh
 
+# `make bench-outbound`: only the outbound lock's goals (O1, O2; also phase O
+# of `make bench`), in their own lab; results in build/bench/results-outbound.json.
+.PHONY: bench-outbound
+bench-outbound: all
+	./tests/bench/outbound.sh
+
 # `make bench-seal`: the audit writer with and without sealing, taking turns
 # in one run (tests/bench/audit_seal.c); no root, no lab.
 .PHONY: bench-seal

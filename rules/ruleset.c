@@ -1297,6 +1297,27 @@ static void put_early_rule(struct txn *t, const struct ruleset_opts *o, const st
         rule_put(t, r);
 }
 
+/* refuse_P's first rule: our verdict on a repeated packet (the policy's
+ * mark) is counted and, in monitor mode, accepted with the mark cleared,
+ * else refused as o says. */
+static void put_verdict_rule(struct txn *t, const struct ruleset_opts *o, const struct ruleset_policy *p, size_t i,
+                             const char *refuse)
+{
+        uint32_t mark = ruleset_mark(i);
+        struct nftnl_rule *r = rule_new(t, refuse);
+        char name[128];
+
+        add_meta_cmp(r, NFT_META_MARK, &mark, sizeof(mark));
+        add_counter_ref(r, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
+        if (o->monitor) {
+                add_mark_set(r, 0);
+                add_verdict(r, NF_ACCEPT, NULL);
+        } else {
+                add_refusal(r, o);
+        }
+        rule_put(t, r);
+}
+
 /* An outbound policy's two chains. policy_P: a listed user's SYN to an
  * allowed destination is accepted (meta skuid @users_P ip daddr
  * @allow4_P accept, per family), anything else goes to refuse_P: our
@@ -1308,7 +1329,6 @@ static void put_outbound_rules(struct txn *t, const struct ruleset_opts *o, cons
 {
         struct ruleset_opts reset = *o, bypass = *o;
         char name[128], chain[128], refuse[128], users[128];
-        uint32_t mark = ruleset_mark(i);
         struct nftnl_rule *r;
 
         reset.drop = false;
@@ -1337,16 +1357,7 @@ static void put_outbound_rules(struct txn *t, const struct ruleset_opts *o, cons
         add_verdict(r, NFT_GOTO, refuse);
         rule_put(t, r);
 
-        r = rule_new(t, refuse);
-        add_meta_cmp(r, NFT_META_MARK, &mark, sizeof(mark));
-        add_counter_ref(r, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
-        if (o->monitor) {
-                add_mark_set(r, 0);
-                add_verdict(r, NF_ACCEPT, NULL);
-        } else {
-                add_refusal(r, &reset);
-        }
-        rule_put(t, r);
+        put_verdict_rule(t, &reset, p, i, refuse);
         /* bypass: with nobody reading the queue the SYN goes on to
          * outfail, which resets it (failure = closed) or lets it pass */
         r = rule_new(t, refuse);
@@ -1472,7 +1483,6 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
 
         for (size_t i = 0; i < s->n; i++) {
                 const struct ruleset_policy *p = &s->v[i];
-                uint32_t mark = ruleset_mark(i);
                 uint8_t syn = TCP_FLAG_SYN, zero = 0;
                 char queued[128];
 
@@ -1505,16 +1515,7 @@ static void put_rules(struct txn *t, const struct ruleset_opts *o, const struct 
                 rule_put(t, r);
 
                 /* refuse_P: our verdict on a repeated packet, else the queue */
-                r = rule_new(t, refuse);
-                add_meta_cmp(r, NFT_META_MARK, &mark, sizeof(mark));
-                add_counter_ref(r, ruleset_obj_name(OBJ_HANDLED, p->name, name, sizeof(name)));
-                if (o->monitor) {
-                        add_mark_set(r, 0);
-                        add_verdict(r, NF_ACCEPT, NULL);
-                } else {
-                        add_refusal(r, o);
-                }
-                rule_put(t, r);
+                put_verdict_rule(t, o, p, i, refuse);
                 /* local submission (over lo, from this host to itself) is the sanctioned path */
                 r = rule_new(t, refuse);
                 add_meta_cmp(r, NFT_META_IIF, &lo, sizeof(lo));

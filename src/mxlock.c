@@ -51,7 +51,7 @@ static int run_export(int argc, char **argv, const struct cli *cli)
 
 static const struct command commands[] = {
         { "status", run_status, "what mxlockd enforces, its counters and last reload" },
-        { "explain", run_explain, "ADDRESS [PORT]: accepted or refused, and why (live kernel sets)" },
+        { "explain", run_explain, "[--user USER] ADDRESS [PORT]: accepted or refused, and why (live kernel sets)" },
         { "report", run_report, "summarise the audit log (table, json, csv or html)" },
         { "reload", run_request, "reload the configuration atomically; prints the result or the error" },
         { "providers", run_providers, "list the provider catalogs, or show one" },

@@ -123,69 +123,56 @@ void journal_attempt(struct daemon *d, const char *event, const char *policy, co
         (void)journal_send(d->out.journal, fields, n);
 }
 
+/* An attempt's record, filled in by the caller's direction (a: its own
+ * fields), then written with its journal entry. */
+static void emit_attempt(struct daemon *d, struct schema_attempt *a, const struct syn_info *s, int decoded)
+{
+        char sbuf[ADDR_STRLEN], dbuf[ADDR_STRLEN];
+        struct jline j;
+
+        addr_format(s->family, addr_from_bytes(s->family, s->src), sbuf);
+        addr_format(s->family, addr_from_bytes(s->family, s->dst), dbuf);
+        a->observed = d->opts.monitor;
+        a->mode = cfg_mode_name(d->cfg->mode);
+        a->family = s->family == AF_INET ? "ipv4" : "ipv6";
+        a->src = sbuf;
+        a->dst = dbuf;
+        a->has_ports = decoded == 0;
+        a->sport = s->sport;
+        a->dport = s->dport;
+        a->ttl = s->ttl;
+        /* the ports are past what the queue copied, or unreadable */
+        a->headers = decoded < 0 ? decode_strerror(decoded) : NULL;
+        schema_attempt(&j, a);
+        audit_emit(d, &j);
+        journal_attempt(d, attempt_event(d), a->policy, a->family, sbuf, s->sport, dbuf, s->dport, 1);
+}
+
 /* One attempt on its own: the `refused` (or `observed`) record and its
  * journal entry. */
 void write_attempt(struct daemon *d, const struct timeval *tv, const char *policy, const struct syn_info *s,
                    int decoded, const char *iface, const struct policy_source *src)
 {
-        char sbuf[ADDR_STRLEN], dbuf[ADDR_STRLEN];
-        const char *family;
-        struct jline j;
-
-        family = s->family == AF_INET ? "ipv4" : "ipv6";
-        addr_format(s->family, addr_from_bytes(s->family, s->src), sbuf);
-        addr_format(s->family, addr_from_bytes(s->family, s->dst), dbuf);
-
-        schema_attempt(&j, &(struct schema_attempt){
+        emit_attempt(d, &(struct schema_attempt){
                 .tv = tv,
-                .observed = d->opts.monitor,
                 .policy = policy,
-                .mode = cfg_mode_name(d->cfg->mode),
                 .action = cfg_action_name(d->cfg->action),
-                .family = family,
-                .src = sbuf,
-                .dst = dbuf,
-                .has_ports = decoded == 0,
-                .sport = s->sport,
-                .dport = s->dport,
-                .ttl = s->ttl,
                 .iface = iface,
                 .denied = src && src->deny,
                 .rule = src && src->deny ? src->origin : NULL,
-                /* the ports are past what the queue copied, or unreadable */
-                .headers = decoded < 0 ? decode_strerror(decoded) : NULL,
-        });
-        audit_emit(d, &j);
-        journal_attempt(d, attempt_event(d), policy, family, sbuf, s->sport, dbuf, s->dport, 1);
+        }, s, decoded);
 }
 
 void write_outbound_attempt(struct daemon *d, const struct timeval *tv, const char *policy,
                             const struct syn_info *s, int decoded, const char *iface, const struct owner *who,
                             const char *reason)
 {
-        char sbuf[ADDR_STRLEN], dbuf[ADDR_STRLEN];
-        const char *family;
-        struct jline j;
-
-        family = s->family == AF_INET ? "ipv4" : "ipv6";
-        addr_format(s->family, addr_from_bytes(s->family, s->src), sbuf);
-        addr_format(s->family, addr_from_bytes(s->family, s->dst), dbuf);
-        schema_attempt(&j, &(struct schema_attempt){
+        emit_attempt(d, &(struct schema_attempt){
                 .tv = tv,
-                .observed = d->opts.monitor,
                 .policy = policy,
-                .mode = cfg_mode_name(d->cfg->mode),
                 /* an outbound refusal is always a reset (README, "The outbound lock") */
                 .action = "reject",
-                .family = family,
-                .src = sbuf,
-                .dst = dbuf,
-                .has_ports = decoded == 0,
-                .sport = s->sport,
-                .dport = s->dport,
-                .ttl = s->ttl,
                 .iface = iface,
-                .headers = decoded < 0 ? decode_strerror(decoded) : NULL,
                 .outbound = true,
                 .reason = reason,
                 .has_uid = who->has_uid,
@@ -194,9 +181,7 @@ void write_outbound_attempt(struct daemon *d, const struct timeval *tv, const ch
                 .unit = who->unit[0] ? who->unit : NULL,
                 .pid = who->pid,
                 .comm = who->comm[0] ? who->comm : NULL,
-        });
-        audit_emit(d, &j);
-        journal_attempt(d, attempt_event(d), policy, family, sbuf, s->sport, dbuf, s->dport, 1);
+        }, s, decoded);
 }
 
 void write_outbound_summary(struct daemon *d, const char *policy, int family, bool has_uid, uint32_t uid,

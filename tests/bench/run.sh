@@ -36,8 +36,10 @@
 #
 # Environment: BENCH_SECONDS (3), BENCH_SIZES ("100000 1000000"),
 # BENCH_QUICK=1 (sizes 10000 100000, 2 s windows, output to build/bench/),
-# BENCH_PHASES (ABCD: A example config: goals 7a 6 3 4 7c; B loads: 1 7b;
-# C reload: 2; D allowed path: 5; C and D need B), BENCH_OUT (the JSON), BENCH_PERF=1 (perf record mxlockd during the floods
+# BENCH_PHASES (ABCDO: A example config: goals 7a 6 3 4 7c; B loads: 1 7b;
+# C reload: 2; D allowed path: 5; C and D need B; O the outbound lock:
+# O1 O2, tests/bench/outbound.sh in its own lab, which takes its own
+# OB_* settings), BENCH_OUT (the JSON), BENCH_PERF=1 (perf record mxlockd during the floods
 # and the 1M load, reports in the work dir), KEEP=1 (keep the work dir).
 set -u
 
@@ -47,6 +49,9 @@ BB=$BUILD/bench
 MXLOCKD=${MXLOCKD:-$BUILD/mxlockd}
 PY=/usr/bin/python3
 HERE=$ROOT/tests/bench
+# shellcheck disable=SC2034  # read by lib.sh
+BENCH_NAME=bench
+. "$HERE/lib.sh"
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
         SIZES=${BENCH_SIZES:-"10000 100000"}
         SECS=${BENCH_SECONDS:-2}
@@ -57,7 +62,7 @@ else
         OUT=${BENCH_OUT:-$HERE/results.json}
 fi
 WARM=1
-PHASES=${BENCH_PHASES:-ABCD}
+PHASES=${BENCH_PHASES:-ABCDO}
 phase() { case $PHASES in *$1*) return 0 ;; esac; return 1; }
 PIN="taskset -c 1"
 [ "$(nproc)" -ge 2 ] || PIN=
@@ -72,13 +77,6 @@ W=
 MXPID=
 BGPIDS=()
 
-say() { printf '# %s\n' "$*" >&2; }
-die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
-now_ns() { date +%s%N; }
-calc() { awk "BEGIN { printf \"%.6g\", $* }"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-in_srv() { ip netns exec "$NS_SRV" "$@"; }
-in_gen() { ip netns exec "$NS_GEN" "$@"; }
 
 # ---- preconditions ------------------------------------------------------------
 
@@ -91,18 +89,6 @@ done
 
 # ---- cleanup ------------------------------------------------------------------
 
-stop_pid() {
-        local pid=$1 i
-        [ -n "$pid" ] || return 0
-        kill -TERM "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; return 0; }
-        for i in $(seq 100); do
-                kill -0 "$pid" 2>/dev/null || break
-                sleep 0.05
-        done
-        kill -KILL "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-        return 0
-}
 
 cleanup() {
         local rc=$? ns pid
@@ -138,15 +124,6 @@ W=$(mktemp -d /tmp/mxlock-bench.XXXXXX)
 chmod 755 "$W"
 ROWS=$W/rows.jsonl
 : >"$ROWS"
-
-# row GOAL NAME FIGURE UNIT BASELINE BASELINE_NAME RATIO CHECK TARGET OK_EXTRA NOTE DETAILS_JSON
-j() { if [ -z "$1" ]; then echo null; else echo "$1"; fi; }
-row() {
-        printf '{"goal":"%s","name":"%s","figure":%s,"unit":"%s","baseline":%s,"baseline_name":"%s","ratio":%s,"check":"%s","target":%s,"ok_extra":%s,"note":"%s","details":%s}\n' \
-                "$1" "$2" "$(j "$3")" "$4" "$(j "$5")" "$6" "$(j "$7")" "$8" "$(j "$9")" "$(j "${10}")" \
-                "${11//\"/\'}" "$(j "${12:-}")" >>"$ROWS"
-        say "goal $1 $2: $3 $4 (baseline ${5:-none} ${6}) ratio ${7:-n/a}"
-}
 
 # ---- build the baseline consumer and the catalogs ----------------------------
 
@@ -374,7 +351,6 @@ ${3:+allow = $3}
 EOF
 }
 
-audit_of() { echo "${1%.conf}.audit.jsonl"; }
 ts_ns() { date -d "$1" +%s%N; }
 
 # The ts of the Nth (1-based) record of EVENT, or nothing.
@@ -417,7 +393,6 @@ inforce() {
                 sed 's/.*(\([0-9]*\) elements added, \([0-9]*\) removed, \([0-9]*\) messages, \([0-9]*\) bytes).*/\1 \2 \3 \4/'
 }
 
-del_table() { in_srv nft delete table inet "$1" 2>/dev/null; }
 
 # Wait until the queue is empty and mxlockd had a quiet timer tick (so that
 # it reconciled queued - handled), then stop it.
@@ -566,13 +541,18 @@ import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 rounds = [rows[i:i + 3] for i in range(0, len(rows), 3)]
 med = statistics.median
-print("%.4f %.4f %d %d %d %d %d %s" % (
-    med(float(r[0][1]) / float(r[1][1]) for r in rounds), med(float(r[2][1]) / float(r[1][1]) for r in rounds),
+# a round whose nfq_min gave no verdicts has no ratio; none at all: "-"
+based = [r for r in rounds if float(r[1][1]) > 0]
+ratio = lambda k: "%.4f" % med(float(r[k][1]) / float(r[1][1]) for r in based) if based else "-"
+print("%s %s %d %d %d %d %d %s" % (
+    ratio(0), ratio(2),
     med(float(r[0][1]) for r in rounds), med(float(r[2][1]) for r in rounds), med(float(r[1][1]) for r in rounds),
     sum(int(r[0][4]) for r in rounds), sum(int(r[1][4]) for r in rounds),
     "true" if all(x[5] == "true" for x in rows) else "false"))
 PYEOF
 )"
+[ "$R3" = - ] && R3=
+[ "$R3R" = - ] && R3R=
 UNIQ_ALL=$("$PY" -c 'import json,sys; print(json.dumps([l.split() for l in open(sys.argv[1])]))' "$W/uniq.txt")
 
 # -- kernel-only drop rule (goals 3 and 4)
@@ -1036,6 +1016,16 @@ del_table mxlock
 DEL_S=$(calc "($(now_ns) - $T0) / 1e9")
 del_table mxfloor
 say "deleting the $N-prefix table took ${DEL_S}s"
+
+fi
+
+if phase O; then
+# ==== O: the outbound lock =======================================================
+#
+# tests/bench/outbound.sh builds its own two namespaces and appends its rows
+# to ours; a failure there costs its rows only.
+mx_stop
+OB_ROWS=$ROWS BUILD=$BUILD MXLOCKD=$MXLOCKD "$HERE/outbound.sh" || say "the outbound bench failed: rows O1, O2 are missing"
 
 fi
 
