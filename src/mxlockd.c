@@ -359,8 +359,8 @@ int main(int argc, char **argv)
         (void)malloc_trim(0);
         schedule_resolve(d);
         write_metrics(d);
-        log_info("mxlockd %s enforcing: mode %s, action %s, failure %s", MXLOCK_VERSION,
-                 cfg_mode_name(d->cfg->mode), cfg_action_name(d->cfg->action), cfg_failure_name(d->cfg->failure));
+        log_info("mxlockd %s %s: mode %s, action %s, failure %s", MXLOCK_VERSION,
+                 d->cfg->mode == MODE_MONITOR ? "observing" : "enforcing", cfg_mode_name(d->cfg->mode), cfg_action_name(d->cfg->action), cfg_failure_name(d->cfg->failure));
         notify_send("READY=1\nSTATUS=Enforcing");
 
         r = loop_run(d->loop);
